@@ -1,0 +1,13 @@
+// Package boltsession keeps server-side web sessions for net/http in one
+// embedded bbolt file.
+//
+// A Manager's middleware loads the session named by a signed cookie before
+// the handler runs and saves it after, with the options express-session
+// users know (cookie name, keys, resave, saveUninitialized, rolling, cookie
+// attributes). Values are msgpack-encoded one by one, so Get[T] decodes only
+// the key asked for, into the caller's type. BoltStore keeps every session
+// in one file, fsyncs every acknowledged save (concurrent saves share one
+// fsync) and sweeps expired sessions in the background; sessions survive a
+// restart with no server to run. The redisstore module runs the same Store
+// contract on Redis for apps that outgrow one machine.
+package boltsession
