@@ -1,0 +1,9 @@
+package benchmarks
+
+import "testing"
+
+func boltsessionStoreStacks() []storeStack { return nil }
+
+func boltsessionParallelStacks() []parallelStack { return nil }
+
+var _ = testing.Short

@@ -1,0 +1,95 @@
+// Package stacks builds the same small web app on every session stack the
+// benchmarks compare, so a figure differs only by the session machinery
+// underneath. Every app serves:
+//
+//	GET /seed   create a session holding ten short string values and
+//	            count = 0; the response carries its cookie
+//	GET /read   read count from an existing session; nothing is changed
+//	GET /count  read count, add one, save
+//
+// /read and /count answer 404 when the request carries no live session, so
+// a benchmark whose cookies went stale fails instead of timing the
+// new-session path. The middleware benchmarks call the handlers directly;
+// cmd/benchserver serves them over TCP for wrk.
+package stacks
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+)
+
+// Config says where a stack keeps its data.
+type Config struct {
+	// Dir is a directory the stack may write its files into (bbolt file,
+	// gorilla session files).
+	Dir string
+	// RedisAddr is host:port of a Redis server, for the Redis stacks.
+	RedisAddr string
+	// HashKey signs cookies (64 bytes).
+	HashKey []byte
+}
+
+// Stack is one running app.
+type Stack struct {
+	// Handler serves /seed, /read and /count.
+	Handler http.Handler
+	// Close releases the stack's store (closes files, pools).
+	Close func() error
+}
+
+// CookieName is the session cookie every Go stack uses.
+const CookieName = "sid"
+
+// ValueCount is how many string values /seed stores besides count.
+const ValueCount = 10
+
+// ValueKey and Value name the seeded values.
+func ValueKey(i int) string { return "k" + strconv.Itoa(i) }
+
+// Value is the seeded value of ValueKey(i): 16 bytes.
+func Value(i int) string { return fmt.Sprintf("value-%010d", i) }
+
+var builders = map[string]func(Config) (*Stack, error){}
+
+func register(name string, build func(Config) (*Stack, error)) { builders[name] = build }
+
+// Names lists the stacks this build knows, sorted.
+func Names() []string {
+	names := make([]string, 0, len(builders))
+	for n := range builders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// NeedsRedis reports whether the named stack needs Config.RedisAddr.
+func NeedsRedis(name string) bool { return name == "scs-redisstore" }
+
+// New builds the named stack.
+func New(name string, cfg Config) (*Stack, error) {
+	build, ok := builders[name]
+	if !ok {
+		return nil, fmt.Errorf("stacks: unknown stack %q (known: %v)", name, Names())
+	}
+	if NeedsRedis(name) && cfg.RedisAddr == "" {
+		return nil, fmt.Errorf("stacks: %s needs a Redis address", name)
+	}
+	return build(cfg)
+}
+
+// writeCount answers {"count":N}; every stack answers the same bytes.
+func writeCount(w http.ResponseWriter, n int) {
+	var buf [32]byte
+	b := append(buf[:0], `{"count":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, '}', '\n')
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+func noSession(w http.ResponseWriter) {
+	http.Error(w, "no session", http.StatusNotFound)
+}
