@@ -6,6 +6,9 @@
 //	            count = 0; the response carries its cookie
 //	GET /read   read count from an existing session; nothing is changed
 //	GET /count  read count, add one, save
+//	GET /handled  how many /count requests the process has finished
+//	            (outside the session middleware), so a run can tell the
+//	            increments it was acknowledged from the increments stored
 //
 // /read and /count answer 404 when the request carries no live session, so
 // a benchmark whose cookies went stale fails instead of timing the
@@ -18,6 +21,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"sync/atomic"
 )
 
 // Config says where a stack keeps its data.
@@ -77,7 +81,29 @@ func New(name string, cfg Config) (*Stack, error) {
 	if NeedsRedis(name) && cfg.RedisAddr == "" {
 		return nil, fmt.Errorf("stacks: %s needs a Redis address", name)
 	}
-	return build(cfg)
+	st, err := build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.Handler = countHandled(st.Handler)
+	return st, nil
+}
+
+// countHandled serves /handled itself and counts every finished /count
+// request; by the time ServeHTTP returns, every Go stack has saved.
+func countHandled(next http.Handler) http.Handler {
+	var handled atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/handled":
+			writeCount(w, int(handled.Load()))
+		case "/count":
+			next.ServeHTTP(w, r)
+			handled.Add(1)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
 }
 
 // writeCount answers {"count":N}; every stack answers the same bytes.
