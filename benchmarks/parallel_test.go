@@ -15,6 +15,10 @@ type parallelStack struct {
 	saver func(b *testing.B) func(worker int64) func() error
 }
 
+// parallelWriters is how many goroutines BenchmarkSaveParallel64 runs
+// (when GOMAXPROCS divides it).
+const parallelWriters = 64
+
 func parallelStacks() []parallelStack {
 	return append(boltsessionParallelStacks(), []parallelStack{
 		{name: "bbolt-update", saver: bboltParallel(false)},
@@ -32,7 +36,7 @@ func BenchmarkSaveParallel64(b *testing.B) {
 			newSaver := st.saver(b)
 			var workers atomic.Int64
 			b.ReportAllocs()
-			b.SetParallelism(max(1, 64/procs()))
+			b.SetParallelism(max(1, parallelWriters/procs()))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				save := newSaver(workers.Add(1))
