@@ -1,0 +1,409 @@
+// Command scale checks how BoltStore behaves at a million sessions. It
+// prints measurements, not verdicts: each figure is set beside the goal it
+// speaks to, and docs/PERFORMANCE.md records a run.
+//
+//	go run ./cmd/scale                  # 1,000,000 sessions, all checks
+//	go run ./cmd/scale -sessions 100000 -expired 10000   # a quick run
+//
+// The checks:
+//
+//	load   Load of a random live session at -small sessions vs at -sessions
+//	heap   Go heap (after GC) once -sessions sessions have been created
+//	sweep  a sweep of -expired expired sessions among -sessions, while
+//	       -loaders goroutines Load live sessions: Load p50/p99 before and
+//	       during the sweep, and how long the sweep took
+//	churn  file size over -cycles create/expire/sweep cycles of -churn
+//	       sessions each: a file that reuses freed pages stops growing
+//
+// Sessions hold ten 16-byte string values and a counter, like the other
+// benchmarks. They are created through Save by -writers goroutines with
+// NoSync on (creation speed is not what is measured; the file is the same),
+// then the store is reopened with fsync on for the measurements. Time moves
+// by an injected clock, so expiry needs no waiting.
+package main
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/boltsession/boltsession"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+type config struct {
+	sessions, small, expired int
+	writers, loaders         int
+	loadOps                  int
+	baseline                 time.Duration
+	cycles, churn            int
+	dir                      string
+	checks                   map[string]bool
+}
+
+func main() {
+	var cfg config
+	var checks string
+	flag.IntVar(&cfg.sessions, "sessions", 1_000_000, "sessions in the large store")
+	flag.IntVar(&cfg.small, "small", 10_000, "sessions in the small store (load check)")
+	flag.IntVar(&cfg.expired, "expired", 100_000, "of -sessions, how many expire before the sweep")
+	flag.IntVar(&cfg.writers, "writers", 256, "goroutines creating sessions")
+	flag.IntVar(&cfg.loaders, "loaders", 2, "goroutines loading during the sweep check")
+	flag.IntVar(&cfg.loadOps, "load-ops", 200_000, "Loads timed per store in the load check")
+	flag.DurationVar(&cfg.baseline, "baseline", 2*time.Second, "how long Loads run for the no-sweep baseline")
+	flag.IntVar(&cfg.cycles, "cycles", 10, "create/expire/sweep cycles in the churn check")
+	flag.IntVar(&cfg.churn, "churn", 50_000, "sessions created per churn cycle")
+	flag.StringVar(&cfg.dir, "dir", "", "directory for the files (default: a temporary directory, removed at exit)")
+	flag.StringVar(&checks, "checks", "load,heap,sweep,churn", "checks to run")
+	flag.Parse()
+	cfg.checks = map[string]bool{}
+	for _, c := range strings.Split(checks, ",") {
+		cfg.checks[strings.TrimSpace(c)] = true
+	}
+	if cfg.dir == "" {
+		d, err := os.MkdirTemp("", "scale-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(d)
+		cfg.dir = d
+	}
+	if err := run(cfg); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// clock is the stores' injected clock: real time plus an offset that the
+// checks move forward to expire sessions.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+func run(cfg config) error {
+	fmt.Printf("scale: %s, %d CPUs, %s; %d sessions (small %d), %d expired, load avg %s\n",
+		runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.Version(), cfg.sessions, cfg.small, cfg.expired, loadAvg())
+	clk := &clock{}
+	large := filepath.Join(cfg.dir, "large.db")
+	needLarge := cfg.checks["load"] || cfg.checks["heap"] || cfg.checks["sweep"]
+	var sample []string
+	if needLarge {
+		var err error
+		sample, err = createStore(cfg, large, clk, cfg.sessions, cfg.expired, cfg.checks["heap"])
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.checks["load"] {
+		smallPath := filepath.Join(cfg.dir, "small.db")
+		smallSample, err := createStore(cfg, smallPath, clk, cfg.small, 0, false)
+		if err != nil {
+			return err
+		}
+		small, err := timeLoads(cfg, smallPath, clk, smallSample)
+		if err != nil {
+			return err
+		}
+		big, err := timeLoads(cfg, large, clk, sample)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("load: %d sessions: median %v, mean %v | %d sessions: median %v, mean %v | ratio (median) %.2f× (goal ≤ 1.5×)\n",
+			cfg.small, small.median, small.mean, cfg.sessions, big.median, big.mean,
+			float64(big.median)/float64(small.median))
+	}
+	if cfg.checks["sweep"] {
+		if err := sweepCheck(cfg, large, clk, sample); err != nil {
+			return err
+		}
+	}
+	if cfg.checks["churn"] {
+		if err := churnCheck(cfg, filepath.Join(cfg.dir, "churn.db"), clk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record is the Set of every created session.
+var record = func() map[string][]byte {
+	set := map[string][]byte{}
+	for i := range 10 {
+		set[fmt.Sprintf("k%d", i)] = mustMsgpack(fmt.Sprintf("value-%010d", i))
+	}
+	set["count"] = mustMsgpack(0)
+	return set
+}()
+
+func mustMsgpack(v any) []byte {
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// newID makes an ID the way the middleware does: 32 random bytes, base64url.
+func newID() string {
+	var b [32]byte
+	_, _ = crand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+const (
+	liveFor  = 24 * time.Hour
+	shortFor = time.Hour
+)
+
+// createSessions saves n new sessions through st from cfg.writers
+// goroutines; the first expired of them live shortFor, the rest liveFor. It
+// returns up to 10,000 IDs of long-lived ones.
+func createSessions(cfg config, st *boltsession.BoltStore, clk *clock, n, expired int) ([]string, error) {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var sample []string
+	var firstErr error
+	var wg sync.WaitGroup
+	for range cfg.writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				id := newID()
+				life := liveFor
+				if i < expired {
+					life = shortFor
+				}
+				now := clk.now()
+				err := st.Save(context.Background(), boltsession.Update{
+					ID: id, Create: true, Created: now, Expires: now.Add(life), Set: record,
+				})
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if i >= expired && len(sample) < 10_000 {
+					sample = append(sample, id)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return sample, firstErr
+}
+
+// createStore creates path with n sessions (NoSync), reports the time and,
+// with reportHeap, the Go heap afterwards.
+func createStore(cfg config, path string, clk *clock, n, expired int, reportHeap bool) ([]string, error) {
+	st, err := boltsession.Open(path, &boltsession.BoltOptions{NoSync: true, SweepInterval: -1, Now: clk.now})
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	sample, err := createSessions(cfg, st, clk, n, expired)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	took := time.Since(start)
+	stats := st.Stats()
+	fmt.Printf("create: %d sessions in %v (%.0f/s, NoSync, %d writers, %.1f saves per commit), file %s\n",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), cfg.writers,
+		float64(stats.Writes)/float64(max(1, stats.Commits)), mib(stats.FileSize))
+	if reportHeap {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("heap: after creating %d sessions, store open: HeapAlloc %s, HeapInuse %s, Sys %s (goal: heap < 64 MiB)\n",
+			n, mib(int64(ms.HeapAlloc)), mib(int64(ms.HeapInuse)), mib(int64(ms.Sys)))
+	}
+	return sample, st.Close()
+}
+
+type loadTimes struct{ median, mean time.Duration }
+
+// timeLoads reopens path with default options (fsync on) and times
+// cfg.loadOps Loads of random IDs from sample, one at a time.
+func timeLoads(cfg config, path string, clk *clock, sample []string) (loadTimes, error) {
+	st, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, Now: clk.now})
+	if err != nil {
+		return loadTimes{}, err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	// Warm up: touch every sampled record once so both stores start with
+	// their pages in the page cache.
+	for _, id := range sample {
+		if _, err := st.Load(ctx, id); err != nil {
+			return loadTimes{}, fmt.Errorf("load %d: %w", len(sample), err)
+		}
+	}
+	d := make([]time.Duration, cfg.loadOps)
+	var total time.Duration
+	for i := range d {
+		id := sample[rand.IntN(len(sample))]
+		t0 := time.Now()
+		if _, err := st.Load(ctx, id); err != nil {
+			return loadTimes{}, err
+		}
+		d[i] = time.Since(t0)
+		total += d[i]
+	}
+	slices.Sort(d)
+	return loadTimes{median: d[len(d)/2], mean: total / time.Duration(len(d))}, nil
+}
+
+// sweepCheck measures Load latency with no sweep, then advances the clock
+// past the short-lived sessions and sweeps while the same Loads run.
+func sweepCheck(cfg config, path string, clk *clock, sample []string) error {
+	st, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, Now: clk.now})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	before := st.Stats()
+
+	baseline := loadDuring(cfg, st, sample, func() { time.Sleep(cfg.baseline) })
+
+	clk.advance(shortFor + time.Minute)
+	var res boltsession.SweepResult
+	var sweepErr error
+	during := loadDuring(cfg, st, sample, func() { res, sweepErr = st.Sweep(context.Background()) })
+	if sweepErr != nil {
+		return sweepErr
+	}
+	after := st.Stats()
+	fmt.Printf("sweep: %d stored, %d past expiry once the clock moved: swept %d in %v (%d transactions, fsync on); live after %d\n",
+		before.Sessions+before.Expired, cfg.expired, res.Swept, res.Duration.Round(time.Millisecond),
+		res.Transactions, after.Sessions)
+	fmt.Printf("sweep: Load with %d loaders, no sweep: p50 %v p99 %v (%d loads) | during the sweep: p50 %v p99 %v (%d loads) | p99 ratio %.2f× (goal ≤ 2×)\n",
+		cfg.loaders, baseline.p50, baseline.p99, baseline.n, during.p50, during.p99, during.n,
+		float64(during.p99)/float64(baseline.p99))
+	return nil
+}
+
+type latency struct {
+	p50, p99 time.Duration
+	n        int
+}
+
+// loadDuring runs cfg.loaders goroutines loading random sampled IDs until
+// work returns, and reports their latency percentiles.
+func loadDuring(cfg config, st *boltsession.BoltStore, sample []string, work func()) latency {
+	var stop atomic.Bool
+	var mu sync.Mutex
+	var all []time.Duration
+	var wg sync.WaitGroup
+	for range cfg.loaders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var d []time.Duration
+			ctx := context.Background()
+			for !stop.Load() {
+				id := sample[rand.IntN(len(sample))]
+				t0 := time.Now()
+				if _, err := st.Load(ctx, id); err != nil {
+					log.Printf("load during check: %v", err)
+					return
+				}
+				d = append(d, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, d...)
+			mu.Unlock()
+		}()
+	}
+	work()
+	stop.Store(true)
+	wg.Wait()
+	if len(all) == 0 {
+		return latency{}
+	}
+	slices.Sort(all)
+	return latency{p50: all[len(all)/2], p99: all[len(all)*99/100], n: len(all)}
+}
+
+// churnCheck creates cfg.churn sessions per cycle that live 1.5 cycles,
+// moves the clock one cycle on and sweeps, so about two cycles' worth are
+// stored at any time; it prints the file size after every cycle.
+func churnCheck(cfg config, path string, clk *clock) error {
+	st, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, Now: clk.now})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	const cycle = time.Hour
+	var sizes []string
+	for range cfg.cycles {
+		if _, err := createChurn(cfg, st, clk, cfg.churn, cycle*3/2); err != nil {
+			return err
+		}
+		clk.advance(cycle)
+		if _, err := st.Sweep(context.Background()); err != nil {
+			return err
+		}
+		s := st.Stats()
+		sizes = append(sizes, fmt.Sprintf("%s (%d live)", mib(s.FileSize), s.Sessions))
+	}
+	fmt.Printf("churn: %d sessions per cycle, each living 1.5 cycles, fsync on; file size after each cycle: %s\n",
+		cfg.churn, strings.Join(sizes, ", "))
+	return nil
+}
+
+func createChurn(cfg config, st *boltsession.BoltStore, clk *clock, n int, life time.Duration) (int, error) {
+	var next atomic.Int64
+	var failed atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range cfg.writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for int(next.Add(1)) <= n {
+				now := clk.now()
+				if err := st.Save(context.Background(), boltsession.Update{
+					ID: newID(), Create: true, Created: now, Expires: now.Add(life), Set: record,
+				}); err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if p := failed.Load(); p != nil {
+		return 0, *p
+	}
+	return n, nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
