@@ -33,6 +33,16 @@ type countingStore struct {
 	loads, saves, touches, deletes atomic.Int64
 	failSave                       atomic.Bool
 	loadErr                        atomic.Pointer[error]
+
+	mu   sync.Mutex
+	last Update
+}
+
+// lastUpdate is the Update of the latest Save.
+func (c *countingStore) lastUpdate() Update {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
 }
 
 func (c *countingStore) Load(ctx context.Context, id string) (*Record, error) {
@@ -45,6 +55,9 @@ func (c *countingStore) Load(ctx context.Context, id string) (*Record, error) {
 
 func (c *countingStore) Save(ctx context.Context, u Update) error {
 	c.saves.Add(1)
+	c.mu.Lock()
+	c.last = u
+	c.mu.Unlock()
 	if c.failSave.Load() {
 		return errors.New("injected save failure")
 	}
