@@ -217,6 +217,9 @@ func TestBadCookieStartsNewSessionWithoutErrorPage(t *testing.T) {
 	if strings.Contains(e.logs.String(), id) {
 		t.Error("a session ID reached the log")
 	}
+	if !strings.Contains(e.logs.String(), "oversized session cookie ignored") {
+		t.Error("the oversized cookie reached the codec")
+	}
 }
 
 func TestSignedCookieForDeletedOrExpiredRecordGetsNewID(t *testing.T) {
