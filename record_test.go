@@ -129,6 +129,10 @@ func FuzzDecodeRecord(f *testing.F) {
 		if rec.ID != id || rec.Values == nil {
 			t.Fatalf("accepted record has ID %q (want %q), values %v", rec.ID, id, rec.Values)
 		}
+		idx, err := decodeIndexFields(id, raw)
+		if err != nil || idx.Values != nil || !idx.Expires.Equal(rec.Expires) || idx.Owner != rec.Owner {
+			t.Fatalf("index decode disagrees with the full decode: %+v, %v", idx, err)
+		}
 		again, err := encodeRecord(rec)
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
