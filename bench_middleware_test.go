@@ -28,7 +28,7 @@ func (w *benchWriter) reset() {
 // carrying that session's cookie.
 func benchSetup(b *testing.B, noSync bool, next http.Handler) (*countingStore, http.Handler, *http.Request) {
 	b.Helper()
-	clock := newFakeClock()
+	clock := newTestClock()
 	bs, err := Open(filepath.Join(b.TempDir(), "bench.db"), &BoltOptions{Now: clock.Now, SweepInterval: -1, NoSync: noSync})
 	if err != nil {
 		b.Fatal(err)

@@ -811,7 +811,7 @@ func TestOwnerIndexListsAndDestroysAllSessionsOfOwner(t *testing.T) {
 type plainStore struct{ Store }
 
 func TestOwnerOperationsNeedOwnerIndex(t *testing.T) {
-	bs := openTest(t, nil)
+	bs := openBolt(t)
 	m, err := New(plainStore{bs}, Options{Keys: [][]byte{testHashKey}})
 	if err != nil {
 		t.Fatal(err)
