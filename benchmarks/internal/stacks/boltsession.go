@@ -1,0 +1,77 @@
+package stacks
+
+import (
+	"errors"
+	"net/http"
+	"path/filepath"
+
+	"github.com/boltsession/boltsession"
+)
+
+func init() { register("boltsession", newBoltsession) }
+
+// newBoltsession is boltsession with its defaults: one bbolt file, every
+// save fsynced (concurrent saves share one fsync), lazy touch (TouchAfter =
+// MaxAge/10), values msgpack-encoded one by one.
+func newBoltsession(cfg Config) (*Stack, error) {
+	store, err := boltsession.Open(filepath.Join(cfg.Dir, "sessions.db"), nil)
+	if err != nil {
+		return nil, err
+	}
+	m, err := boltsession.New(store, boltsession.Options{Name: CookieName, Keys: [][]byte{cfg.HashKey}})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /seed", func(w http.ResponseWriter, r *http.Request) {
+		s := boltsession.FromContext(r.Context())
+		for i := range ValueCount {
+			if err := s.Set(ValueKey(i), Value(i)); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		if err := s.Set("count", 0); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		writeCount(w, 0)
+	})
+	mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) {
+		s := boltsession.FromContext(r.Context())
+		n, ok := count(w, s)
+		if ok {
+			writeCount(w, n)
+		}
+	})
+	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
+		s := boltsession.FromContext(r.Context())
+		n, ok := count(w, s)
+		if !ok {
+			return
+		}
+		n++
+		if err := s.Set("count", n); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		writeCount(w, n)
+	})
+	return &Stack{Handler: m.Middleware(mux), Close: store.Close}, nil
+}
+
+// count reads the counter of an existing session, answering 404 for a new
+// one and 500 for anything else.
+func count(w http.ResponseWriter, s *boltsession.Session) (int, bool) {
+	if s.IsNew() {
+		noSession(w)
+		return 0, false
+	}
+	n, err := boltsession.Get[int](s, "count")
+	if err != nil && !errors.Is(err, boltsession.ErrNoValue) {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return 0, false
+	}
+	return n, true
+}
