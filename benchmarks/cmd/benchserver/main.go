@@ -14,6 +14,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only with -pprof, on its own listener
 	"os"
 	"os/signal"
 	"strings"
@@ -28,7 +29,11 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	dir := flag.String("dir", "", "data directory (default: a new temporary directory, removed at exit)")
 	redisAddr := flag.String("redis", "", "Redis host:port for the Redis stacks")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) for profiling under load")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { log.Println(http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	if err := run(*name, *addr, *dir, *redisAddr); err != nil {
 		log.Fatal(err)
 	}
