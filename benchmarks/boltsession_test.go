@@ -96,3 +96,32 @@ func boltsessionParallel(b *testing.B) func(int64) func() error {
 		}
 	}
 }
+
+// BenchmarkSaveInterleaved alternates one boltsession Save and one raw bbolt
+// Update+fsync (the floor) in the same loop, so drift in disk latency on a
+// shared machine hits both alike. It reports each one's mean time and
+// floor/boltsession: the share of the floor's rate that boltsession's one
+// writer reaches (1.00 = as fast as raw bbolt).
+func BenchmarkSaveInterleaved(b *testing.B) {
+	bolt := openBoltsession(b)
+	floor := openBboltFloor(b)
+	var tBolt, tFloor time.Duration
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		n++
+		t0 := time.Now()
+		if err := bolt.save(n); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := floor.save(n); err != nil {
+			b.Fatal(err)
+		}
+		tBolt += t1.Sub(t0)
+		tFloor += time.Since(t1)
+	}
+	b.ReportMetric(float64(tBolt.Nanoseconds())/float64(n), "boltsession-ns/save")
+	b.ReportMetric(float64(tFloor.Nanoseconds())/float64(n), "bbolt-ns/save")
+	b.ReportMetric(float64(tFloor)/float64(tBolt), "floor/boltsession")
+}
