@@ -6,9 +6,10 @@
 //	            count = 0; the response carries its cookie
 //	GET /read   read count from an existing session; nothing is changed
 //	GET /count  read count, add one, save
-//	GET /handled  how many /count requests the process has finished
-//	            (outside the session middleware), so a run can tell the
-//	            increments it was acknowledged from the increments stored
+//	GET /handled  how many /count requests the process has finished,
+//	            whatever their status (outside the session middleware), so
+//	            a run can tell the increments acknowledged from the
+//	            increments stored
 //
 // /read and /count answer 404 when the request carries no live session, so
 // a benchmark whose cookies went stale fails instead of timing the
