@@ -46,6 +46,8 @@ var allStacks = []stackDef{
 	{name: "gorilla-filesystem", goStack: "gorilla-filesystem", note: "file per session, no fsync"},
 	{name: "node-file-store", nodeStore: "file", note: "file per session, fsync"},
 	{name: "node-connect-redis", nodeStore: "redis", redis: true, note: "Redis, no fsync"},
+	{name: "examples-counter", example: "counter", note: "bbolt, fsync per save; the shipped example, one value",
+		paths: map[string]string{"seed": "/", "count": "/"}},
 	{name: "no-session", goStack: "no-session", note: "net/http, no session"},
 }
 
@@ -53,8 +55,20 @@ type stackDef struct {
 	name      string
 	goStack   string // cmd/benchserver -stack; empty for Node
 	nodeStore string // node/server.js STORE; empty for Go
+	example   string // directory under ../examples with a main package; empty otherwise
 	redis     bool
 	note      string
+	// paths overrides the app's paths by role (seed, read, count); a role
+	// missing from a non-nil map is not measured.
+	paths map[string]string
+}
+
+// path returns the URL path of a role, "" when the stack lacks it.
+func (s stackDef) path(role string) string {
+	if s.paths == nil {
+		return "/" + role
+	}
+	return s.paths[role]
 }
 
 type config struct {
@@ -165,6 +179,18 @@ func run(cfg config) error {
 			log.Printf("redis-server on %s", redisAddr)
 		}
 	}
+	exampleBins := map[string]string{}
+	for _, s := range defs {
+		if s.example == "" {
+			continue
+		}
+		bin, why := buildExample(s.example, work)
+		if why != "" {
+			skipped[s.name] = why
+			continue
+		}
+		exampleBins[s.name] = bin
+	}
 	if slices.ContainsFunc(defs, func(s stackDef) bool { return s.nodeStore != "" }) {
 		if why := prepareNode(cfg.nodeDir); why != "" {
 			for _, s := range defs {
@@ -181,7 +207,11 @@ func run(cfg config) error {
 			log.Printf("%s skipped: %s", s.name, why)
 			continue
 		}
-		res, err := runStack(cfg, s, bin, redisAddr, work)
+		serverBin := bin
+		if s.example != "" {
+			serverBin = exampleBins[s.name]
+		}
+		res, err := runStack(cfg, s, serverBin, redisAddr, work)
 		if err != nil {
 			log.Printf("%s failed: %v", s.name, err)
 			skipped[s.name] = err.Error()
@@ -211,6 +241,22 @@ func prepareNode(dir string) string {
 	return ""
 }
 
+// buildExample builds ../examples/<name> into work, or says why it cannot.
+func buildExample(name, work string) (bin, why string) {
+	if _, err := os.Stat(filepath.Join("..", "examples", name, "main.go")); err != nil {
+		return "", fmt.Sprintf("examples/%s is not in this checkout", name)
+	}
+	bin = filepath.Join(work, "example-"+name)
+	log.Printf("building examples/%s", name)
+	cmd := exec.Command("go", "build", "-o", bin, "./"+name)
+	cmd.Dir = filepath.Join("..", "examples")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Sprintf("build examples/%s: %v", name, err)
+	}
+	return bin, ""
+}
+
 // server is one started stack process.
 type server struct {
 	cmd    *exec.Cmd
@@ -224,9 +270,12 @@ func startServer(s stackDef, bin, redisAddr, work string) (*server, error) {
 		return nil, err
 	}
 	var cmd *exec.Cmd
-	if s.goStack != "" {
+	switch {
+	case s.goStack != "":
 		cmd = exec.Command(bin, "-stack", s.goStack, "-dir", dir, "-redis", redisAddr)
-	} else {
+	case s.example != "":
+		cmd = exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "sessions.db"))
+	default:
 		cmd = exec.Command("node", "server.js")
 		cmd.Dir = flag.Lookup("node").Value.String()
 		cmd.Env = append(os.Environ(), "STORE="+s.nodeStore, "DIR="+dir, "REDIS_URL=redis://"+redisAddr, "NODE_ENV=production")
@@ -255,23 +304,50 @@ func startServer(s stackDef, bin, redisAddr, work string) (*server, error) {
 		}
 		close(lines) // the process exited or closed stdout
 	}()
-	select {
-	case line, ok := <-lines:
-		if !ok {
+	// The bench servers print "listening on ADDR" on stdout; the examples
+	// log "addr=http://ADDR" on stderr.
+	deadline := time.After(20 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				// stdout closed: the process has exited (or is exiting).
+				time.Sleep(100 * time.Millisecond)
+				if addr := loggedAddr(srv.stderrText()); addr != "" {
+					srv.addr = addr
+					return srv, nil
+				}
+				srv.stop()
+				return nil, fmt.Errorf("server exited before listening; stderr: %s", srv.stderrText())
+			}
+			if addr, ok := strings.CutPrefix(line, "listening on "); ok {
+				srv.addr = addr
+				return srv, nil
+			}
+		case <-tick.C:
+			if addr := loggedAddr(srv.stderrText()); addr != "" {
+				srv.addr = addr
+				return srv, nil
+			}
+		case <-deadline:
 			srv.stop()
-			return nil, fmt.Errorf("server exited before listening; stderr: %s", srv.stderrText())
+			return nil, fmt.Errorf("no listening address within 20 s; stderr: %s", srv.stderrText())
 		}
-		addr, ok := strings.CutPrefix(line, "listening on ")
-		if !ok {
-			srv.stop()
-			return nil, fmt.Errorf("unexpected first line %q", line)
-		}
-		srv.addr = addr
-		return srv, nil
-	case <-time.After(20 * time.Second):
-		srv.stop()
-		return nil, fmt.Errorf("no 'listening on' line within 20 s; stderr: %s", srv.stderrText())
 	}
+}
+
+// loggedAddr finds host:port in a log line carrying addr=http://host:port.
+func loggedAddr(log string) string {
+	_, rest, ok := strings.Cut(log, "addr=http://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, " \t\n\""); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
 }
 
 func (s *server) stderrText() string {
@@ -315,14 +391,19 @@ func runStack(cfg config, s stackDef, bin, redisAddr, work string) (map[string]*
 		if mode == "shared" {
 			n = 1
 		}
-		cookies, err := seed(base, n)
+		cookies, err := seed(base+s.path("seed"), n)
 		if err != nil {
 			return nil, fmt.Errorf("seed: %w; server stderr: %s", err, srv.stderrText())
 		}
+		// kept needs a read path and the /handled counter of the bench apps.
+		canCount := s.path("read") != "" && s.name != "no-session"
 		for _, ep := range cfg.endpoints {
-			path := "/" + ep
+			path := s.path(ep)
+			if path == "" {
+				continue
+			}
 			var before, handledBefore int64
-			if ep == "count" {
+			if ep == "count" && canCount {
 				if before, err = sumCounts(base, cookies); err != nil {
 					return nil, err
 				}
@@ -344,7 +425,7 @@ func runStack(cfg config, s stackDef, bin, redisAddr, work string) (map[string]*
 				return nil, err
 			}
 			m.kept = -1
-			if ep == "count" && s.name != "no-session" {
+			if ep == "count" && canCount {
 				// Requests wrk abandoned at the end of a run may still be
 				// finishing on the server; let them land before counting.
 				time.Sleep(500 * time.Millisecond)
@@ -371,18 +452,19 @@ func runStack(cfg config, s stackDef, bin, redisAddr, work string) (map[string]*
 	return res, nil
 }
 
-// seed creates n sessions through /seed and returns their Cookie header values.
-func seed(base string, n int) ([]string, error) {
+// seed creates n sessions by GETting url without a cookie and returns their
+// Cookie header values.
+func seed(url string, n int) ([]string, error) {
 	var cookies []string
 	for range n {
-		resp, err := http.Get(base + "/seed")
+		resp, err := http.Get(url)
 		if err != nil {
 			return nil, err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("/seed answered %s", resp.Status)
+			return nil, fmt.Errorf("%s answered %s", url, resp.Status)
 		}
 		var c string
 		for _, ck := range resp.Cookies() {
@@ -391,7 +473,7 @@ func seed(base string, n int) ([]string, error) {
 			}
 		}
 		if c == "" {
-			return nil, errors.New("/seed set no sid cookie")
+			return nil, fmt.Errorf("%s set no sid cookie", url)
 		}
 		cookies = append(cookies, c)
 	}

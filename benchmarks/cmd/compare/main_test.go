@@ -93,3 +93,13 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestLoggedAddrFindsTheExampleAddress(t *testing.T) {
+	line := `time=2026-11-26T13:20:00Z level=INFO msg=serving addr=http://127.0.0.1:43210 db=/tmp/x/sessions.db` + "\n"
+	if got := loggedAddr(line); got != "127.0.0.1:43210" {
+		t.Errorf("loggedAddr = %q", got)
+	}
+	if got := loggedAddr("level=INFO msg=starting\n"); got != "" {
+		t.Errorf("loggedAddr without an address = %q", got)
+	}
+}
