@@ -23,13 +23,13 @@ func TestMain(m *testing.M) {
 	os.Exit(servertest.RunWithBinary(m, ".", &bin))
 }
 
-// server is one running login program with its files.
-type server struct {
+// testServer is one running login program with its files.
+type testServer struct {
 	*servertest.Process
 	key []byte // the signing key, read back from the key file
 }
 
-func start(t *testing.T) *server {
+func start(t *testing.T) *testServer {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "login.db")
 	p := servertest.Start(t, bin, "-db", db)
@@ -37,17 +37,17 @@ func start(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &server{Process: p, key: key}
+	return &testServer{Process: p, key: key}
 }
 
 // browser is one client with its own cookie jar.
 type browser struct {
 	t   *testing.T
 	c   *http.Client
-	srv *server
+	srv *testServer
 }
 
-func (s *server) browser(t *testing.T) *browser {
+func (s *testServer) browser(t *testing.T) *browser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -91,6 +91,9 @@ func Start(t testing.TB, bin string, args ...string) *Process {
 			p.cmd.Process.Kill()
 			<-p.done
 		}
+		if strings.Contains(p.Log(), "WARNING: DATA RACE") {
+			t.Errorf("the program reported a data race:\n%s", p.Log())
+		}
 	})
 	return p
 }
@@ -102,6 +105,7 @@ func Run(t testing.TB, bin string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.TempDir()
+	cmd.Env = environ()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = time.Second
@@ -121,6 +125,7 @@ func Run(t testing.TB, bin string, args ...string) (int, string) {
 func start(dir, bin string, args ...string) (*Process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
+	cmd.Env = environ()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -160,6 +165,17 @@ func start(dir, bin string, args ...string) (*Process, error) {
 		<-p.done
 		return nil, fmt.Errorf("%s did not log a serving line within %v; log:\n%s", filepath.Base(bin), StartTimeout, p.Log())
 	}
+}
+
+// environ is the programs' environment: the test's, with the race
+// detector's one-second sleep at exit turned off (a race still fails the
+// exit code).
+func environ() []string {
+	env := os.Environ()
+	if raceEnabled {
+		env = append(env, "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	}
+	return env
 }
 
 // servingAddr finds the address in the start line that the examples log,
