@@ -92,7 +92,9 @@ func (f *Flags) NewManager(store boltsession.Store, logger *slog.Logger) (*bolts
 
 // Main runs an example program on a BoltStore and returns its exit code:
 // 0 after a graceful shutdown (or -help), 1 when something fails, 2 for bad
-// flags. routes builds the application's handler; Main wraps it in the
+// flags. name is the program's name in usage and log messages; args are
+// its arguments without the program name; defaultDB is the -db default.
+// routes builds the application's handler, which Main wraps in the
 // Manager's middleware.
 //
 // It logs one line when it starts serving, naming the address and the
@@ -138,7 +140,7 @@ func run(ctx context.Context, f *Flags, logger *slog.Logger, routes func(*boltse
 	}
 	defer func() {
 		if cerr := store.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("boltsession: close store: %w", cerr)
+			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
 	m, err := f.NewManager(store, logger)
