@@ -192,3 +192,17 @@ func TestCounterSecondProcessOnTheSameFileFailsClearly(t *testing.T) {
 		t.Fatalf("second process: exit %d, stderr:\n%s\nwant exit 1 naming the held file", code, stderr)
 	}
 }
+
+func TestCounterMaxAgeFlagSetsTheCookieLifetime(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "sessions.db")
+	p := servertest.Start(t, bin, "-db", db, "-max-age", "90m", "-sweep-interval", "-1s")
+	resp, err := http.Get(p.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) != 1 || cookies[0].MaxAge != 90*60 {
+		t.Fatalf("Set-Cookie = %q, want one cookie with Max-Age=5400", resp.Header.Values("Set-Cookie"))
+	}
+}
