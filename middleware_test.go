@@ -944,3 +944,21 @@ func TestRegenerateAfterResponseStartedKeepsOldSession(t *testing.T) {
 		t.Error("not logged")
 	}
 }
+
+func TestSecondManagerInsideFirstKeepsItsOwnSession(t *testing.T) {
+	e := newEnv(t, Options{})
+	admin, err := New(e.store, Options{Name: "adm", Keys: [][]byte{otherHashKey}, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mux.Handle("/admin", admin.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Set("admin", true)
+	})))
+	r := e.get(nil, "/admin")
+	if r.cookie("adm") == nil {
+		t.Error("the inner Manager set no cookie")
+	}
+	if r.cookie("sid") != nil {
+		t.Error("the outer session was modified by the inner handler")
+	}
+}
