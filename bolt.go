@@ -347,8 +347,8 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 	if err != nil || !present {
 		return wrapIf("delete", err)
 	}
-	return s.write(ctx, "delete", func(tx *bbolt.Tx, _ time.Time) error {
-		_, err := s.deleteRecord(tx, []byte(id))
+	return s.write(ctx, "delete", func(tx *bbolt.Tx, now time.Time) error {
+		_, err := s.deleteRecord(tx, []byte(id), now)
 		return err
 	})
 }
@@ -453,7 +453,7 @@ func (s *BoltStore) applySave(tx *bbolt.Tx, u *Update, now time.Time) error {
 
 // deleteRecord removes the record with the given ID and, when it decodes,
 // its index entries. It reports whether a live record was removed.
-func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte) (wasLive bool, err error) {
+func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte, now time.Time) (wasLive bool, err error) {
 	sessions := tx.Bucket(bucketSessions)
 	raw := sessions.Get(id)
 	if raw == nil {
@@ -469,7 +469,7 @@ func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte) (wasLive bool, err err
 		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(rec.Expires, rec.ID)); err != nil {
 			return false, err
 		}
-		wasLive = s.now().Before(rec.Expires)
+		wasLive = now.Before(rec.Expires)
 	}
 	return wasLive, sessions.Delete(id)
 }
@@ -567,7 +567,7 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 		for _, id := range ids {
 			if raw := sessions.Get(id); raw != nil {
 				if rec, err := decodeIndexFields(string(id), raw); err == nil && rec.Owner == owner {
-					live, err := s.deleteRecord(tx, id)
+					live, err := s.deleteRecord(tx, id, now)
 					if err != nil {
 						return err
 					}
