@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -297,13 +298,19 @@ func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
 // Save applies u atomically through the group committer; see Store and
 // Update. It returns once the transaction holding it has committed (and
 // been fsynced unless NoSync). A Create with a zero Created uses the store
-// clock. An empty ID, or an ID or owner longer than 1024 bytes, is refused.
+// clock. An empty ID, an ID or owner longer than 1024 bytes, and an owner
+// holding a NUL byte (the owner index's separator) are refused.
 func (s *BoltStore) Save(ctx context.Context, u Update) error {
 	if err := checkKey("save", u.ID); err != nil {
 		return err
 	}
-	if u.Owner != nil && len(*u.Owner) > maxOwnerLen {
-		return fmt.Errorf("boltsession: save: owner longer than %d bytes", maxOwnerLen)
+	if u.Owner != nil {
+		if len(*u.Owner) > maxOwnerLen {
+			return fmt.Errorf("boltsession: save: owner longer than %d bytes", maxOwnerLen)
+		}
+		if strings.IndexByte(*u.Owner, 0) >= 0 {
+			return errors.New("boltsession: save: owner contains a NUL byte")
+		}
 	}
 	if u.Create && u.Expires.IsZero() {
 		return errors.New("boltsession: save: a new record needs an expiry")
@@ -498,9 +505,8 @@ func expiryLimit(t time.Time) []byte {
 	return k
 }
 
-// ownerKey is the key of the owner index. An owner never holds a 0x00 byte
-// in practice; if one does, its entries are still told apart when read
-// because Owned checks each record's owner.
+// ownerKey is the key of the owner index. Save refuses owners holding a
+// 0x00 byte, so the first 0x00 of a key ends the owner.
 func ownerKey(owner, id string) []byte {
 	k := make([]byte, 0, len(owner)+1+len(id))
 	k = append(k, owner...)
@@ -514,8 +520,8 @@ func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	if owner == "" {
-		return nil, nil
+	if owner == "" || strings.IndexByte(owner, 0) >= 0 {
+		return nil, nil // no such owner can be stored
 	}
 	now := s.now()
 	var out []Record
@@ -551,8 +557,11 @@ func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
 // DestroyOwner deletes every session of the owner in one transaction and
 // returns how many live ones it ended.
 func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error) {
-	if owner == "" {
-		return 0, nil
+	if owner == "" || strings.IndexByte(owner, 0) >= 0 {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("boltsession: destroy owner: %w", err)
+		}
+		return 0, nil // no such owner can be stored
 	}
 	var n int
 	err := s.write(ctx, "destroy owner", func(tx *bbolt.Tx, now time.Time) error {
