@@ -67,9 +67,16 @@
 // (appendonly yes with appendfsync always or everysec, RDB snapshots) and
 // replication, not by this package. When Redis is unreachable every method
 // returns an error (wrapped, with the go-redis cause) within the client's
-// dial and read timeouts or the context's deadline, whichever comes first;
-// the boltsession middleware turns it into a 500 through its ErrorHandler.
-// The client reconnects on its own, so service resumes when Redis is back.
+// timeouts; the boltsession middleware turns it into a 500 through its
+// ErrorHandler. The client reconnects on its own, so service resumes when
+// Redis is back. go-redis bounds a call by the request's context deadline
+// only with redis.Options.ContextTimeoutEnabled set, and by default dials a
+// dead server five times with backoff before giving up; for a web app set
+//
+//	opt.ContextTimeoutEnabled = true // a request's deadline bounds its store calls
+//	opt.DialerRetries = 1            // a down Redis fails a request at once
+//
+// (ReadTimeout defaults to 3s, DialTimeout to 5s.)
 //
 // Count and Iterate walk the keyspace with SCAN (MATCH Prefix*, TYPE hash,
 // COUNT Options.ScanCount), never KEYS. SCAN TYPE needs Redis 6.0 or later.
