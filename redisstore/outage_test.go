@@ -16,8 +16,10 @@ func TestRedisDownGivesErrorsAndServiceResumesAfterRestart(t *testing.T) {
 
 	f.srv.Stop()
 	calls := map[string]func() error{
-		"Load":         func() error { _, err := f.store.Load(ctx, "before"); return err },
-		"Save":         func() error { return f.store.Save(ctx, boltsession.Update{ID: "before", Set: map[string][]byte{"a": nil}}) },
+		"Load": func() error { _, err := f.store.Load(ctx, "before"); return err },
+		"Save": func() error {
+			return f.store.Save(ctx, boltsession.Update{ID: "before", Set: map[string][]byte{"a": nil}})
+		},
 		"Touch":        func() error { return f.store.Touch(ctx, "before", f.clock.Now().Add(time.Hour)) },
 		"Delete":       func() error { return f.store.Delete(ctx, "before") },
 		"Owned":        func() error { _, err := f.store.Owned(ctx, "alice"); return err },
