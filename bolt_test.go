@@ -351,6 +351,21 @@ func TestOpenRefusesABoltFileThatIsNotASessionFile(t *testing.T) {
 	}
 }
 
+func TestOpenRefusesAFileThatIsNotBbolt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not a database\n"), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := boltsession.Open(path, nil)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a text file succeeded")
+	}
+	if !errors.Is(err, boltsession.ErrVersion) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open of a text file: %v, want ErrVersion naming the path", err)
+	}
+}
+
 func TestOpenOfAnUnusablePathNamesIt(t *testing.T) {
 	dir := t.TempDir()
 	notDir := filepath.Join(dir, "file")

@@ -153,7 +153,7 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			stale++
 			continue
 		}
-		rec, err := decodeRecord(string(id), raw)
+		rec, err := decodeIndexFields(string(id), raw)
 		if err != nil {
 			// Undecodable and past its indexed expiry: nothing can be
 			// saved from it.
