@@ -250,7 +250,7 @@ func (s *BoltStore) Path() string { return s.path }
 
 // enter marks an operation in flight; it fails once the store is closed.
 // The caller must call s.mu.RUnlock when done.
-func (s *BoltStore) enter(op string, ctx context.Context) error {
+func (s *BoltStore) enter(ctx context.Context, op string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltsession: %s: %w", op, err)
 	}
@@ -264,7 +264,7 @@ func (s *BoltStore) enter(op string, ctx context.Context) error {
 
 // Load returns the live record with the given ID; see Store.
 func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
-	if err := s.enter("load", ctx); err != nil {
+	if err := s.enter(ctx, "load"); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -281,7 +281,7 @@ func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			s.corrupt.Add(1)
-			return nil, fmt.Errorf("boltsession: load: %w", err)
+			return nil, err
 		}
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrNotFound
@@ -336,7 +336,7 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 	// A delete of a missing record needs no commit (and no fsync); a
 	// record created after this check is ordered after the delete.
 	var present bool
-	if err := s.enter("delete", ctx); err != nil {
+	if err := s.enter(ctx, "delete"); err != nil {
 		return err
 	}
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -347,8 +347,8 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 	if err != nil || !present {
 		return wrapIf("delete", err)
 	}
-	return s.write(ctx, "delete", func(tx *bbolt.Tx, _ time.Time) error {
-		_, err := s.deleteRecord(tx, []byte(id))
+	return s.write(ctx, "delete", func(tx *bbolt.Tx, now time.Time) error {
+		_, err := s.deleteRecord(tx, []byte(id), now)
 		return err
 	})
 }
@@ -453,7 +453,7 @@ func (s *BoltStore) applySave(tx *bbolt.Tx, u *Update, now time.Time) error {
 
 // deleteRecord removes the record with the given ID and, when it decodes,
 // its index entries. It reports whether a live record was removed.
-func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte) (wasLive bool, err error) {
+func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte, now time.Time) (wasLive bool, err error) {
 	sessions := tx.Bucket(bucketSessions)
 	raw := sessions.Get(id)
 	if raw == nil {
@@ -469,7 +469,7 @@ func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte) (wasLive bool, err err
 		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(rec.Expires, rec.ID)); err != nil {
 			return false, err
 		}
-		wasLive = s.now().Before(rec.Expires)
+		wasLive = now.Before(rec.Expires)
 	}
 	return wasLive, sessions.Delete(id)
 }
@@ -510,7 +510,7 @@ func ownerKey(owner, id string) []byte {
 
 // Owned returns the owner's live sessions, oldest first, with Values nil.
 func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
-	if err := s.enter("owned", ctx); err != nil {
+	if err := s.enter(ctx, "owned"); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -567,7 +567,7 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 		for _, id := range ids {
 			if raw := sessions.Get(id); raw != nil {
 				if rec, err := decodeIndexFields(string(id), raw); err == nil && rec.Owner == owner {
-					live, err := s.deleteRecord(tx, id)
+					live, err := s.deleteRecord(tx, id, now)
 					if err != nil {
 						return err
 					}
@@ -591,7 +591,7 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 // Count returns the number of live sessions. It does not decode records:
 // it is the number stored minus the expiry entries already past.
 func (s *BoltStore) Count(ctx context.Context) (int, error) {
-	if err := s.enter("count", ctx); err != nil {
+	if err := s.enter(ctx, "count"); err != nil {
 		return 0, err
 	}
 	defer s.mu.RUnlock()
@@ -651,7 +651,7 @@ func (s *BoltStore) Iterate(ctx context.Context, fn func(*Record) error) error {
 // given one (from the start when nil) and returns the last ID read, or nil
 // at the end of the bucket.
 func (s *BoltStore) iterateBatch(ctx context.Context, after []byte) ([]*Record, []byte, error) {
-	if err := s.enter("iterate", ctx); err != nil {
+	if err := s.enter(ctx, "iterate"); err != nil {
 		return nil, nil, err
 	}
 	defer s.mu.RUnlock()
@@ -700,7 +700,7 @@ func (s *BoltStore) iterateBatch(ctx context.Context, after []byte) ([]*Record, 
 // keeps serving (a read transaction), and returns the bytes written. The
 // copy opens with Open.
 func (s *BoltStore) WriteTo(w io.Writer) (int64, error) {
-	if err := s.enter("backup", context.Background()); err != nil {
+	if err := s.enter(context.Background(), "backup"); err != nil {
 		return 0, err
 	}
 	defer s.mu.RUnlock()
