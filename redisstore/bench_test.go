@@ -91,12 +91,16 @@ func BenchmarkTouch(b *testing.B) {
 func BenchmarkSaveParallel(b *testing.B) {
 	_, s := benchSetup(b)
 	ctx := context.Background()
+	const sessions = 64
+	for i := range sessions {
+		benchCreate(b, s, "bench"+strconv.Itoa(i))
+	}
 	var n atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(8) // 8×GOMAXPROCS goroutines, as concurrent requests would be
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		id := "bench" + strconv.FormatInt(n.Add(1), 10)
-		benchCreate(b, s, id)
+		id := "bench" + strconv.FormatInt(n.Add(1)%sessions, 10)
 		u := boltsession.Update{ID: id, Set: map[string][]byte{"flash": []byte("\xa5saved")}, Expires: time.Now().Add(time.Hour)}
 		for pb.Next() {
 			if err := s.Save(ctx, u); err != nil {
@@ -137,7 +141,8 @@ func BenchmarkRawSetParallel(b *testing.B) {
 	v := make([]byte, benchSize())
 	var n atomic.Int64
 	b.ReportAllocs()
-	b.SetParallelism(8) // 8×GOMAXPROCS goroutines, as concurrent requests would be
+	b.SetParallelism(8) // as in BenchmarkSaveParallel
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		key := "raw" + strconv.FormatInt(n.Add(1), 10)
 		for pb.Next() {
