@@ -47,18 +47,20 @@
 //
 // A save that sets an owner touches a session hash and an owner set, and
 // Owned and DestroyOwner read the sessions an owner set names, from inside
-// one script. Redis runs a script only when every key it touches is in one
-// hash slot, and a session cannot be tagged by its owner because Load finds
-// it by ID alone. So on Cluster (and on a go-redis Ring) every key of a
-// Store carries the same hash tag, and all sessions of that Store live in
-// one slot, on one master and its replicas: the Prefix default becomes
-// "{sess}:" for a *redis.ClusterClient or *redis.Ring, and a Prefix without
-// a hash tag makes every method fail with an error that says so. Cluster
-// then gives failover, not write scaling; one Redis master serves tens of
-// thousands of session operations a second. Because the scripts derive the
-// owner and session keys they touch from stored data rather than from their
-// KEYS arguments (valid in Redis because the keys share the slot), proxies
-// that insist on declared keys are not supported.
+// one script. Redis Cluster runs a script on one node and refuses it when
+// it reaches a key that node does not serve; only keys in one hash slot are
+// sure to be served together, also while slots move. A session cannot be
+// tagged by its owner, because Load finds it by ID alone. So on Cluster
+// (and on a go-redis Ring) every key of a Store carries the same hash tag,
+// and all sessions of that Store live in one slot, on one master and its
+// replicas: the Prefix default becomes "{sess}:" for a *redis.ClusterClient
+// or *redis.Ring, and a Prefix without a hash tag makes every method fail
+// with an error that says so. Cluster then gives failover, not write
+// scaling; one Redis master serves tens of thousands of session operations
+// a second. Because the scripts derive the owner and session keys they
+// touch from stored data rather than from their KEYS arguments, proxies
+// that insist on declared keys are not supported. Count and Iterate scan
+// every master.
 //
 // # Durability and failures
 //

@@ -29,17 +29,19 @@ type Server struct {
 	// Addr is host:port of the server, stable across Stop and Restart.
 	Addr string
 
-	t    testing.TB
-	path string
-	dir  string
+	t     testing.TB
+	path  string
+	dir   string
+	extra []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
 
 // Start launches redis-server for the test and registers its shutdown with
-// t.Cleanup.
-func Start(t testing.TB) *Server {
+// t.Cleanup. Extra arguments are passed to redis-server after the defaults
+// (for example "--cluster-enabled", "yes").
+func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -54,10 +56,11 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("redistest: no free port: %v", err)
 	}
 	s := &Server{
-		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		t:    t,
-		path: path,
-		dir:  t.TempDir(),
+		Addr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		t:     t,
+		path:  path,
+		dir:   t.TempDir(),
+		extra: extra,
 	}
 	if err := s.start(); err != nil {
 		t.Fatalf("redistest: %v", err)
@@ -93,14 +96,15 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command(s.path,
+	args := []string{
 		"--port", port,
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
 		"--save", "",
 		"--appendonly", "no",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
-	)
+	}
+	cmd := exec.Command(s.path, append(args, s.extra...)...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.path, err)
 	}
