@@ -8,11 +8,16 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/redisstore"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
 func boltsessionStoreStacks() []storeStack {
-	return []storeStack{{name: "boltsession", open: openBoltsession}}
+	return []storeStack{
+		{name: "boltsession", open: openBoltsession},
+		{name: "boltsession-redisstore", redis: true, open: openBoltsessionRedis},
+	}
 }
 
 func boltsessionParallelStacks() []parallelStack {
@@ -31,7 +36,7 @@ func openBoltStore(b *testing.B) *boltsession.BoltStore {
 }
 
 // seedBoltsession creates the benchmark session under id.
-func seedBoltsession(b *testing.B, st *boltsession.BoltStore, id string) {
+func seedBoltsession(b *testing.B, st boltsession.Store, id string) {
 	set := make(map[string][]byte, valueCount+1)
 	for i := range valueCount {
 		set[valueKey(i)] = mustMsgpack(b, valueValue(i))
@@ -57,6 +62,30 @@ func mustMsgpack(b *testing.B, v any) []byte {
 // a per-key merge, encoding the value in the loop as a Set would.
 func openBoltsession(b *testing.B) storeBench {
 	st := openBoltStore(b)
+	const id = "bench-session-id-0123456789abcdef0123456789ab"
+	seedBoltsession(b, st, id)
+	ctx := context.Background()
+	return storeBench{
+		load: func() error {
+			_, err := st.Load(ctx, id)
+			return err
+		},
+		save: func(n int) error {
+			v, err := msgpack.Marshal(n)
+			if err != nil {
+				return err
+			}
+			return st.Save(ctx, boltsession.Update{ID: id, Set: map[string][]byte{"count": v}})
+		},
+	}
+}
+
+// openBoltsessionRedis is the same on boltsession's Redis store (a hash
+// per session: Load is one HGETALL, a merge one script call).
+func openBoltsessionRedis(b *testing.B) storeBench {
+	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
+	b.Cleanup(func() { rdb.Close() })
+	st := redisstore.New(rdb, &redisstore.Options{Prefix: fmt.Sprintf("bs%d:", redisPrefix.Add(1))})
 	const id = "bench-session-id-0123456789abcdef0123456789ab"
 	seedBoltsession(b, st, id)
 	ctx := context.Background()

@@ -41,6 +41,7 @@ import (
 // allStacks is every stack in table order; boltsession first, the ceiling last.
 var allStacks = []stackDef{
 	{name: "boltsession", goStack: "boltsession", note: "bbolt, fsync per save"},
+	{name: "boltsession-redisstore", goStack: "boltsession-redisstore", redis: true, note: "boltsession on Redis, no fsync"},
 	{name: "scs-memstore", goStack: "scs-memstore", note: "in-process map, no I/O"},
 	{name: "scs-redisstore", goStack: "scs-redisstore", redis: true, note: "Redis, no fsync"},
 	{name: "gorilla-filesystem", goStack: "gorilla-filesystem", note: "file per session, no fsync"},

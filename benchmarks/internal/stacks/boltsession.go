@@ -18,9 +18,19 @@ func newBoltsession(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := boltsession.New(store, boltsession.Options{Name: CookieName, Keys: [][]byte{cfg.HashKey}})
+	h, err := boltsessionApp(store, cfg)
 	if err != nil {
 		store.Close()
+		return nil, err
+	}
+	return &Stack{Handler: h, Close: store.Close}, nil
+}
+
+// boltsessionApp is the benchmark app on boltsession's middleware over any
+// Store.
+func boltsessionApp(store boltsession.Store, cfg Config) (http.Handler, error) {
+	m, err := boltsession.New(store, boltsession.Options{Name: CookieName, Keys: [][]byte{cfg.HashKey}})
+	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -58,7 +68,7 @@ func newBoltsession(cfg Config) (*Stack, error) {
 		}
 		writeCount(w, n)
 	})
-	return &Stack{Handler: m.Middleware(mux), Close: store.Close}, nil
+	return m.Middleware(mux), nil
 }
 
 // count reads the counter of an existing session, answering 404 for a new

@@ -71,7 +71,9 @@ func Names() []string {
 }
 
 // NeedsRedis reports whether the named stack needs Config.RedisAddr.
-func NeedsRedis(name string) bool { return name == "scs-redisstore" }
+func NeedsRedis(name string) bool {
+	return name == "scs-redisstore" || name == "boltsession-redisstore"
+}
 
 // New builds the named stack.
 func New(name string, cfg Config) (*Stack, error) {

@@ -21,6 +21,7 @@ var hashKey = []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789
 // stack, which has no sessions to miss).
 func TestEveryStackServesTheSameApp(t *testing.T) {
 	var redisAddr string
+	parent := t
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			cfg := Config{Dir: t.TempDir(), HashKey: hashKey}
@@ -33,7 +34,7 @@ func TestEveryStackServesTheSameApp(t *testing.T) {
 						}
 						t.Skipf("skipped: %v", err)
 					}
-					t.Cleanup(srv.Stop)
+					parent.Cleanup(srv.Stop) // shared by the Redis stacks
 					redisAddr = srv.Addr
 				}
 				cfg.RedisAddr = redisAddr
