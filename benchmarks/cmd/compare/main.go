@@ -77,6 +77,7 @@ type config struct {
 	connections      int
 	threads          int
 	pool             int
+	rounds           int
 	modes            []string
 	endpoints        []string
 	stacks           []string
@@ -91,6 +92,7 @@ func main() {
 	flag.IntVar(&cfg.connections, "connections", 32, "wrk connections")
 	flag.IntVar(&cfg.threads, "threads", 1, "wrk threads")
 	flag.IntVar(&cfg.pool, "pool", 32, "sessions in the pool cookie mode")
+	flag.IntVar(&cfg.rounds, "rounds", 1, "run every stack this many times, in turn, and report each cell's median")
 	flag.StringVar(&modes, "modes", "pool,shared", "cookie modes: pool, shared")
 	flag.StringVar(&endpoints, "endpoints", "read,count", "endpoints: read, count")
 	flag.StringVar(&stackList, "stacks", "", "comma-separated stacks to run (default all: "+stackNames()+")")
@@ -128,6 +130,9 @@ func splitList(s string) []string {
 }
 
 func run(cfg config) error {
+	if cfg.rounds < 1 {
+		return errors.New("compare: -rounds must be at least 1")
+	}
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("compare: wrk not found on PATH (Debian: apt-get install wrk)")
 	}
@@ -202,26 +207,69 @@ func run(cfg config) error {
 		}
 	}
 
+	// Rounds run every stack in turn, so slow drift in the machine's load
+	// spreads over all stacks instead of landing on one.
+	rounds := map[string][]map[string]*measure{}
+	for round := 1; round <= cfg.rounds; round++ {
+		if cfg.rounds > 1 {
+			log.Printf("round %d of %d", round, cfg.rounds)
+		}
+		for _, s := range defs {
+			if why, ok := skipped[s.name]; ok {
+				if round == 1 {
+					log.Printf("%s skipped: %s", s.name, why)
+				}
+				continue
+			}
+			serverBin := bin
+			if s.example != "" {
+				serverBin = exampleBins[s.name]
+			}
+			res, err := runStack(cfg, s, serverBin, redisAddr, work)
+			if err != nil {
+				log.Printf("%s failed: %v", s.name, err)
+				skipped[s.name] = err.Error()
+				delete(rounds, s.name)
+				continue
+			}
+			rounds[s.name] = append(rounds[s.name], res)
+		}
+	}
 	results := map[string]map[string]*measure{}
-	for _, s := range defs {
-		if why, ok := skipped[s.name]; ok {
-			log.Printf("%s skipped: %s", s.name, why)
-			continue
-		}
-		serverBin := bin
-		if s.example != "" {
-			serverBin = exampleBins[s.name]
-		}
-		res, err := runStack(cfg, s, serverBin, redisAddr, work)
-		if err != nil {
-			log.Printf("%s failed: %v", s.name, err)
-			skipped[s.name] = err.Error()
-			continue
-		}
-		results[s.name] = res
+	for name, rs := range rounds {
+		results[name] = medianOf(rs)
 	}
 	printTable(os.Stdout, cfg, defs, results, skipped)
 	return nil
+}
+
+// medianOf combines rounds cell by cell: each figure is the median of the
+// rounds' figures (for an even count, the upper one of the middle pair).
+func medianOf(rounds []map[string]*measure) map[string]*measure {
+	out := map[string]*measure{}
+	for key := range rounds[0] {
+		var ms []*measure
+		for _, r := range rounds {
+			if m := r[key]; m != nil {
+				ms = append(ms, m)
+			}
+		}
+		pick := func(f func(*measure) float64) float64 {
+			v := make([]float64, len(ms))
+			for i, m := range ms {
+				v[i] = f(m)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		out[key] = &measure{
+			rps:  pick(func(m *measure) float64 { return m.rps }),
+			p50:  time.Duration(pick(func(m *measure) float64 { return float64(m.p50) })),
+			p99:  time.Duration(pick(func(m *measure) float64 { return float64(m.p99) })),
+			kept: pick(func(m *measure) float64 { return m.kept }),
+		}
+	}
+	return out
 }
 
 // prepareNode returns why the Node stacks cannot run, or "".
@@ -600,8 +648,8 @@ func parseLatency(s string) time.Duration {
 }
 
 func printTable(w io.Writer, cfg config, defs []stackDef, results map[string]map[string]*measure, skipped map[string]string) {
-	fmt.Fprintf(w, "\n## HTTP side by side: wrk -t%d -c%d, %v measured after %v warm-up, pool of %d sessions\n\n",
-		cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.pool)
+	fmt.Fprintf(w, "\n## HTTP side by side: wrk -t%d -c%d, %v measured after %v warm-up, pool of %d sessions, median of %d round(s)\n\n",
+		cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.pool, cfg.rounds)
 	fmt.Fprintf(w, "%s, %d CPUs (%s), %s, load average before the run: %s\n\n",
 		runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), loadAvg())
 	fmt.Fprintln(w, "Each cell: requests/s (ratio to boltsession in the same column; below 1.00 means boltsession is faster).")

@@ -103,3 +103,15 @@ func TestLoggedAddrFindsTheExampleAddress(t *testing.T) {
 		t.Errorf("loggedAddr without an address = %q", got)
 	}
 }
+
+func TestMedianOfRoundsTakesEachCellsMiddleValue(t *testing.T) {
+	rounds := []map[string]*measure{
+		{"pool read": {rps: 100, p99: 3 * time.Millisecond, kept: 0.5}},
+		{"pool read": {rps: 300, p99: 1 * time.Millisecond, kept: 0.7}},
+		{"pool read": {rps: 200, p99: 2 * time.Millisecond, kept: 0.6}},
+	}
+	m := medianOf(rounds)["pool read"]
+	if m.rps != 200 || m.p99 != 2*time.Millisecond || m.kept != 0.6 {
+		t.Errorf("median = %+v", *m)
+	}
+}
