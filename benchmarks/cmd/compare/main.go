@@ -313,7 +313,10 @@ type server struct {
 	stderr *os.File
 }
 
-func startServer(s stackDef, bin, redisAddr, work string) (*server, error) {
+// startServer starts stack s (bin for Go stacks and examples, node in
+// nodeDir for Node) with a fresh data directory under work, and waits until
+// it listens.
+func startServer(s stackDef, bin, nodeDir, redisAddr, work string) (*server, error) {
 	dir, err := os.MkdirTemp(work, s.name+"-")
 	if err != nil {
 		return nil, err
@@ -326,7 +329,7 @@ func startServer(s stackDef, bin, redisAddr, work string) (*server, error) {
 		cmd = exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "sessions.db"))
 	default:
 		cmd = exec.Command("node", "server.js")
-		cmd.Dir = flag.Lookup("node").Value.String()
+		cmd.Dir = nodeDir
 		cmd.Env = append(os.Environ(), "STORE="+s.nodeStore, "DIR="+dir, "REDIS_URL=redis://"+redisAddr, "NODE_ENV=production")
 	}
 	errFile, err := os.Create(filepath.Join(work, s.name+".stderr"))
@@ -428,7 +431,7 @@ type measure struct {
 }
 
 func runStack(cfg config, s stackDef, bin, redisAddr, work string) (map[string]*measure, error) {
-	srv, err := startServer(s, bin, redisAddr, work)
+	srv, err := startServer(s, bin, cfg.nodeDir, redisAddr, work)
 	if err != nil {
 		return nil, err
 	}

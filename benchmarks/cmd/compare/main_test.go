@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,4 +116,52 @@ func TestMedianOfRoundsTakesEachCellsMiddleValue(t *testing.T) {
 	if m.rps != 200 || m.p99 != 2*time.Millisecond || m.kept != 0.6 {
 		t.Errorf("median = %+v", *m)
 	}
+}
+
+// TestNodeAppServesTheSameApp starts the express-session app on
+// session-file-store the way a run does and drives it: the same answers as
+// the Go apps (see internal/stacks), 404 without a session.
+func TestNodeAppServesTheSameApp(t *testing.T) {
+	nodeDir := filepath.Join("..", "..", "node")
+	if why := nodeMissing(nodeDir); why != "" {
+		if os.Getenv("BOLTSESSION_REQUIRE_NODE") == "1" {
+			t.Fatal(why)
+		}
+		t.Skipf("skipped: %s (run npm ci in benchmarks/node)", why)
+	}
+	def := allStacks[slices.IndexFunc(allStacks, func(s stackDef) bool { return s.name == "node-file-store" })]
+	srv, err := startServer(def, "", nodeDir, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop()
+	base := "http://" + srv.addr
+	if _, err := readCount(base+"/read", "sid=s%3Anot-a-session.sig"); err == nil {
+		t.Error("/read with a made-up cookie: no error")
+	}
+	cookies, err := seed(base+"/seed", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if n, err := readCount(base+"/count", cookies[0]); err != nil || n != int64(i+1) {
+			t.Fatalf("/count #%d: %d, %v", i+1, n, err)
+		}
+	}
+	if sum, err := sumCounts(base, append(cookies, cookies[0])); err != nil || sum != 3 {
+		t.Errorf("sum of counters = %d, %v; want 3 (each session once)", sum, err)
+	}
+	if n, err := readCount(base+"/handled", ""); err != nil || n != 3 {
+		t.Errorf("/handled = %d, %v; want 3", n, err)
+	}
+}
+
+func nodeMissing(dir string) string {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "node not on PATH"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "express-session")); err != nil {
+		return "node_modules missing in " + dir
+	}
+	return ""
 }
