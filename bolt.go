@@ -447,10 +447,17 @@ func (s *BoltStore) applySave(tx *bbolt.Tx, u *Update, now time.Time) error {
 	if err := sessions.Put(key, raw); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketExpiry).Put(expiryKey(rec.Expires, u.ID), nil); err != nil {
-		return err
+	// An index entry that is already there is not put again: bbolt
+	// rewrites the page of every key it is given, so an unchanged owner
+	// entry would cost a dirty page (written and fsynced) on every save of
+	// a logged-in session.
+	fresh := old == nil || u.Create
+	if fresh || !old.Expires.Equal(rec.Expires) {
+		if err := tx.Bucket(bucketExpiry).Put(expiryKey(rec.Expires, u.ID), nil); err != nil {
+			return err
+		}
 	}
-	if rec.Owner != "" {
+	if rec.Owner != "" && (fresh || old.Owner != rec.Owner) {
 		if err := tx.Bucket(bucketOwners).Put(ownerKey(rec.Owner, u.ID), nil); err != nil {
 			return err
 		}
