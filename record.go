@@ -198,35 +198,35 @@ func (d *recordDecoder) decodeValues() (map[string][]byte, error) {
 		return nil, errors.New("value map header does not match its length")
 	}
 	values := make(map[string][]byte, n)
-	// One allocation holds every value instead of one each (Load and every
-	// save decode all of them): what is left of the input bounds their total
-	// size. Each value is capped at its own length, so an append to one can
-	// never overwrite the next.
-	arena := make([]byte, 0, d.r.Len())
+	// All values share one allocation, sized by what is left of the input
+	// (an upper bound). Each is capped at its own length, so appending to
+	// one never writes into the next.
+	var buf []byte
 	for range n {
 		k, err := d.dec.DecodeString()
 		if err != nil {
 			return nil, err
 		}
-		l, err := d.dec.DecodeBytesLen()
+		size, err := d.dec.DecodeBytesLen()
 		if err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
 		}
-		if l < 0 { // msgpack nil
+		if size < 0 { // msgpack nil
 			values[k] = nil
 			continue
 		}
-		if l > d.r.Len() {
+		if size > d.r.Len() {
 			return nil, fmt.Errorf("key %q: value longer than the record", k)
 		}
-		start := len(arena)
-		arena = arena[:start+l]
-		// The decoder reads d.r directly (a bytes.Reader needs no
-		// buffering), so the value's bytes are next in d.r.
-		if _, err := io.ReadFull(&d.r, arena[start:]); err != nil {
+		if buf == nil {
+			buf = make([]byte, 0, d.r.Len())
+		}
+		start := len(buf)
+		buf = buf[:start+size]
+		if _, err := io.ReadFull(&d.r, buf[start:]); err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
 		}
-		values[k] = arena[start : start+l : start+l]
+		values[k] = buf[start : start+size : start+size]
 	}
 	return values, nil
 }
