@@ -11,11 +11,6 @@ import (
 	"unicode/utf8"
 )
 
-// maxCookieValue is the largest cookie value a codec looks at. Browsers keep
-// at most 4096 bytes per cookie, so anything longer did not come from us and
-// is refused before any decoding or MAC work is spent on it.
-const maxCookieValue = 4096
-
 // errExpressCookie is wrapped by every ExpressCookie decode failure, so the
 // log line says which codec refused the cookie.
 var errExpressCookie = errors.New("boltsession: invalid express-session cookie")
