@@ -105,20 +105,42 @@ func logID(id string) string {
 // there is none or it does not verify. hadCookie reports whether a cookie
 // of that name was present at all.
 func (m *Manager) readCookie(r *http.Request) (id string, hadCookie bool) {
-	c, err := r.Cookie(m.cfg.Name)
-	if err != nil {
+	value, ok := cookieValue(r.Header, m.cfg.Name)
+	if !ok {
 		return "", false
 	}
-	if len(c.Value) > maxCookieValue {
-		m.log.Debug("boltsession: oversized session cookie ignored", "bytes", len(c.Value))
+	if len(value) > maxCookieValue {
+		m.log.Debug("boltsession: oversized session cookie ignored", "bytes", len(value))
 		return "", true
 	}
-	id, err = m.cfg.Codec.Decode(m.cfg.Name, c.Value)
+	id, err := m.cfg.Codec.Decode(m.cfg.Name, value)
 	if err != nil {
 		m.log.Debug("boltsession: session cookie does not verify; starting a new session", "error", err)
 		return "", true
 	}
 	return id, true
+}
+
+// cookieValue returns the value of the first cookie called name in the
+// Cookie headers. It scans in place instead of using Request.Cookie, which
+// parses and allocates every cookie of the request; the codec verifies the
+// value, so no syntax check is needed here beyond dropping quotes.
+func cookieValue(h http.Header, name string) (string, bool) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, found := strings.Cut(strings.TrimSpace(part), "=")
+			if !found || k != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // requestSecure reports whether r reached us over TLS or, with TrustProxy,

@@ -181,19 +181,24 @@ var errInsecure = errors.New("boltsession: session not saved: its Secure cookie 
 // request flow lays out, and marks the cookie due when what the browser
 // holds must change.
 func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error {
-	if why != saveExplicit {
-		// A client hanging up must not cancel a save or a logout halfway.
-		ctx = context.WithoutCancel(ctx)
+	// A client hanging up must not cancel a save or a logout halfway; only
+	// Save honours its caller's cancellation. Made only when the store is
+	// called, so the read path allocates nothing for it.
+	storeCtx := func() context.Context {
+		if why == saveExplicit {
+			return ctx
+		}
+		return context.WithoutCancel(ctx)
 	}
 	if s.destroyed {
 		if s.oldID != "" {
-			if err := m.store.Delete(ctx, s.oldID); err != nil {
+			if err := m.store.Delete(storeCtx(), s.oldID); err != nil {
 				return fmt.Errorf("boltsession: delete session %s: %w", logID(s.oldID), err)
 			}
 			s.oldID = ""
 		}
 		if s.stored {
-			if err := m.store.Delete(ctx, s.id); err != nil {
+			if err := m.store.Delete(storeCtx(), s.id); err != nil {
 				return fmt.Errorf("boltsession: delete session %s: %w", logID(s.id), err)
 			}
 			s.stored = false
@@ -232,14 +237,14 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 		if s.id == "" {
 			return errors.New("boltsession: Options.GenID returned an empty ID")
 		}
-		if err := m.store.Save(ctx, s.createUpdate(exp)); err != nil {
+		if err := m.store.Save(storeCtx(), s.createUpdate(exp)); err != nil {
 			return fmt.Errorf("boltsession: create session %s: %w", logID(s.id), err)
 		}
 		s.saved(exp)
 		s.cookieDue = true
 		s.regenerated = false
 		if s.oldID != "" {
-			if err := m.store.Delete(ctx, s.oldID); err != nil {
+			if err := m.store.Delete(storeCtx(), s.oldID); err != nil {
 				return fmt.Errorf("boltsession: delete regenerated session %s: %w", logID(s.oldID), err)
 			}
 			s.oldID = ""
@@ -248,7 +253,7 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 	}
 
 	if s.modified() || (m.cfg.Resave && why == saveAtCommit) {
-		err := m.store.Save(ctx, s.mergeUpdate(exp, m.cfg.Resave))
+		err := m.store.Save(storeCtx(), s.mergeUpdate(exp, m.cfg.Resave))
 		if err != nil {
 			return m.lost(s, "save", err)
 		}
@@ -260,7 +265,7 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 	}
 	moved := exp.Sub(s.expires)
 	if s.touchDue || (moved > 0 && (m.cfg.touchAlways || moved > m.cfg.TouchAfter)) {
-		if err := m.store.Touch(ctx, s.id, exp); err != nil {
+		if err := m.store.Touch(storeCtx(), s.id, exp); err != nil {
 			return m.lost(s, "touch", err)
 		}
 		s.saved(exp)

@@ -70,7 +70,8 @@ type CookieOptions struct {
 	// since browsers drop such cookies.
 	SameSite http.SameSite
 
-	// Partitioned adds the Partitioned attribute (CHIPS).
+	// Partitioned adds the Partitioned attribute (CHIPS). Browsers accept
+	// it only on Secure cookies, so New refuses it with SecureNever.
 	Partitioned bool
 
 	// Persist gives the cookie a Max-Age and Expires that follow the
@@ -215,6 +216,9 @@ func newConfig(o Options) (*config, error) {
 	}
 	if c.Cookie.SameSite == http.SameSiteNoneMode && c.Cookie.Secure == SecureNever {
 		return nil, errors.New("boltsession: SameSite=None needs a Secure cookie; browsers drop it with SecureNever")
+	}
+	if c.Cookie.Partitioned && c.Cookie.Secure == SecureNever {
+		return nil, errors.New("boltsession: a Partitioned cookie must be Secure; browsers drop it with SecureNever")
 	}
 	if err := (&http.Cookie{Name: c.Name, Value: "v", Path: c.Cookie.Path, Domain: c.Cookie.Domain}).Valid(); err != nil {
 		return nil, fmt.Errorf("boltsession: invalid cookie options: %w", err)
