@@ -135,7 +135,7 @@ func TestExpressCookieServesImportedFileStoreSessions(t *testing.T) {
 	}
 	// The expired session's cookie still verifies, but its session is gone:
 	// the Go app starts a fresh one, as express-session would.
-	res, err := srv.Client().Do(mustRequest(t, srv.URL+"/whoami", m.Cookies["carol"]))
+	res, err := srv.Client().Do(cookieRequest(t, srv.URL+"/whoami", m.Cookies["carol"]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestExpressCookieServesImportedFileStoreSessions(t *testing.T) {
 	}
 }
 
-func mustRequest(t *testing.T, u, cookie string) *http.Request {
+func cookieRequest(t *testing.T, u, cookie string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest("GET", u, nil)
 	if err != nil {
