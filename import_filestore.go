@@ -31,6 +31,14 @@ type FileStoreImportOptions struct {
 	// not ending in it are ignored. Empty means ".json".
 	FileExtension string
 
+	// OwnerField names the field that identifies the session's user, as
+	// a dotted path into the session object: "passport.user" for an app
+	// that signs in with passport, "user.id" for one that keeps a user
+	// object. A string or integer found there becomes the record's Owner,
+	// so Manager.Owned and Manager.DestroyOwner find the imported
+	// sessions; a session without it gets no owner. Empty means none.
+	OwnerField string
+
 	// DryRun parses and counts everything but writes nothing.
 	DryRun bool
 
@@ -116,13 +124,17 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 				return nil, nil
 			}
 			if !opts.DryRun {
-				err := dst.Save(ctx, Update{
+				u := Update{
 					ID:      id,
 					Create:  true,
 					Created: s.lastAccess,
 					Set:     s.values,
 					Expires: s.expires,
-				})
+				}
+				if owner := fileStoreOwner(data, opts.OwnerField); owner != "" {
+					u.Owner = &owner
+				}
+				err := dst.Save(ctx, u)
 				if err != nil {
 					return nil, fmt.Errorf("boltsession: importing session file: %w", err)
 				}
@@ -293,6 +305,33 @@ func parseFileStoreSession(data []byte, ttl time.Duration, modTime time.Time) (*
 		s.values[key] = b
 	}
 	return s, nil
+}
+
+// fileStoreOwner returns the string or integer at the dotted path field of
+// a session file that parses, or "".
+func fileStoreOwner(data []byte, field string) string {
+	if field == "" {
+		return ""
+	}
+	raw := json.RawMessage(data)
+	for _, name := range strings.Split(field, ".") {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return ""
+		}
+		var ok bool
+		if raw, ok = obj[name]; !ok {
+			return ""
+		}
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	if n, err := jsonInteger(raw); err == nil {
+		return strconv.FormatInt(n, 10)
+	}
+	return ""
 }
 
 func isJSONNull(raw json.RawMessage) bool {

@@ -48,7 +48,11 @@ func (s *importTestStore) Save(_ context.Context, u Update) error {
 		s.records = map[string]Record{}
 	}
 	s.saves++
-	s.records[u.ID] = Record{ID: u.ID, Created: u.Created, Expires: u.Expires, Values: maps.Clone(u.Set)}
+	r := Record{ID: u.ID, Created: u.Created, Expires: u.Expires, Values: maps.Clone(u.Set)}
+	if u.Owner != nil {
+		r.Owner = *u.Owner
+	}
+	s.records[u.ID] = r
 	return nil
 }
 
@@ -480,4 +484,18 @@ func FuzzParseFileStoreSession(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestImportFileStoreSetsTheOwnerFromAField(t *testing.T) {
+	dir, m := loadFileStoreFixtures(t)
+	now := lastAccessOf(t, dir, m.Files["alice"]).Add(time.Minute)
+	for field, want := range map[string]string{"user.id": "42", "user.name": "alice", "theme": "dark", "user.roles": "", "nothing.here": "", "": ""} {
+		dst := &importTestStore{}
+		if _, err := ImportFileStore(context.Background(), dir, dst, FileStoreImportOptions{OwnerField: field, Now: func() time.Time { return now }}); err != nil {
+			t.Fatal(err)
+		}
+		if got := dst.records[idOf(m.Files["alice"])].Owner; got != want {
+			t.Errorf("OwnerField %q: owner %q, want %q", field, got, want)
+		}
+	}
 }

@@ -119,9 +119,13 @@ func TestExpressCookieServesImportedFileStoreSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	sum, err := ImportFileStore(context.Background(), dir, store, FileStoreImportOptions{Now: clock})
+	sum, err := ImportFileStore(context.Background(), dir, store, FileStoreImportOptions{Now: clock, OwnerField: "user.name"})
 	if err != nil || sum.Imported != 2 {
 		t.Fatalf("import: %v, %v", sum, err)
+	}
+	owned, err := store.Owned(context.Background(), "alice")
+	if err != nil || len(owned) != 1 || owned[0].ID != idOf(m.Files["alice"]) {
+		t.Fatalf("alice owns %v, %v", owned, err)
 	}
 	srv := expressApp(t, store, clock)
 
