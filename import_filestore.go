@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -105,6 +106,7 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 		return sum, errors.New("boltsession: ImportFileStore needs a destination store")
 	}
 
+	w := newImportWriter(ctx, dst)
 	err := readSessionDir(ctx, dir, opts.MaxFileSize, &sum,
 		func(name string) (string, bool) {
 			id, ok := strings.CutSuffix(name, ext)
@@ -123,26 +125,100 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 				sum.Expired++
 				return nil, nil
 			}
-			if !opts.DryRun {
-				u := Update{
-					ID:      id,
-					Create:  true,
-					Created: s.lastAccess,
-					Set:     s.values,
-					Expires: s.expires,
-				}
-				if owner := fileStoreOwner(data, opts.OwnerField); owner != "" {
-					u.Owner = &owner
-				}
-				err := dst.Save(ctx, u)
-				if err != nil {
-					return nil, fmt.Errorf("boltsession: importing session file: %w", err)
-				}
+			if opts.DryRun {
+				sum.Imported++
+				return nil, nil
 			}
-			sum.Imported++
-			return nil, nil
+			u := Update{
+				ID:      id,
+				Create:  true,
+				Created: s.lastAccess,
+				Set:     s.values,
+				Expires: s.expires,
+			}
+			if owner := fileStoreOwner(data, opts.OwnerField); owner != "" {
+				u.Owner = &owner
+			}
+			return nil, w.save(u)
 		})
+	written, werr := w.wait()
+	if !opts.DryRun {
+		sum.Imported = written
+	}
+	if err == nil {
+		err = werr
+	}
 	return sum, err
+}
+
+// importWriters is how many saves an import keeps in flight: enough for a
+// store with group commit (BoltStore) to share each fsync among many
+// sessions, few enough not to crowd out the app's own requests.
+const importWriters = 16
+
+// importWriter saves an import's records concurrently. The first failed
+// save stops the import.
+type importWriter struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	dst    Store
+	work   chan Update
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	err     error
+	written int
+}
+
+func newImportWriter(ctx context.Context, dst Store) *importWriter {
+	w := &importWriter{dst: dst, work: make(chan Update)}
+	w.ctx, w.cancel = context.WithCancel(ctx)
+	for range importWriters {
+		w.wg.Add(1)
+		go w.run()
+	}
+	return w
+}
+
+func (w *importWriter) run() {
+	defer w.wg.Done()
+	for u := range w.work {
+		err := w.dst.Save(w.ctx, u)
+		w.mu.Lock()
+		if err == nil {
+			w.written++
+		} else if w.err == nil {
+			w.err = fmt.Errorf("boltsession: importing session file: %w", err)
+			w.cancel()
+		}
+		w.mu.Unlock()
+	}
+}
+
+// save queues u, or returns the error that stopped the import.
+func (w *importWriter) save(u Update) error {
+	select {
+	case w.work <- u:
+		return nil
+	case <-w.ctx.Done():
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.err != nil {
+			return w.err
+		}
+		return fmt.Errorf("boltsession: import interrupted: %w", w.ctx.Err())
+	}
+}
+
+// wait lets the queued saves finish and reports how many were written and
+// the first error.
+func (w *importWriter) wait() (int, error) {
+	close(w.work)
+	w.wg.Wait()
+	w.cancel()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.written, w.err
 }
 
 // readSessionDir calls importFile for every regular file in dir whose name
