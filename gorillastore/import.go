@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/boltsession/boltsession"
@@ -77,34 +78,46 @@ func ImportFilesystemStore(ctx context.Context, dir string, dst boltsession.Stor
 	if dst == nil && !opts.DryRun {
 		return sum, errors.New("gorillastore: ImportFilesystemStore needs a destination store")
 	}
-	maxAge := time.Duration(opts.MaxAge) * time.Second
 	if opts.MaxAge == 0 {
-		maxAge = 30 * 24 * time.Hour
+		opts.MaxAge = 86400 * 30
 	}
-	maxSize := opts.MaxFileSize
-	if maxSize <= 0 {
-		maxSize = 1 << 20
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = 1 << 20
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	codecs := fileCodecs(opts.KeyPairs)
+	w := newImportWriter(ctx, dst)
+	err := importFiles(ctx, dir, opts, &sum, w)
+	written, werr := w.wait()
+	if !opts.DryRun {
+		sum.Imported = written
+	}
+	if err == nil {
+		err = werr
+	}
+	return sum, err
+}
 
+// importFiles reads dir and queues a save for every live session file;
+// opts has its defaults filled in.
+func importFiles(ctx context.Context, dir string, opts ImportOptions, sum *boltsession.ImportSummary, w *importWriter) error {
+	codecs := fileCodecs(opts.KeyPairs)
+	maxAge := time.Duration(opts.MaxAge) * time.Second
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return sum, fmt.Errorf("gorillastore: opening session directory: %w", err)
+		return fmt.Errorf("gorillastore: opening session directory: %w", err)
 	}
 	defer root.Close()
 	entries, err := fs.ReadDir(root.FS(), ".")
 	if err != nil {
-		return sum, fmt.Errorf("gorillastore: reading session directory: %w", err)
+		return fmt.Errorf("gorillastore: reading session directory: %w", err)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return sum, fmt.Errorf("gorillastore: import interrupted: %w", err)
+			return fmt.Errorf("gorillastore: import interrupted: %w", err)
 		}
 		name := e.Name()
 		id, ok := strings.CutPrefix(name, sessionFilePrefix)
@@ -115,7 +128,7 @@ func ImportFilesystemStore(ctx context.Context, dir string, dst boltsession.Stor
 		skip := func(reason string, err error) {
 			sum.Skipped = append(sum.Skipped, boltsession.ImportSkip{File: name, Reason: reason, Err: err})
 		}
-		data, modTime, reason, err := readRegularFile(root, name, e, maxSize)
+		data, modTime, reason, err := readRegularFile(root, name, e, opts.MaxFileSize)
 		if err != nil {
 			skip(reason, err)
 			continue
@@ -126,29 +139,30 @@ func ImportFilesystemStore(ctx context.Context, dir string, dst boltsession.Stor
 			continue
 		}
 		expires := modTime.Add(maxAge)
-		if !expires.After(now()) {
+		if !expires.After(opts.Now()) {
 			sum.Expired++
 			continue
 		}
-		if !opts.DryRun {
-			value, err := wrapGob(gobValues)
-			if err != nil {
-				return sum, err
-			}
-			err = dst.Save(ctx, boltsession.Update{
-				ID:      id,
-				Create:  true,
-				Created: modTime,
-				Set:     map[string][]byte{ValuesKey: value},
-				Expires: expires,
-			})
-			if err != nil {
-				return sum, fmt.Errorf("gorillastore: importing session file: %w", err)
-			}
+		if opts.DryRun {
+			sum.Imported++
+			continue
 		}
-		sum.Imported++
+		value, err := wrapGob(gobValues)
+		if err != nil {
+			return err
+		}
+		err = w.save(boltsession.Update{
+			ID:      id,
+			Create:  true,
+			Created: modTime,
+			Set:     map[string][]byte{ValuesKey: value},
+			Expires: expires,
+		})
+		if err != nil {
+			return err
+		}
 	}
-	return sum, nil
+	return nil
 }
 
 // fileCodecs are the store's codecs set up to read files: no timestamp check
@@ -220,4 +234,70 @@ func readRegularFile(root *os.Root, name string, e fs.DirEntry, maxSize int64) (
 		return nil, time.Time{}, boltsession.ReasonTooLarge, fmt.Errorf("gorillastore: %s is larger than %d bytes", name, maxSize)
 	}
 	return data, fi.ModTime(), "", nil
+}
+
+// importWriters is how many saves an import keeps in flight, so that a
+// store with group commit (BoltStore) shares each fsync among many sessions.
+const importWriters = 16
+
+// importWriter saves an import's records concurrently; the first failed
+// save stops the import.
+type importWriter struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	work   chan boltsession.Update
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	err     error
+	written int
+}
+
+func newImportWriter(ctx context.Context, dst boltsession.Store) *importWriter {
+	w := &importWriter{work: make(chan boltsession.Update)}
+	w.ctx, w.cancel = context.WithCancel(ctx)
+	for range importWriters {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for u := range w.work {
+				err := dst.Save(w.ctx, u)
+				w.mu.Lock()
+				if err == nil {
+					w.written++
+				} else if w.err == nil {
+					w.err = fmt.Errorf("gorillastore: importing session file: %w", err)
+					w.cancel()
+				}
+				w.mu.Unlock()
+			}
+		}()
+	}
+	return w
+}
+
+// save queues u, or returns the error that stopped the import.
+func (w *importWriter) save(u boltsession.Update) error {
+	select {
+	case w.work <- u:
+		return nil
+	case <-w.ctx.Done():
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.err != nil {
+			return w.err
+		}
+		return fmt.Errorf("gorillastore: import interrupted: %w", w.ctx.Err())
+	}
+}
+
+// wait lets the queued saves finish; it returns how many were written and
+// the first error.
+func (w *importWriter) wait() (int, error) {
+	close(w.work)
+	w.wg.Wait()
+	w.cancel()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.written, w.err
 }

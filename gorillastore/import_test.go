@@ -237,3 +237,24 @@ func FuzzParseFilesystemSession(f *testing.F) {
 		_ = decodeValues(v, &m) // must not panic
 	})
 }
+
+// failingStore refuses every save.
+type failingStore struct{ boltsession.Store }
+
+var errDiskFull = errors.New("disk full")
+
+func (failingStore) Save(context.Context, boltsession.Update) error { return errDiskFull }
+
+func TestImportFilesystemStoreStopsAtAStoreErrorOrCancellation(t *testing.T) {
+	dir, _ := filesystemSessions(t, 3, hashKey)
+	opts := ImportOptions{KeyPairs: [][]byte{hashKey}, Names: []string{"app"}}
+	sum, err := ImportFilesystemStore(context.Background(), dir, failingStore{openBolt(t, nil)}, opts)
+	if !errors.Is(err, errDiskFull) || sum.Imported != 0 {
+		t.Fatalf("failing store: %v, %v", sum, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ImportFilesystemStore(ctx, dir, openBolt(t, nil), opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
