@@ -356,17 +356,20 @@ func parseFileStoreSession(data []byte, ttl time.Duration, modTime time.Time) (*
 			return nil, fmt.Errorf("%w: cookie: %w", ErrCorrupt, err)
 		}
 		if raw, ok := cookie["originalMaxAge"]; ok && !isJSONNull(raw) {
-			ms, err := jsonInteger(raw)
-			if err != nil {
-				return nil, fmt.Errorf("%w: cookie.originalMaxAge: %w", ErrCorrupt, err)
+			// A number of milliseconds; an app may compute a fraction.
+			var n json.Number
+			if err := json.Unmarshal(raw, &n); err != nil {
+				return nil, fmt.Errorf("%w: cookie.originalMaxAge: not a number: %s", ErrCorrupt, truncateForError(raw))
+			}
+			ms, err := strconv.ParseFloat(string(n), 64)
+			if err != nil || math.Abs(ms) >= float64(math.MaxInt64/int64(time.Millisecond)) {
+				return nil, fmt.Errorf("%w: cookie.originalMaxAge %s out of range", ErrCorrupt, n)
 			}
 			if ms != 0 {
-				if ms > math.MaxInt64/int64(time.Millisecond) || ms < math.MinInt64/int64(time.Millisecond) {
-					return nil, fmt.Errorf("%w: cookie.originalMaxAge %d out of range", ErrCorrupt, ms)
-				}
-				maxAge = time.Duration(ms) * time.Millisecond
+				maxAge = time.Duration(ms * float64(time.Millisecond))
 			}
 		}
+
 	}
 	s.expires = s.lastAccess.Add(maxAge)
 

@@ -499,3 +499,18 @@ func TestImportFileStoreSetsTheOwnerFromAField(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFileStoreSessionAcceptsAFractionalMaxAge(t *testing.T) {
+	s, err := parseFileStoreSession([]byte(`{"cookie":{"originalMaxAge":1500.5},"__lastAccess":1000}`), time.Hour, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.UnixMilli(1000).Add(1500500 * time.Microsecond); !s.expires.Equal(want) {
+		t.Fatalf("expires %v, want %v", s.expires, want)
+	}
+	for _, bad := range []string{`"60000"`, `1e300`, `true`} {
+		if _, err := parseFileStoreSession([]byte(`{"cookie":{"originalMaxAge":`+bad+`},"__lastAccess":1000}`), time.Hour, time.Time{}); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("originalMaxAge %s: err %v", bad, err)
+		}
+	}
+}
