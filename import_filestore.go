@@ -357,9 +357,9 @@ func parseFileStoreSession(data []byte, ttl time.Duration, modTime time.Time) (*
 		}
 		if raw, ok := cookie["originalMaxAge"]; ok && !isJSONNull(raw) {
 			// A number of milliseconds; an app may compute a fraction.
-			var n json.Number
-			if err := json.Unmarshal(raw, &n); err != nil {
-				return nil, fmt.Errorf("%w: cookie.originalMaxAge: not a number: %s", ErrCorrupt, truncateForError(raw))
+			n, err := jsonNumberLiteral(raw)
+			if err != nil {
+				return nil, fmt.Errorf("%w: cookie.originalMaxAge: %w", ErrCorrupt, err)
 			}
 			ms, err := strconv.ParseFloat(string(n), 64)
 			if err != nil || math.Abs(ms) >= float64(math.MaxInt64/int64(time.Millisecond)) {
@@ -420,9 +420,9 @@ func isJSONNull(raw json.RawMessage) bool {
 // jsonInteger reads a JSON number that holds an integer (JSON.stringify
 // writes Date.now() and millisecond ages without a fraction).
 func jsonInteger(raw json.RawMessage) (int64, error) {
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return 0, fmt.Errorf("not a number: %s", truncateForError(raw))
+	n, err := jsonNumberLiteral(raw)
+	if err != nil {
+		return 0, err
 	}
 	v, ok, err := jsonNumber(n)
 	if err != nil {
@@ -433,6 +433,16 @@ func jsonInteger(raw json.RawMessage) (int64, error) {
 		return 0, fmt.Errorf("not an integer: %s", n)
 	}
 	return i, nil
+}
+
+// jsonNumberLiteral reads a JSON number. A string holding digits is not one
+// (json.Number would accept it; JavaScript would concatenate it).
+func jsonNumberLiteral(raw json.RawMessage) (json.Number, error) {
+	var n json.Number
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] == '"' || json.Unmarshal(t, &n) != nil {
+		return "", fmt.Errorf("not a number: %s", truncateForError(raw))
+	}
+	return n, nil
 }
 
 func truncateForError(raw []byte) string {

@@ -508,9 +508,15 @@ func TestParseFileStoreSessionAcceptsAFractionalMaxAge(t *testing.T) {
 	if want := time.UnixMilli(1000).Add(1500500 * time.Microsecond); !s.expires.Equal(want) {
 		t.Fatalf("expires %v, want %v", s.expires, want)
 	}
-	for _, bad := range []string{`"60000"`, `1e300`, `true`} {
+	for _, bad := range []string{`"60000"`, `1e300`, `true`, `{}`} {
 		if _, err := parseFileStoreSession([]byte(`{"cookie":{"originalMaxAge":`+bad+`},"__lastAccess":1000}`), time.Hour, time.Time{}); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("originalMaxAge %s: err %v", bad, err)
 		}
+	}
+}
+
+func TestParseFileStoreSessionRefusesALastAccessString(t *testing.T) {
+	if _, err := parseFileStoreSession([]byte(`{"__lastAccess":"1795698215419"}`), time.Hour, time.Time{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err %v", err)
 	}
 }
