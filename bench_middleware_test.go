@@ -28,7 +28,7 @@ func (w *benchWriter) reset() {
 // carrying that session's cookie.
 func benchSetup(b *testing.B, noSync bool, next http.Handler) (*countingStore, http.Handler, *http.Request) {
 	b.Helper()
-	clock := newFakeClock()
+	clock := newTestClock()
 	bs, err := Open(filepath.Join(b.TempDir(), "bench.db"), &BoltOptions{Now: clock.Now, SweepInterval: -1, NoSync: noSync})
 	if err != nil {
 		b.Fatal(err)
@@ -117,5 +117,26 @@ func BenchmarkMiddlewareWrite(b *testing.B) {
 				b.Fatal("no saves")
 			}
 		})
+	}
+}
+
+// BenchmarkMiddlewareReadParallel is BenchmarkMiddlewareRead from every
+// core at once: read transactions do not block each other.
+func BenchmarkMiddlewareReadParallel(b *testing.B) {
+	cs, h, r := benchSetup(b, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := Get[int](FromContext(r.Context()), "views"); err != nil {
+			b.Error(err)
+		}
+	}))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &benchWriter{h: http.Header{}}
+		for pb.Next() {
+			w.reset()
+			h.ServeHTTP(w, r)
+		}
+	})
+	if n := cs.writes(); n != 0 {
+		b.Fatalf("%d store writes on the read path", n)
 	}
 }

@@ -25,6 +25,39 @@ var (
 	otherHashKey = bytes.Repeat([]byte("o"), 32)
 )
 
+// testClock is a settable clock shared by a Manager and its store.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// openBolt opens a store in a temp dir, sweeper off, closed at the end.
+func openBolt(t testing.TB) *BoltStore {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "sessions.db"), &BoltOptions{SweepInterval: -1, NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // countingStore wraps a BoltStore and counts the calls the Manager makes, so
 // tests can pin down lazy touch and "no record written". failSave, when
 // set, makes Save fail; loadErr makes Load fail.
@@ -108,7 +141,7 @@ func (l *lockedBuffer) String() string {
 // fake clock shared by the Manager and the store.
 type env struct {
 	t      *testing.T
-	clock  *fakeClock
+	clock  *testClock
 	path   string
 	store  *countingStore
 	m      *Manager
@@ -138,7 +171,7 @@ func newEnv(t *testing.T, opts Options, ec ...envConfig) *env {
 	if len(ec) > 0 {
 		cfg = ec[0]
 	}
-	e := &env{t: t, clock: newFakeClock(), logs: &lockedBuffer{}}
+	e := &env{t: t, clock: newTestClock(), logs: &lockedBuffer{}}
 	e.path = filepath.Join(t.TempDir(), "sessions.db")
 	e.openStore()
 	if opts.Keys == nil && opts.Codec == nil {

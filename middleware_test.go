@@ -217,6 +217,9 @@ func TestBadCookieStartsNewSessionWithoutErrorPage(t *testing.T) {
 	if strings.Contains(e.logs.String(), id) {
 		t.Error("a session ID reached the log")
 	}
+	if !strings.Contains(e.logs.String(), "oversized session cookie ignored") {
+		t.Error("the oversized cookie reached the codec")
+	}
 }
 
 func TestSignedCookieForDeletedOrExpiredRecordGetsNewID(t *testing.T) {
@@ -808,7 +811,7 @@ func TestOwnerIndexListsAndDestroysAllSessionsOfOwner(t *testing.T) {
 type plainStore struct{ Store }
 
 func TestOwnerOperationsNeedOwnerIndex(t *testing.T) {
-	bs := openTest(t, nil)
+	bs := openBolt(t)
 	m, err := New(plainStore{bs}, Options{Keys: [][]byte{testHashKey}})
 	if err != nil {
 		t.Fatal(err)
@@ -892,4 +895,98 @@ func TestSessionIDsNeverLogged(t *testing.T) {
 	if !strings.Contains(logs, logID(id)) {
 		t.Errorf("the session's short hash is not in the log:\n%s", logs)
 	}
+}
+
+func TestDestroyThenRegenerateStartsNewSessionAndDeletesOld(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.mux.HandleFunc("/relogin", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.Destroy()
+		s.Regenerate()
+		s.Set("user", "bob")
+	})
+	e.mustGet(nil, "/incr")
+	oldID := e.mustGet(nil, "/id")
+	r := e.get(nil, "/relogin")
+	if r.cookie("sid") == nil || r.cookie("sid").MaxAge <= 0 {
+		t.Fatalf("cookie %v: want the new session's", r.cookie("sid"))
+	}
+	if e.record(oldID) != nil {
+		t.Error("old record survived")
+	}
+	if got := e.mustGet(nil, "/get?k=views"); got != "none" {
+		t.Errorf("old values carried over: %s", got)
+	}
+	if n := e.count(); n != 1 {
+		t.Errorf("%d records, want the new one", n)
+	}
+}
+
+func TestRegenerateAfterResponseStartedKeepsOldSession(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.mux.HandleFunc("/lateregen", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "body first")
+		FromContext(r.Context()).Regenerate()
+	})
+	e.mustGet(nil, "/incr")
+	oldID := e.mustGet(nil, "/id")
+	e.mustGet(nil, "/lateregen")
+	if e.record(oldID) == nil {
+		t.Fatal("the old record was deleted although the new cookie could not be sent")
+	}
+	if n := e.count(); n != 1 {
+		t.Errorf("%d records: an orphan was created", n)
+	}
+	if got := e.mustGet(nil, "/incr"); got != "2" {
+		t.Errorf("count %s: the client lost its session", got)
+	}
+	if !strings.Contains(e.logs.String(), "after the response started") {
+		t.Error("not logged")
+	}
+}
+
+func TestSecondManagerInsideFirstKeepsItsOwnSession(t *testing.T) {
+	e := newEnv(t, Options{})
+	admin, err := New(e.store, Options{Name: "adm", Keys: [][]byte{otherHashKey}, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mux.Handle("/admin", admin.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Set("admin", true)
+	})))
+	r := e.get(nil, "/admin")
+	if r.cookie("adm") == nil {
+		t.Error("the inner Manager set no cookie")
+	}
+	if r.cookie("sid") != nil {
+		t.Error("the outer session was modified by the inner handler")
+	}
+}
+
+func TestExplicitSaveReportsWhatCannotBeSaved(t *testing.T) {
+	t.Run("insecure", func(t *testing.T) {
+		e := newEnv(t, Options{Cookie: CookieOptions{Secure: SecureAlways}})
+		e.onSession("/save", func(s *Session) string {
+			s.Set("k", 1)
+			return words(s.Save(context.Background()) != nil)
+		})
+		if got := e.mustGet(nil, "/save"); got != "true" {
+			t.Errorf("Save over plain HTTP with SecureAlways: error %s", got)
+		}
+	})
+	t.Run("new session after the response started", func(t *testing.T) {
+		e := newEnv(t, Options{})
+		e.mux.HandleFunc("/save", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "body first")
+			s := FromContext(r.Context())
+			s.Set("k", 1)
+			if err := s.Save(r.Context()); err == nil {
+				t.Error("Save of a new session after the response started succeeded")
+			}
+		})
+		e.mustGet(nil, "/save")
+		if n := e.count(); n != 0 {
+			t.Errorf("%d orphan records", n)
+		}
+	})
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func TestNewRefusesOptionsThatCannotWork(t *testing.T) {
-	bs := openTest(t, nil)
+	bs := openBolt(t)
 	cases := map[string]Options{
 		"no keys":              {},
 		"short hash key":       {Keys: [][]byte{bytes.Repeat([]byte("k"), 31)}},
@@ -41,7 +41,7 @@ func TestNewRefusesOptionsThatCannotWork(t *testing.T) {
 }
 
 func TestNewFillsDefaults(t *testing.T) {
-	m, err := New(openTest(t, nil), Options{Keys: [][]byte{testHashKey}})
+	m, err := New(openBolt(t), Options{Keys: [][]byte{testHashKey}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,9 @@ import (
 // kept after the handler returns.
 //
 // Changes are held in memory and written at the commit point (the first
-// WriteHeader, Write or Flush, or the handler's return) or by Save.
+// WriteHeader, Write or Flush, or the handler's return) or by Save. While
+// a save is in flight the session is locked, so another goroutine's Get or
+// Set waits for the store's acknowledgement.
 type Session struct {
 	mu sync.Mutex
 	m  *Manager
