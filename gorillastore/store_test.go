@@ -108,8 +108,17 @@ func newClient(t *testing.T, h http.Handler) *client {
 	return &client{t: t, srv: srv, jar: jar}
 }
 
+// do runs one step: a request to path, or for "tamper" a request to /read
+// with the session cookie's value altered.
 func (c *client) do(path string) observation {
 	c.t.Helper()
+	if path == "tamper" {
+		u, _ := url.Parse(c.srv.URL)
+		for _, ck := range c.jar.Cookies(u) {
+			c.jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: "x" + ck.Value[1:]}})
+		}
+		path = "/read"
+	}
 	hc := &http.Client{Jar: c.jar}
 	res, err := hc.Get(c.srv.URL + path)
 	if err != nil {
@@ -152,30 +161,41 @@ func openBolt(t *testing.T, now func() time.Time) *boltsession.BoltStore {
 // FilesystemStore and against gorillastore and compares, step by step, what
 // the handler saw and what the client received.
 func TestStoreBehavesLikeFilesystemStore(t *testing.T) {
-	fsStore := sessions.NewFilesystemStore(t.TempDir(), hashKey, blockKey)
-	fsStore.Options.HttpOnly = true
-	fsStore.Options.SameSite = http.SameSiteLaxMode
-	ours, err := New(t.TempDir(), hashKey, blockKey)
-	if err != nil {
-		t.Fatal(err)
+	setups := map[string]func(opts *sessions.Options, maxAge func(int)){
+		"defaults": func(*sessions.Options, func(int)) {},
+		"options set": func(o *sessions.Options, _ func(int)) {
+			o.HttpOnly = true
+			o.SameSite = http.SameSiteLaxMode
+			o.Path = "/"
+		},
+		"store MaxAge": func(o *sessions.Options, maxAge func(int)) { maxAge(7200) },
 	}
-	defer ours.Close()
-	ours.Options.HttpOnly = true
-	ours.Options.SameSite = http.SameSiteLaxMode
+	for name, setup := range setups {
+		t.Run(name, func(t *testing.T) {
+			fsStore := sessions.NewFilesystemStore(t.TempDir(), hashKey, blockKey)
+			setup(fsStore.Options, fsStore.MaxAge)
+			ours, err := New(t.TempDir(), hashKey, blockKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ours.Close()
+			setup(ours.Options, ours.MaxAge)
 
-	steps := []string{"/read", "/set", "/read", "/flash", "/flashes", "/flashes", "/maxage", "/read",
-		"/registry", "/read", "/delete", "/read", "/set", "/read"}
-	want := newClient(t, appHandler(fsStore))
-	got := newClient(t, appHandler(ours))
-	for i, step := range steps {
-		w, g := want.do(step), got.do(step)
-		if !reflect.DeepEqual(w, g) {
-			t.Fatalf("step %d %s:\nFilesystemStore: %+v\ngorillastore:    %+v", i, step, w, g)
-		}
-	}
-	// The sequence must have exercised what it claims to.
-	if obs := got.do("/read"); obs.IsNew || len(obs.Values) != 3 {
-		t.Fatalf("final read: %+v", obs)
+			steps := []string{"/read", "/set", "/read", "/flash", "/flashes", "/flashes", "/maxage", "/read",
+				"/registry", "/read", "/delete", "/read", "/set", "/read", "tamper", "/read", "/set"}
+			want := newClient(t, appHandler(fsStore))
+			got := newClient(t, appHandler(ours))
+			for i, step := range steps {
+				w, g := want.do(step), got.do(step)
+				if !reflect.DeepEqual(w, g) {
+					t.Fatalf("step %d %s:\nFilesystemStore: %+v\ngorillastore:    %+v", i, step, w, g)
+				}
+			}
+			// The sequence must have exercised what it claims to.
+			if obs := got.do("/read"); obs.IsNew || len(obs.Values) != 3 {
+				t.Fatalf("final read: %+v", obs)
+			}
+		})
 	}
 }
 
