@@ -28,6 +28,7 @@ import (
 	"encoding/base64"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"os"
@@ -42,6 +43,9 @@ import (
 	"github.com/boltsession/boltsession"
 	"github.com/vmihailenco/msgpack/v5"
 )
+
+// out receives the report; tests capture it.
+var out io.Writer = os.Stdout
 
 type config struct {
 	sessions, small, expired int
@@ -93,7 +97,7 @@ func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 func run(cfg config) error {
-	fmt.Printf("scale: %s, %d CPUs, %s; %d sessions (small %d), %d expired, load avg %s\n",
+	fmt.Fprintf(out, "scale: %s, %d CPUs, %s; %d sessions (small %d), %d expired, load avg %s\n",
 		runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.Version(), cfg.sessions, cfg.small, cfg.expired, loadAvg())
 	clk := &clock{}
 	large := filepath.Join(cfg.dir, "large.db")
@@ -120,7 +124,7 @@ func run(cfg config) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("load: %d sessions: median %v, mean %v | %d sessions: median %v, mean %v | ratio (median) %.2f× (goal ≤ 1.5×)\n",
+		fmt.Fprintf(out, "load: %d sessions: median %v, mean %v | %d sessions: median %v, mean %v | ratio (median) %.2f× (goal ≤ 1.5×)\n",
 			cfg.small, small.median, small.mean, cfg.sessions, big.median, big.mean,
 			float64(big.median)/float64(small.median))
 	}
@@ -224,14 +228,14 @@ func createStore(cfg config, path string, clk *clock, n, expired int, reportHeap
 	}
 	took := time.Since(start)
 	stats := st.Stats()
-	fmt.Printf("create: %d sessions in %v (%.0f/s, NoSync, %d writers, %.1f saves per commit), file %s\n",
+	fmt.Fprintf(out, "create: %d sessions in %v (%.0f/s, NoSync, %d writers, %.1f saves per commit), file %s\n",
 		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), cfg.writers,
 		float64(stats.Writes)/float64(max(1, stats.Commits)), mib(stats.FileSize))
 	if reportHeap {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		fmt.Printf("heap: after creating %d sessions, store open: HeapAlloc %s, HeapInuse %s, Sys %s (goal: heap < 64 MiB)\n",
+		fmt.Fprintf(out, "heap: after creating %d sessions, store open: HeapAlloc %s, HeapInuse %s, Sys %s (goal: heap < 64 MiB)\n",
 			n, mib(int64(ms.HeapAlloc)), mib(int64(ms.HeapInuse)), mib(int64(ms.Sys)))
 	}
 	return sample, st.Close()
@@ -290,10 +294,10 @@ func sweepCheck(cfg config, path string, clk *clock, sample []string) error {
 		return sweepErr
 	}
 	after := st.Stats()
-	fmt.Printf("sweep: %d stored, %d past expiry once the clock moved: swept %d in %v (%d transactions, fsync on); live after %d\n",
+	fmt.Fprintf(out, "sweep: %d stored, %d past expiry once the clock moved: swept %d in %v (%d transactions, fsync on); live after %d\n",
 		before.Sessions+before.Expired, cfg.expired, res.Swept, res.Duration.Round(time.Millisecond),
 		res.Transactions, after.Sessions)
-	fmt.Printf("sweep: Load with %d loaders, no sweep: p50 %v p99 %v (%d loads) | during the sweep: p50 %v p99 %v (%d loads) | p99 ratio %.2f× (goal ≤ 2×)\n",
+	fmt.Fprintf(out, "sweep: Load with %d loaders, no sweep: p50 %v p99 %v (%d loads) | during the sweep: p50 %v p99 %v (%d loads) | p99 ratio %.2f× (goal ≤ 2×)\n",
 		cfg.loaders, baseline.p50, baseline.p99, baseline.n, during.p50, during.p99, during.n,
 		float64(during.p99)/float64(baseline.p99))
 	return nil
@@ -363,7 +367,7 @@ func churnCheck(cfg config, path string, clk *clock) error {
 		s := st.Stats()
 		sizes = append(sizes, fmt.Sprintf("%s (%d live)", mib(s.FileSize), s.Sessions))
 	}
-	fmt.Printf("churn: %d sessions per cycle, each living 1.5 cycles, fsync on; file size after each cycle: %s\n",
+	fmt.Fprintf(out, "churn: %d sessions per cycle, each living 1.5 cycles, fsync on; file size after each cycle: %s\n",
 		cfg.churn, strings.Join(sizes, ", "))
 	return nil
 }

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEveryCheckRunsAndReports runs all checks at a tiny size: every
+// check prints its line, the sweep removes exactly the expired sessions,
+// and churn keeps one cycle's sessions live.
+func TestEveryCheckRunsAndReports(t *testing.T) {
+	var buf bytes.Buffer
+	out = &buf
+	t.Cleanup(func() { out = nil })
+	cfg := config{
+		sessions: 2000, small: 500, expired: 200,
+		writers: 16, loaders: 2, loadOps: 2000, baseline: 50 * time.Millisecond,
+		cycles: 3, churn: 300, dir: t.TempDir(),
+		checks: map[string]bool{"load": true, "heap": true, "sweep": true, "churn": true},
+	}
+	if err := run(cfg); err != nil {
+		t.Fatal(err)
+	}
+	report := buf.String()
+	for _, want := range []string{
+		"create: 2000 sessions",
+		"heap: after creating 2000 sessions",
+		"load: 500 sessions: median",
+		"swept 200 in",
+		"live after 1800",
+		"(300 live)",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+}
