@@ -99,8 +99,11 @@ type BoltStore struct {
 	mu     sync.RWMutex
 	closed bool
 
-	queue        chan *writeOp
-	stopCommit   chan struct{}
+	// wmu guards waiting, the writes queued for group commit, oldest
+	// first; the goroutine of waiting[0] commits (see groupcommit.go).
+	wmu     sync.Mutex
+	waiting []*writeOp
+
 	stopSweeper  context.CancelFunc
 	sweeperCtx   context.Context
 	sweepRunning sync.Mutex // one sweep at a time
@@ -168,18 +171,14 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 	}
 
 	s := &BoltStore{
-		db:         db,
-		path:       path,
-		now:        o.Now,
-		log:        o.Logger,
-		chunk:      o.SweepChunk,
-		max:        o.MaxBatch,
-		queue:      make(chan *writeOp, o.MaxBatch),
-		stopCommit: make(chan struct{}),
+		db:    db,
+		path:  path,
+		now:   o.Now,
+		log:   o.Logger,
+		chunk: o.SweepChunk,
+		max:   o.MaxBatch,
 	}
 	s.sweeperCtx, s.stopSweeper = context.WithCancel(context.Background())
-	s.wg.Add(1)
-	go s.commitLoop()
 	if o.SweepInterval > 0 {
 		s.wg.Add(1)
 		go s.sweepLoop(o.SweepInterval)
@@ -226,7 +225,7 @@ func initFile(db *bbolt.DB) error {
 	})
 }
 
-// Close stops the sweeper and the group committer, waits for operations in
+// Close stops the sweeper, waits for operations (and group commits) in
 // flight and closes the file. Later calls on the store return ErrClosed;
 // closing twice returns nil.
 func (s *BoltStore) Close() error {
@@ -238,7 +237,6 @@ func (s *BoltStore) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	close(s.stopCommit)
 	s.wg.Wait()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("boltsession: close %s: %w", s.path, err)
