@@ -7,9 +7,11 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/boltsession/boltsession"
 	"github.com/boltsession/boltsession/benchmarks/internal/redisserver"
 )
 
@@ -111,5 +113,43 @@ func TestValuesAreSixteenBytes(t *testing.T) {
 	}
 	if ValueKey(3) != fmt.Sprint("k", 3) {
 		t.Fatalf("ValueKey(3) = %q", ValueKey(3))
+	}
+}
+
+// TestBoltsessionReadWritesNothing checks the claim the /read figures rest
+// on: a read of an existing session inside TouchAfter makes no write
+// transaction at all (so no fsync), while /count commits its save.
+func TestBoltsessionReadWritesNothing(t *testing.T) {
+	store, err := boltsession.Open(filepath.Join(t.TempDir(), "s.db"), &boltsession.BoltOptions{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	h, err := boltsessionApp(store, Config{HashKey: hashKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	if code, body := get(t, c, ts.URL+"/seed"); code != http.StatusOK {
+		t.Fatalf("/seed: %d %s", code, body)
+	}
+	before := store.Stats()
+	for range 100 {
+		if code, body := get(t, c, ts.URL+"/read"); code != http.StatusOK {
+			t.Fatalf("/read: %d %s", code, body)
+		}
+	}
+	if after := store.Stats(); after.Commits != before.Commits || after.Writes != before.Writes {
+		t.Fatalf("100 reads made %d commits and %d writes, want none",
+			after.Commits-before.Commits, after.Writes-before.Writes)
+	}
+	if code, body := get(t, c, ts.URL+"/count"); code != http.StatusOK {
+		t.Fatalf("/count: %d %s", code, body)
+	}
+	if after := store.Stats(); after.Writes != before.Writes+1 {
+		t.Fatalf("/count made %d writes, want 1", after.Writes-before.Writes)
 	}
 }
