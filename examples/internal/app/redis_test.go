@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/redisstore"
+	"github.com/boltsession/boltsession/redisstore/redistest"
+)
+
+func TestRedisOptionsBoundCallsByTheRequestAndDialOnce(t *testing.T) {
+	f := &Flags{Redis: "redis://app:pw@10.0.0.7:6390/2?dial_timeout=2s"}
+	opt, err := f.RedisOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !opt.ContextTimeoutEnabled || opt.DialerRetries != 1 {
+		t.Errorf("ContextTimeoutEnabled = %v, DialerRetries = %d; want true, 1", opt.ContextTimeoutEnabled, opt.DialerRetries)
+	}
+	if opt.Addr != "10.0.0.7:6390" || opt.DB != 2 || opt.Username != "app" || opt.Password != "pw" || opt.DialTimeout != 2*time.Second {
+		t.Errorf("the URL's settings were not kept: %+v", opt)
+	}
+}
+
+func TestRedisOptionsErrorsDoNotRepeatThePassword(t *testing.T) {
+	for _, u := range []string{
+		"redis://:pw-s3cret@127.0.0.1:12x/0", // url.Parse fails
+		"http://:pw-s3cret@127.0.0.1/0",      // wrong scheme
+		"redis://:pw-s3cret@127.0.0.1/zero",  // bad database number
+	} {
+		_, err := (&Flags{Redis: u}).RedisOptions()
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("RedisOptions(%q) error = %v; want an error without the password", u, err)
+		}
+	}
+}
+
+func TestOpenStoreUsesRedisWhenSetAndTheFileOtherwise(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "s.db")
+
+	srv := redistest.Start(t)
+	f := &Flags{DB: db, Redis: srv.URL(), SweepInterval: -1}
+	store, closer, err := f.OpenStore(ctx, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.(*redisstore.Store); !ok {
+		t.Fatalf("with Redis set: store is %T, want *redisstore.Store", store)
+	}
+	now := time.Now()
+	if err := store.Save(ctx, boltsession.Update{ID: "s1", Create: true, Created: now, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatalf("save through the Redis store: %v", err)
+	}
+	if err := closer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("with Redis set the DB file was created (stat: %v)", err)
+	}
+
+	f.Redis = ""
+	store, closer, err = f.OpenStore(ctx, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	if bs, ok := store.(*boltsession.BoltStore); !ok || bs.Path() != db {
+		t.Fatalf("without Redis: store is %T, want the BoltStore on %s", store, db)
+	}
+	if _, err := store.Load(ctx, "s1"); err == nil {
+		t.Fatal("the BoltStore holds the session saved to Redis")
+	}
+}
