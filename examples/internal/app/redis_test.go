@@ -41,19 +41,17 @@ func TestRedisOptionsErrorsDoNotRepeatThePassword(t *testing.T) {
 	}
 }
 
-func TestOpenStoreUsesRedisWhenSetAndTheFileOtherwise(t *testing.T) {
-	logger := slog.New(slog.DiscardHandler)
+func TestOpenStoreUsesRedisWhenSet(t *testing.T) {
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "s.db")
-
 	srv := redistest.Start(t)
-	f := &Flags{DB: db, Redis: srv.URL(), SweepInterval: -1}
-	store, closer, err := f.OpenStore(ctx, logger)
+	f := &Flags{DB: db, Redis: srv.URL()}
+	store, closer, err := f.OpenStore(ctx, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := store.(*redisstore.Store); !ok {
-		t.Fatalf("with Redis set: store is %T, want *redisstore.Store", store)
+		t.Fatalf("store is %T, want *redisstore.Store", store)
 	}
 	now := time.Now()
 	if err := store.Save(ctx, boltsession.Update{ID: "s1", Create: true, Created: now, Expires: now.Add(time.Hour)}); err != nil {
@@ -62,20 +60,31 @@ func TestOpenStoreUsesRedisWhenSetAndTheFileOtherwise(t *testing.T) {
 	if err := closer.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := store.Load(ctx, "s1"); err == nil {
+		t.Fatal("Load after closing succeeded: the closer did not close the Redis client")
+	}
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatalf("with Redis set the DB file was created (stat: %v)", err)
 	}
+}
 
-	f.Redis = ""
-	store, closer, err = f.OpenStore(ctx, logger)
+func TestOpenStoreUsesTheFileWithoutRedis(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	f := &Flags{DB: db, SweepInterval: -1}
+	store, closer, err := f.OpenStore(context.Background(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closer.Close()
 	if bs, ok := store.(*boltsession.BoltStore); !ok || bs.Path() != db {
-		t.Fatalf("without Redis: store is %T, want the BoltStore on %s", store, db)
+		t.Fatalf("store is %T, want the BoltStore on %s", store, db)
 	}
-	if _, err := store.Load(ctx, "s1"); err == nil {
-		t.Fatal("the BoltStore holds the session saved to Redis")
+	if err := closer.Close(); err != nil {
+		t.Fatal(err)
 	}
+	// bbolt locks the file while open: a second Open proves it was closed.
+	again, err := boltsession.Open(db, &boltsession.BoltOptions{Timeout: 100 * time.Millisecond, SweepInterval: -1})
+	if err != nil {
+		t.Fatalf("reopen after Close: %v", err)
+	}
+	again.Close()
 }
