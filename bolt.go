@@ -1,0 +1,706 @@
+package boltsession
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Bucket names of a session file (see the package's design notes).
+var (
+	bucketSessions = []byte("sessions") // ID → record
+	bucketExpiry   = []byte("expiry")   // 8-byte big-endian expiry ‖ ID → empty
+	bucketOwners   = []byte("owners")   // owner ‖ 0x00 ‖ ID → empty
+	bucketMeta     = []byte("meta")     // "version" → 8-byte big-endian format version
+	keyVersion     = []byte("version")
+)
+
+// Limits on what a key of the file may hold. bbolt refuses keys over 32 KiB;
+// refusing long IDs and owners up front keeps such a failure out of a shared
+// group commit.
+const (
+	maxIDLen    = 1024
+	maxOwnerLen = 1024
+)
+
+// BoltOptions configures Open. The zero value (or a nil pointer) gives the
+// defaults documented on each field.
+type BoltOptions struct {
+	// Timeout bounds the wait for the file lock at Open: bbolt lets one
+	// process hold a file. Zero means 1s; a held file then gives an error
+	// wrapping ErrLocked.
+	Timeout time.Duration
+
+	// NoSync skips the fsync after each commit. Saves get much faster, but
+	// acknowledged saves can be lost (and the file damaged) if the machine
+	// crashes. Off by default.
+	NoSync bool
+
+	// SweepInterval is how often the background sweeper deletes expired
+	// sessions. Zero means one minute; a negative value disables the
+	// background sweeper (Sweep still works on demand).
+	SweepInterval time.Duration
+
+	// SweepChunk is the most sessions one sweep transaction deletes, so a
+	// large backlog never holds the write lock for long. Zero means 1000.
+	SweepChunk int
+
+	// FileMode is the permission of a newly created file. Zero means 0600.
+	FileMode os.FileMode
+
+	// Now is the store's clock: a record is expired when Now() is past its
+	// Expires. Nil means time.Now; tests inject a fake clock.
+	Now func() time.Time
+
+	// Logger receives sweeper errors. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// MaxBatch is the most writes one group commit carries. Zero means 1000.
+	MaxBatch int
+}
+
+// BoltStore is the embedded Store: every session in one bbolt file. It
+// implements Store, OwnerIndex, Counter and Iterator.
+//
+// Writes from concurrent goroutines share one transaction and one fsync
+// (group commit); a lone write commits at once. A background sweeper deletes
+// expired records. Open one BoltStore per file and process; Close it when
+// done.
+type BoltStore struct {
+	db    *bbolt.DB
+	path  string
+	now   func() time.Time
+	log   *slog.Logger
+	chunk int
+	max   int
+
+	// mu is held for reading by every operation and for writing by Close,
+	// so Close waits for operations in flight and later ones see closed.
+	mu     sync.RWMutex
+	closed bool
+
+	queue        chan *writeOp
+	stopCommit   chan struct{}
+	stopSweeper  context.CancelFunc
+	sweeperCtx   context.Context
+	sweepRunning sync.Mutex // one sweep at a time
+	wg           sync.WaitGroup
+
+	commits atomic.Int64
+	writes  atomic.Int64
+	corrupt atomic.Int64
+
+	sweepMu   sync.Mutex
+	sweepStat sweepStats
+}
+
+// Open opens (or creates) the session file at path and starts the group
+// committer and, unless disabled, the background sweeper. A nil opts means
+// the defaults.
+//
+// A file held by another process gives an error wrapping ErrLocked after
+// opts.Timeout. A bbolt file that is not a session file, or one written by a
+// newer format version, gives an error wrapping ErrVersion.
+func Open(path string, opts *BoltOptions) (*BoltStore, error) {
+	var o BoltOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = time.Minute
+	}
+	if o.SweepChunk <= 0 {
+		o.SweepChunk = 1000
+	}
+	if o.FileMode == 0 {
+		o.FileMode = 0o600
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1000
+	}
+
+	db, err := bbolt.Open(path, o.FileMode, &bbolt.Options{Timeout: o.Timeout})
+	if err != nil {
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
+			return nil, fmt.Errorf("%w: %s is locked by another process (is the application still running?); gave up after %v",
+				ErrLocked, path, o.Timeout)
+		case errors.Is(err, os.ErrPermission):
+			return nil, fmt.Errorf("boltsession: open %s: the file or its directory is not writable by this process: %w", path, err)
+		}
+		return nil, fmt.Errorf("boltsession: open %s: %w", path, err)
+	}
+	db.NoSync = o.NoSync
+	if err := initFile(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltsession: open %s: %w", path, err)
+	}
+
+	s := &BoltStore{
+		db:         db,
+		path:       path,
+		now:        o.Now,
+		log:        o.Logger,
+		chunk:      o.SweepChunk,
+		max:        o.MaxBatch,
+		queue:      make(chan *writeOp, o.MaxBatch),
+		stopCommit: make(chan struct{}),
+	}
+	s.sweeperCtx, s.stopSweeper = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.commitLoop()
+	if o.SweepInterval > 0 {
+		s.wg.Add(1)
+		go s.sweepLoop(o.SweepInterval)
+	}
+	return s, nil
+}
+
+// initFile creates the buckets and the format version in a new file and
+// checks them in an existing one.
+func initFile(db *bbolt.DB) error {
+	return db.Update(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			var other []string
+			_ = tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+				other = append(other, string(name))
+				return nil
+			})
+			if len(other) > 0 {
+				return fmt.Errorf("%w: a bbolt file without a session format version (buckets %q)", ErrVersion, other)
+			}
+			for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners, bucketMeta} {
+				if _, err := tx.CreateBucket(name); err != nil {
+					return err
+				}
+			}
+			var v [8]byte
+			binary.BigEndian.PutUint64(v[:], formatVersion)
+			return tx.Bucket(bucketMeta).Put(keyVersion, v[:])
+		}
+		raw := meta.Get(keyVersion)
+		if len(raw) != 8 {
+			return fmt.Errorf("%w: the meta bucket holds no readable format version", ErrVersion)
+		}
+		if v := binary.BigEndian.Uint64(raw); v == 0 || v > formatVersion {
+			return fmt.Errorf("%w: format version %d, this release reads up to %d", ErrVersion, v, formatVersion)
+		}
+		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("%w: bucket %q is missing", ErrVersion, name)
+			}
+		}
+		return nil
+	})
+}
+
+// Close stops the sweeper and the group committer, waits for operations in
+// flight and closes the file. Later calls on the store return ErrClosed;
+// closing twice returns nil.
+func (s *BoltStore) Close() error {
+	s.stopSweeper() // a sweep in progress stops between chunks
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stopCommit)
+	s.wg.Wait()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("boltsession: close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path returns the path of the session file, as given to Open.
+func (s *BoltStore) Path() string { return s.path }
+
+// enter marks an operation in flight; it fails once the store is closed.
+// The caller must call s.mu.RUnlock when done.
+func (s *BoltStore) enter(op string, ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltsession: %s: %w", op, err)
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return fmt.Errorf("boltsession: %s: %w", op, ErrClosed)
+	}
+	return nil
+}
+
+// Load returns the live record with the given ID; see Store.
+func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
+	if err := s.enter("load", ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	var rec *Record
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		raw := tx.Bucket(bucketSessions).Get([]byte(id))
+		if raw == nil {
+			return ErrNotFound
+		}
+		var err error
+		rec, err = decodeRecord(id, raw) // copies everything out of raw
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			s.corrupt.Add(1)
+			return nil, fmt.Errorf("boltsession: load: %w", err)
+		}
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("boltsession: load: %w", err)
+	}
+	if !s.now().Before(rec.Expires) {
+		return nil, ErrNotFound
+	}
+	return rec, nil
+}
+
+// Save applies u atomically through the group committer; see Store and
+// Update. It returns once the transaction holding it has committed (and
+// been fsynced unless NoSync). A Create with a zero Created uses the store
+// clock. An empty ID, or an ID or owner longer than 1024 bytes, is refused.
+func (s *BoltStore) Save(ctx context.Context, u Update) error {
+	if err := checkKey("save", u.ID); err != nil {
+		return err
+	}
+	if u.Owner != nil && len(*u.Owner) > maxOwnerLen {
+		return fmt.Errorf("boltsession: save: owner longer than %d bytes", maxOwnerLen)
+	}
+	if u.Create && u.Expires.IsZero() {
+		return errors.New("boltsession: save: a new record needs an expiry")
+	}
+	return s.write(ctx, "save", func(tx *bbolt.Tx, now time.Time) error {
+		return s.applySave(tx, &u, now)
+	})
+}
+
+// Touch moves the expiry of a live record; see Store. A zero expires is
+// refused.
+func (s *BoltStore) Touch(ctx context.Context, id string, expires time.Time) error {
+	if err := checkKey("touch", id); err != nil {
+		return err
+	}
+	if expires.IsZero() {
+		return errors.New("boltsession: touch: zero expiry")
+	}
+	return s.write(ctx, "touch", func(tx *bbolt.Tx, now time.Time) error {
+		return s.applySave(tx, &Update{ID: id, Expires: expires}, now)
+	})
+}
+
+// Delete removes the record and its index entries; a missing record is not
+// an error.
+func (s *BoltStore) Delete(ctx context.Context, id string) error {
+	if id == "" || len(id) > maxIDLen {
+		return nil // no such key can exist
+	}
+	// A delete of a missing record needs no commit (and no fsync); a
+	// record created after this check is ordered after the delete.
+	var present bool
+	if err := s.enter("delete", ctx); err != nil {
+		return err
+	}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		present = tx.Bucket(bucketSessions).Get([]byte(id)) != nil
+		return nil
+	})
+	s.mu.RUnlock()
+	if err != nil || !present {
+		return wrapIf("delete", err)
+	}
+	return s.write(ctx, "delete", func(tx *bbolt.Tx, _ time.Time) error {
+		_, err := s.deleteRecord(tx, []byte(id))
+		return err
+	})
+}
+
+func checkKey(op, id string) error {
+	if id == "" {
+		return fmt.Errorf("boltsession: %s: empty session ID", op)
+	}
+	if len(id) > maxIDLen {
+		return fmt.Errorf("boltsession: %s: session ID longer than %d bytes", op, maxIDLen)
+	}
+	return nil
+}
+
+func wrapIf(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("boltsession: %s: %w", op, err)
+}
+
+// applySave is one save (or touch) inside a write transaction. It validates
+// everything before its first write, returning a rejected error if the save
+// must not happen, so a failed save leaves the shared transaction untouched.
+func (s *BoltStore) applySave(tx *bbolt.Tx, u *Update, now time.Time) error {
+	sessions := tx.Bucket(bucketSessions)
+	key := []byte(u.ID)
+	var old *Record
+	if raw := sessions.Get(key); raw != nil {
+		var err error
+		old, err = decodeRecord(u.ID, raw)
+		if err != nil {
+			s.corrupt.Add(1)
+			if !u.Create {
+				return rejected{err}
+			}
+			old = nil // replaced; its index entries, if any, are stale and ignored
+		}
+	}
+	live := old != nil && now.Before(old.Expires)
+
+	var rec Record
+	if u.Create {
+		rec = Record{ID: u.ID, Created: u.Created, Values: make(map[string][]byte, len(u.Set))}
+		if rec.Created.IsZero() {
+			rec.Created = now
+		}
+	} else {
+		if !live {
+			return rejected{ErrNotFound}
+		}
+		rec = *old
+		if u.Clear {
+			rec.Values = make(map[string][]byte, len(u.Set))
+		}
+	}
+	for k, v := range u.Set {
+		rec.Values[k] = v
+	}
+	for _, k := range u.Delete {
+		delete(rec.Values, k)
+	}
+	if !u.Expires.IsZero() {
+		rec.Expires = u.Expires
+	}
+	if u.Owner != nil {
+		rec.Owner = *u.Owner
+	}
+	if u.MaxAge != nil {
+		rec.MaxAge = *u.MaxAge
+	}
+	raw, err := encodeRecord(&rec)
+	if err != nil {
+		return rejected{err}
+	}
+
+	if old != nil {
+		if old.Owner != rec.Owner || u.Create {
+			if err := removeOwnerEntry(tx, old.Owner, u.ID); err != nil {
+				return err
+			}
+		}
+		if !old.Expires.Equal(rec.Expires) || u.Create {
+			if err := tx.Bucket(bucketExpiry).Delete(expiryKey(old.Expires, u.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sessions.Put(key, raw); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketExpiry).Put(expiryKey(rec.Expires, u.ID), nil); err != nil {
+		return err
+	}
+	if rec.Owner != "" {
+		if err := tx.Bucket(bucketOwners).Put(ownerKey(rec.Owner, u.ID), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteRecord removes the record with the given ID and, when it decodes,
+// its index entries. It reports whether a live record was removed.
+func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte) (wasLive bool, err error) {
+	sessions := tx.Bucket(bucketSessions)
+	raw := sessions.Get(id)
+	if raw == nil {
+		return false, nil
+	}
+	rec, derr := decodeRecord(string(id), raw)
+	if derr != nil {
+		s.corrupt.Add(1) // its index entries, if any, are cleaned when met
+	} else {
+		if err := removeOwnerEntry(tx, rec.Owner, rec.ID); err != nil {
+			return false, err
+		}
+		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(rec.Expires, rec.ID)); err != nil {
+			return false, err
+		}
+		wasLive = s.now().Before(rec.Expires)
+	}
+	return wasLive, sessions.Delete(id)
+}
+
+func removeOwnerEntry(tx *bbolt.Tx, owner, id string) error {
+	if owner == "" {
+		return nil
+	}
+	return tx.Bucket(bucketOwners).Delete(ownerKey(owner, id))
+}
+
+// expiryKey is the key of the expiry index: the expiry as big-endian Unix
+// nanoseconds (clamped at 0, so the byte order is the time order) followed
+// by the ID.
+func expiryKey(t time.Time, id string) []byte {
+	k := make([]byte, 8+len(id))
+	binary.BigEndian.PutUint64(k, uint64(max(timeToNanos(t), 0)))
+	copy(k[8:], id)
+	return k
+}
+
+// expiryPrefix is the smallest expiry key of any entry expiring after t.
+func expiryLimit(t time.Time) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, uint64(max(timeToNanos(t), 0)))
+	return k
+}
+
+// ownerKey is the key of the owner index. An owner never holds a 0x00 byte
+// in practice; if one does, its entries are still told apart when read
+// because Owned checks each record's owner.
+func ownerKey(owner, id string) []byte {
+	k := make([]byte, 0, len(owner)+1+len(id))
+	k = append(k, owner...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// Owned returns the owner's live sessions, oldest first, with Values nil.
+func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
+	if err := s.enter("owned", ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	if owner == "" {
+		return nil, nil
+	}
+	now := s.now()
+	var out []Record
+	prefix := ownerKey(owner, "")
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		sessions := tx.Bucket(bucketSessions)
+		c := tx.Bucket(bucketOwners).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			id := string(k[len(prefix):])
+			raw := sessions.Get(k[len(prefix):])
+			if raw == nil {
+				continue
+			}
+			rec, err := decodeRecord(id, raw)
+			if err != nil {
+				s.corrupt.Add(1)
+				continue
+			}
+			if rec.Owner != owner || !now.Before(rec.Expires) {
+				continue
+			}
+			rec.Values = nil
+			out = append(out, *rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltsession: owned: %w", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// DestroyOwner deletes every session of the owner in one transaction and
+// returns how many live ones it ended.
+func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error) {
+	if owner == "" {
+		return 0, nil
+	}
+	var n int
+	err := s.write(ctx, "destroy owner", func(tx *bbolt.Tx, now time.Time) error {
+		n = 0
+		prefix := ownerKey(owner, "")
+		var ids [][]byte
+		c := tx.Bucket(bucketOwners).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			ids = append(ids, bytes.Clone(k[len(prefix):]))
+		}
+		sessions := tx.Bucket(bucketSessions)
+		for _, id := range ids {
+			if raw := sessions.Get(id); raw != nil {
+				if rec, err := decodeRecord(string(id), raw); err == nil && rec.Owner == owner {
+					live, err := s.deleteRecord(tx, id)
+					if err != nil {
+						return err
+					}
+					if live {
+						n++
+					}
+					continue
+				}
+			}
+			// A stale entry: the record is gone, corrupt or owned by
+			// someone else now.
+			if err := tx.Bucket(bucketOwners).Delete(ownerKey(owner, string(id))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Count returns the number of live sessions. It does not decode records:
+// it is the number stored minus the expiry entries already past.
+func (s *BoltStore) Count(ctx context.Context) (int, error) {
+	if err := s.enter("count", ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	var live int
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		stored, expired := countTx(tx, s.now())
+		live = max(stored-expired, 0)
+		return nil
+	})
+	return live, wrapIf("count", err)
+}
+
+// countTx returns the records stored and the expiry entries at or before
+// now, in O(expired) plus a walk of the sessions bucket's pages.
+func countTx(tx *bbolt.Tx, now time.Time) (stored, expired int) {
+	stored = tx.Bucket(bucketSessions).Stats().KeyN
+	limit := expiryLimit(now)
+	c := tx.Bucket(bucketExpiry).Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:min(len(k), 8)], limit) <= 0; k, _ = c.Next() {
+		expired++
+	}
+	return stored, expired
+}
+
+// iterateChunk is how many records Iterate reads per read transaction. fn
+// runs outside any transaction, so it may call the store (a write from
+// inside a read transaction could deadlock bbolt when the file grows).
+const iterateChunk = 256
+
+// Iterate calls fn for each live record, in ID order, until fn returns an
+// error, which Iterate returns. Corrupt records are skipped and counted in
+// Stats.Corrupt. Records saved or deleted during the walk may or may not be
+// seen.
+func (s *BoltStore) Iterate(ctx context.Context, fn func(*Record) error) error {
+	var after []byte
+	for {
+		batch, next, err := s.iterateBatch(ctx, after)
+		if err != nil {
+			return err
+		}
+		for _, rec := range batch {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("boltsession: iterate: %w", err)
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		after = next
+	}
+}
+
+// iterateBatch reads up to iterateChunk live records with IDs after the
+// given one (from the start when nil) and returns the last ID read, or nil
+// at the end of the bucket.
+func (s *BoltStore) iterateBatch(ctx context.Context, after []byte) ([]*Record, []byte, error) {
+	if err := s.enter("iterate", ctx); err != nil {
+		return nil, nil, err
+	}
+	defer s.mu.RUnlock()
+	now := s.now()
+	var (
+		out  []*Record
+		last []byte
+	)
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketSessions).Cursor()
+		var k, v []byte
+		if after == nil {
+			k, v = c.First()
+		} else {
+			k, v = c.Seek(after)
+			if k != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+		}
+		for read := 0; k != nil; k, v = c.Next() {
+			if read == iterateChunk {
+				last = bytes.Clone(last) // resume after the last key read
+				return nil
+			}
+			read++
+			last = k
+			rec, err := decodeRecord(string(k), v)
+			if err != nil {
+				s.corrupt.Add(1)
+				continue
+			}
+			if now.Before(rec.Expires) {
+				out = append(out, rec)
+			}
+		}
+		last = nil // end of bucket
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("boltsession: iterate: %w", err)
+	}
+	return out, last, nil
+}
+
+// WriteTo writes a consistent copy of the whole file to w while the store
+// keeps serving (a read transaction), and returns the bytes written. The
+// copy opens with Open.
+func (s *BoltStore) WriteTo(w io.Writer) (int64, error) {
+	if err := s.enter("backup", context.Background()); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	var n int64
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, wrapIf("backup", err)
+}

@@ -1,0 +1,221 @@
+package boltsession
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// formatVersion is the on-disk format this package writes and the newest it
+// reads. Open refuses a file whose meta bucket holds a larger number, so an
+// older release never misreads a file a newer one wrote.
+const formatVersion = 1
+
+// Field names of a stored record. They are one byte each because they are
+// repeated in every record; they must never change within a format version.
+const (
+	fieldCreated = "c"
+	fieldExpires = "e"
+	fieldMaxAge  = "m"
+	fieldOwner   = "o"
+	fieldValues  = "v"
+)
+
+// encoders are reused across saves: a msgpack.Encoder and its buffer cost
+// several allocations to build.
+var encoders = sync.Pool{New: func() any {
+	e := &recordEncoder{}
+	e.enc = msgpack.NewEncoder(&e.buf)
+	return e
+}}
+
+type recordEncoder struct {
+	buf bytes.Buffer
+	enc *msgpack.Encoder
+}
+
+// encodeRecord returns the stored form of r (its ID is the bucket key, not
+// part of the value). The slice is freshly allocated: bbolt keeps a
+// reference to a Put value until the transaction commits.
+func encodeRecord(r *Record) ([]byte, error) {
+	e := encoders.Get().(*recordEncoder)
+	defer encoders.Put(e)
+	e.buf.Reset()
+	enc := e.enc
+
+	fields := 3 // created, expires, values are always written
+	if r.MaxAge != 0 {
+		fields++
+	}
+	if r.Owner != "" {
+		fields++
+	}
+	err := errors.Join(
+		enc.EncodeMapLen(fields),
+		enc.EncodeString(fieldCreated), enc.EncodeInt(timeToNanos(r.Created)),
+		enc.EncodeString(fieldExpires), enc.EncodeInt(timeToNanos(r.Expires)),
+	)
+	if r.MaxAge != 0 {
+		err = errors.Join(err, enc.EncodeString(fieldMaxAge), enc.EncodeInt(int64(r.MaxAge)))
+	}
+	if r.Owner != "" {
+		err = errors.Join(err, enc.EncodeString(fieldOwner), enc.EncodeString(r.Owner))
+	}
+	err = errors.Join(err, enc.EncodeString(fieldValues), enc.EncodeMapLen(len(r.Values)))
+	for k, v := range r.Values {
+		err = errors.Join(err, enc.EncodeString(k), enc.EncodeBytes(v))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltsession: encode record: %w", err)
+	}
+	return bytes.Clone(e.buf.Bytes()), nil
+}
+
+var decoders = sync.Pool{New: func() any {
+	d := &recordDecoder{}
+	d.dec = msgpack.NewDecoder(&d.r)
+	return d
+}}
+
+type recordDecoder struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+// decodeRecord parses the stored form of the record with the given ID. The
+// result shares no memory with b (msgpack copies every string and byte
+// slice it reads), so b may be memory of a bbolt transaction.
+//
+// Anything that is not a record this package wrote gives an error wrapping
+// ErrCorrupt: trailing bytes, a missing expiry, a length larger than the
+// input. Unknown fields are skipped.
+func decodeRecord(id string, b []byte) (*Record, error) {
+	d := decoders.Get().(*recordDecoder)
+	defer decoders.Put(d)
+	d.r.Reset(b)
+	d.dec.Reset(&d.r)
+	rec, err := d.decode(id)
+	d.r.Reset(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return rec, nil
+}
+
+func (d *recordDecoder) decode(id string) (*Record, error) {
+	dec := d.dec
+	n, err := dec.DecodeMapLen()
+	if err != nil {
+		return nil, err
+	}
+	// Each entry takes at least two bytes; a larger count is garbage, and
+	// checking it keeps a forged header from making us allocate.
+	if n < 0 || n*2 > d.r.Len() {
+		return nil, errors.New("record header does not match its length")
+	}
+	rec := &Record{ID: id}
+	var haveExpires bool
+	for range n {
+		key, err := dec.DecodeString()
+		if err != nil {
+			return nil, err
+		}
+		switch key {
+		case fieldCreated:
+			ns, err := dec.DecodeInt64()
+			if err != nil {
+				return nil, fmt.Errorf("created: %w", err)
+			}
+			rec.Created = nanosToTime(ns)
+		case fieldExpires:
+			ns, err := dec.DecodeInt64()
+			if err != nil {
+				return nil, fmt.Errorf("expires: %w", err)
+			}
+			rec.Expires = nanosToTime(ns)
+			haveExpires = true
+		case fieldMaxAge:
+			ns, err := dec.DecodeInt64()
+			if err != nil {
+				return nil, fmt.Errorf("max age: %w", err)
+			}
+			rec.MaxAge = time.Duration(ns)
+		case fieldOwner:
+			if rec.Owner, err = dec.DecodeString(); err != nil {
+				return nil, fmt.Errorf("owner: %w", err)
+			}
+		case fieldValues:
+			if rec.Values, err = d.decodeValues(); err != nil {
+				return nil, fmt.Errorf("values: %w", err)
+			}
+		default:
+			if err := dec.Skip(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !haveExpires {
+		return nil, errors.New("record has no expiry")
+	}
+	if d.r.Len() != 0 {
+		return nil, fmt.Errorf("%d bytes after the record", d.r.Len())
+	}
+	if rec.Values == nil {
+		rec.Values = map[string][]byte{}
+	}
+	return rec, nil
+}
+
+func (d *recordDecoder) decodeValues() (map[string][]byte, error) {
+	n, err := d.dec.DecodeMapLen()
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 || n*2 > d.r.Len() {
+		return nil, errors.New("value map header does not match its length")
+	}
+	values := make(map[string][]byte, n)
+	for range n {
+		k, err := d.dec.DecodeString()
+		if err != nil {
+			return nil, err
+		}
+		v, err := d.dec.DecodeBytes()
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		values[k] = v
+	}
+	return values, nil
+}
+
+// timeToNanos stores a time as Unix nanoseconds, clamped to what an int64
+// holds (years 1678 to 2262); the zero time is 0.
+func timeToNanos(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Before(minNanoTime):
+		return math.MinInt64 + 1
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+func nanosToTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+var (
+	minNanoTime = time.Unix(0, math.MinInt64+1)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)

@@ -1,0 +1,169 @@
+package boltsession
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// SweepResult reports one sweep pass.
+type SweepResult struct {
+	// Swept is the number of expired sessions deleted.
+	Swept int
+
+	// Corrupt is the number of undecodable records deleted because their
+	// expiry entry was past; they are included in Swept.
+	Corrupt int
+
+	// Stale is the number of expiry entries removed that no longer matched
+	// a record (the record had been replaced or deleted without them).
+	Stale int
+
+	// Duration is how long the pass took.
+	Duration time.Duration
+}
+
+// sweepStats is what Stats reports about sweeps, guarded by sweepMu.
+type sweepStats struct {
+	sweeps  int64
+	swept   int64
+	last    time.Time
+	lastDur time.Duration
+	lastErr error
+}
+
+// sweepLoop runs a sweep every interval until Close.
+func (s *BoltStore) sweepLoop(interval time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.sweeperCtx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Sweep(s.sweeperCtx); err != nil &&
+				!errors.Is(err, context.Canceled) && !errors.Is(err, ErrClosed) {
+				s.log.Error("boltsession: background sweep failed", "path", s.path, "err", err)
+			}
+		}
+	}
+}
+
+// Sweep deletes every session whose expiry is past (by the store clock), with
+// its expiry and owner index entries, in transactions of at most SweepChunk
+// deletions. It walks the expiry index from its start up to now, so its cost
+// grows with the number of expired sessions, not the number stored. Expired
+// records are invisible to Load before any sweep; sweeping only reclaims
+// their space.
+//
+// A cancelled ctx stops the pass between transactions; what was already
+// deleted stays deleted and is counted. The outcome is also kept in Stats.
+func (s *BoltStore) Sweep(ctx context.Context) (SweepResult, error) {
+	s.sweepRunning.Lock()
+	defer s.sweepRunning.Unlock()
+	start := time.Now()
+	var res SweepResult
+	err := s.sweep(ctx, &res)
+	res.Duration = time.Since(start)
+
+	s.sweepMu.Lock()
+	s.sweepStat.sweeps++
+	s.sweepStat.swept += int64(res.Swept)
+	s.sweepStat.last = start
+	s.sweepStat.lastDur = res.Duration
+	s.sweepStat.lastErr = err
+	s.sweepMu.Unlock()
+	return res, err
+}
+
+func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
+	for {
+		if err := s.enter("sweep", ctx); err != nil {
+			return err
+		}
+		now := s.now()
+		var done bool
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			var err error
+			done, err = s.sweepChunk(tx, now, res)
+			return err
+		})
+		s.mu.RUnlock()
+		if err != nil {
+			return fmt.Errorf("boltsession: sweep: %w", err)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// sweepChunk deletes up to s.chunk expired entries and reports whether it
+// reached the end of what has expired. Counts are added to res only when
+// the transaction commits, which bbolt does unless it returns an error; on
+// error the caller discards res anyway.
+func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (bool, error) {
+	expiry := tx.Bucket(bucketExpiry)
+	sessions := tx.Bucket(bucketSessions)
+	limit := expiryLimit(now)
+
+	// Collect first: deleting under a bbolt cursor can make it skip keys.
+	var keys [][]byte
+	c := expiry.Cursor()
+	for k, _ := c.First(); k != nil && len(keys) < s.chunk; k, _ = c.Next() {
+		if bytes.Compare(k[:min(len(k), 8)], limit) > 0 {
+			break
+		}
+		keys = append(keys, bytes.Clone(k))
+	}
+
+	var swept, corrupt, stale int
+	for _, k := range keys {
+		if err := expiry.Delete(k); err != nil {
+			return false, err
+		}
+		if len(k) < 8 {
+			stale++
+			continue
+		}
+		id := k[8:]
+		raw := sessions.Get(id)
+		if raw == nil {
+			stale++
+			continue
+		}
+		rec, err := decodeRecord(string(id), raw)
+		if err != nil {
+			// Undecodable and past its indexed expiry: nothing can be
+			// saved from it.
+			s.corrupt.Add(1)
+			corrupt++
+			swept++
+			if err := sessions.Delete(id); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if int64(binary.BigEndian.Uint64(k[:8])) != max(timeToNanos(rec.Expires), 0) {
+			stale++ // the record moved on; its own entry is elsewhere
+			continue
+		}
+		if err := removeOwnerEntry(tx, rec.Owner, rec.ID); err != nil {
+			return false, err
+		}
+		if err := sessions.Delete(id); err != nil {
+			return false, err
+		}
+		swept++
+	}
+	res.Swept += swept
+	res.Corrupt += corrupt
+	res.Stale += stale
+	return len(keys) < s.chunk, nil
+}
