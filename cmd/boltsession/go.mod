@@ -1,6 +1,6 @@
 module github.com/boltsession/boltsession/cmd/boltsession
 
-go 1.26.0
+go 1.26
 
 replace github.com/boltsession/boltsession => ../..
 

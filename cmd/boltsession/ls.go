@@ -41,13 +41,13 @@ type lsJSON struct {
 	Corrupt string    `json:"corrupt,omitempty"`
 }
 
-func runLs(e *env, args []string) error {
+func runLs(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("ls", flag.ContinueOnError)
 	owner := fs.String("owner", "", "only the sessions of owner `U`")
 	expired := fs.Bool("expired", false, "include sessions past their expiry that the sweeper has not removed yet")
 	limit := fs.Int("limit", 0, "list at most `N` sessions (0: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
-	pos, err := parse(e, lsCommand, fs, args)
+	pos, err := parse(e, c, fs, args)
 	if err != nil {
 		return err
 	}

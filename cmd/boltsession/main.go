@@ -48,7 +48,7 @@ type command struct {
 	usage   string // arguments, after the command name
 	summary string
 	example string
-	run     func(e *env, args []string) error
+	run     func(e *env, c *command, args []string) error
 }
 
 // commands lists the subcommands in the order help shows them. It is
@@ -93,7 +93,7 @@ func run(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "boltsession: unknown command %q (run 'boltsession help')\n", name)
 		return exitUsage
 	}
-	err := c.run(e, args[1:])
+	err := c.run(e, c, args[1:])
 	var ue usageError
 	switch {
 	case err == nil:

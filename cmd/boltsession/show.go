@@ -31,10 +31,10 @@ ID may be the full ID or an unambiguous prefix of at least 6 characters.
 	run: runShow,
 }
 
-func runShow(e *env, args []string) error {
+func runShow(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("show", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parse(e, showCommand, fs, args)
+	pos, err := parse(e, c, fs, args)
 	if err != nil {
 		return err
 	}

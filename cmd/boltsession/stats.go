@@ -41,10 +41,10 @@ type statsJSON struct {
 	ExpiresLast   *time.Time `json:"expires_last,omitempty"`
 }
 
-func runStats(e *env, args []string) error {
+func runStats(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parse(e, statsCommand, fs, args)
+	pos, err := parse(e, c, fs, args)
 	if err != nil {
 		return err
 	}

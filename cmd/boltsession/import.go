@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/boltsession/boltsession"
+)
+
+var importCommand = &command{
+	name:    "import",
+	usage:   "FILE [--in F]",
+	summary: "Read sessions as JSON Lines (the export format) from standard input or F and write them into FILE, created if missing.",
+	example: `$ boltsession import new.db --in sessions.jsonl
+imported 99998 sessions into new.db (0 already expired, skipped)
+$ boltsession export old.db | boltsession import new.db
+
+All sessions are written in one transaction: a malformed line or a failed
+write leaves FILE exactly as it was. A session already in FILE is replaced
+by the imported one, so importing twice gives the same file.`,
+	run: runImport,
+}
+
+// maxLine bounds one import line; a session is far smaller, so a longer
+// line is a wrong file rather than a session.
+const maxLine = 16 << 20
+
+func runImport(e *env, c *command, args []string) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	in := fs.String("in", "", "read from file `F` instead of standard input")
+	pos, err := parse(e, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one FILE, got %d arguments", len(pos))
+	}
+	path := pos[0]
+	src, name := e.stdin, "standard input"
+	var size int64 = -1
+	if *in != "" {
+		f, err := os.Open(*in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		src, name = f, *in
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	}
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, os.ErrNotExist)
+	s, err := openStore(path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	// A failed import into a file it created leaves no file behind.
+	fail := func(err error) error {
+		if created {
+			s.Close()
+			return errors.Join(err, removeIfExists(path))
+		}
+		return err
+	}
+
+	bar := newBar(e, size, "import", true)
+	r := bufio.NewReaderSize(io.TeeReader(src, bar), 256<<10)
+	res, err := s.Restore(context.Background(), readLines(r, name))
+	finishBar(bar)
+	if err != nil {
+		if created {
+			return fail(fmt.Errorf("%s: import: %w; nothing imported", path, err))
+		}
+		return fmt.Errorf("%s: import: %w; %s is unchanged", path, err, path)
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "imported %d %s into %s (%d already expired, skipped)\n",
+		res.Restored, plural(res.Restored, "session", "sessions"), path, res.Expired)
+	return nil
+}
+
+// readLines yields the records of an export stream, one a line; blank
+// lines are skipped. An error names the source and the line and ends the
+// sequence.
+func readLines(r *bufio.Reader, name string) func(yield func(*boltsession.Record, error) bool) {
+	return func(yield func(*boltsession.Record, error) bool) {
+		for lineNo := 1; ; lineNo++ {
+			line, err := readLine(r)
+			if errors.Is(err, io.EOF) && len(line) == 0 {
+				return
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				yield(nil, fmt.Errorf("%s line %d: %w", name, lineNo, err))
+				return
+			}
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			rec, perr := parseLine(line)
+			if perr != nil {
+				yield(nil, fmt.Errorf("%s line %d: %w", name, lineNo, perr))
+				return
+			}
+			if !yield(&rec, nil) {
+				return
+			}
+		}
+	}
+}
+
+// readLine returns the next line without its newline, refusing lines
+// longer than maxLine.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > maxLine {
+			return nil, fmt.Errorf("line longer than %d MiB", maxLine>>20)
+		}
+		line = append(line, chunk...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimSuffix(line, []byte("\n")), err
+	}
+}
