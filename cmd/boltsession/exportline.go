@@ -64,7 +64,7 @@ func parseLine(line []byte) (boltsession.Record, error) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
-		return boltsession.Record{}, describeJSONError(err)
+		return boltsession.Record{}, describeJSONError(line, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return boltsession.Record{}, fmt.Errorf("unexpected data after the JSON object at byte %d", dec.InputOffset()+1)
@@ -113,8 +113,10 @@ func parseLine(line []byte) (boltsession.Record, error) {
 	return rec, nil
 }
 
-// describeJSONError turns encoding/json's errors into "where: what".
-func describeJSONError(err error) error {
+// describeJSONError turns encoding/json's errors into "where: what". A
+// field whose own decoding failed (a time that does not parse) is found by
+// decoding the fields one by one, since encoding/json does not name it.
+func describeJSONError(line []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -127,6 +129,17 @@ func describeJSONError(err error) error {
 		return fmt.Errorf("%s where a JSON object was expected", typ.Value)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("incomplete JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(line, &fields) == nil {
+		targets := map[string]any{"created": new(time.Time), "expires": new(time.Time)}
+		for name, target := range targets {
+			if raw, ok := fields[name]; ok {
+				if ferr := json.Unmarshal(raw, target); ferr != nil {
+					return fmt.Errorf("field %q: %v", name, ferr)
+				}
+			}
+		}
 	}
 	return err
 }

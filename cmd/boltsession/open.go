@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +36,30 @@ func openExisting(path string) (*boltsession.BoltStore, error) {
 	case fi.Size() == 0:
 		return nil, fmt.Errorf("%s: empty file, not a session file", path)
 	}
+	if err := checkMagic(path); err != nil {
+		return nil, err
+	}
 	return openStore(path)
+}
+
+// bboltMagic is the number every bbolt meta page carries, 16 bytes into
+// the file (after the page header), in the machine's byte order.
+const bboltMagic = 0xED0CDAED
+
+// checkMagic tells a file that is not a bbolt database at all (a log, a
+// JSON export given by mistake) from a damaged or foreign one, before
+// bbolt reports it in its own terms.
+func checkMagic(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var head [20]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil || binary.NativeEndian.Uint32(head[16:]) != bboltMagic {
+		return fmt.Errorf("%s: not a bbolt database file (no bbolt header at the start)", path)
+	}
+	return nil
 }
 
 // openStore opens (or creates) the session file at path, turning the
