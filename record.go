@@ -201,7 +201,7 @@ func timeToNanos(t time.Time) int64 {
 	case t.IsZero():
 		return 0
 	case t.Before(minNanoTime):
-		return math.MinInt64 + 1
+		return math.MinInt64
 	case t.After(maxNanoTime):
 		return math.MaxInt64
 	}
@@ -216,6 +216,6 @@ func nanosToTime(ns int64) time.Time {
 }
 
 var (
-	minNanoTime = time.Unix(0, math.MinInt64+1)
+	minNanoTime = time.Unix(0, math.MinInt64)
 	maxNanoTime = time.Unix(0, math.MaxInt64)
 )
