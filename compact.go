@@ -1,7 +1,6 @@
 package boltsession
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -174,28 +173,6 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 		o.Progress(total, total)
 	}
 	return CompactResult{Before: srcInfo.Size(), After: after.Size()}, nil
-}
-
-// checkFormat checks, read-only, that tx is of a session file this release
-// reads: the test Open makes, without creating anything.
-func checkFormat(tx *bbolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		return fmt.Errorf("%w: a bbolt file without a session format version", ErrVersion)
-	}
-	raw := meta.Get(keyVersion)
-	if len(raw) != 8 {
-		return fmt.Errorf("%w: the meta bucket holds no readable format version", ErrVersion)
-	}
-	if v := binary.BigEndian.Uint64(raw); v == 0 || v > formatVersion {
-		return fmt.Errorf("%w: format version %d, this release reads up to %d", ErrVersion, v, formatVersion)
-	}
-	for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {
-		if tx.Bucket(name) == nil {
-			return fmt.Errorf("%w: bucket %q is missing", ErrVersion, name)
-		}
-	}
-	return nil
 }
 
 // syncDir makes a rename in dir durable. Some systems cannot sync a

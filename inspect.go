@@ -323,3 +323,26 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 	}
 	return res, nil
 }
+
+// checkFormat checks, read-only, that tx is of a session file this release
+// reads, without creating anything: Open writes only to a new file, and
+// Compact reads its source with it.
+func checkFormat(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return fmt.Errorf("%w: a bbolt file without a session format version", ErrVersion)
+	}
+	raw := meta.Get(keyVersion)
+	if len(raw) != 8 {
+		return fmt.Errorf("%w: the meta bucket holds no readable format version", ErrVersion)
+	}
+	if v := binary.BigEndian.Uint64(raw); v == 0 || v > formatVersion {
+		return fmt.Errorf("%w: format version %d, this release reads up to %d", ErrVersion, v, formatVersion)
+	}
+	for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("%w: bucket %q is missing", ErrVersion, name)
+		}
+	}
+	return nil
+}
