@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"iter"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -260,66 +262,133 @@ type RestoreResult struct {
 // transaction: either all of them land (with one fsync) or, if the
 // sequence yields an error, a record is invalid or the write fails, none
 // does and the file is as it was. Each record replaces any record with the
-// same ID, so restoring the same records twice gives the same file
-// (idempotent). Records already past their expiry on the store's clock are
-// skipped and counted. Values must be msgpack-encoded as Session.Set
-// stores them.
+// same ID (of two with one ID in records, the later wins), so restoring the
+// same records twice gives the same file (idempotent). Records already past
+// their expiry on the store's clock are skipped and counted. Values must be
+// msgpack-encoded as Session.Set stores them; a zero Created means now.
+//
+// Restore reads the whole sequence before it writes, holding the encoded
+// records in memory, and then writes each bucket in key order: bbolt
+// splits pages only at commit, so one transaction of inserts in random
+// order costs time quadratic in its size, in key order linear.
 //
 // Restore is meant for moving sessions between files (the command-line
-// tool's import). Saves from other goroutines wait while it runs: on a
+// tool's import). Saves from other goroutines wait while it writes: on a
 // live store, restore in modest batches.
 func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, error]) (RestoreResult, error) {
 	if err := s.enter("restore", ctx); err != nil {
 		return RestoreResult{}, err
 	}
 	defer s.mu.RUnlock()
-	var res RestoreResult
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		res = RestoreResult{}
-		now := s.now()
-		for rec, err := range records {
-			if err != nil {
-				return err
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := checkKey("restore", rec.ID); err != nil {
-				return err
-			}
-			switch {
-			case len(rec.Owner) > maxOwnerLen:
-				return fmt.Errorf("boltsession: restore %q: owner longer than %d bytes", rec.ID, maxOwnerLen)
-			case bytes.IndexByte([]byte(rec.Owner), 0) >= 0:
-				return fmt.Errorf("boltsession: restore %q: owner holds a 0x00 byte", rec.ID)
-			case rec.Expires.IsZero():
-				return fmt.Errorf("boltsession: restore %q: no expiry", rec.ID)
-			}
-			if !now.Before(rec.Expires) {
-				res.Expired++
-				continue
-			}
-			owner, maxAge := rec.Owner, rec.MaxAge
-			u := Update{
-				ID: rec.ID, Create: true, Created: rec.Created, Expires: rec.Expires,
-				Set: rec.Values, Owner: &owner, MaxAge: &maxAge,
-			}
-			if u.Created.IsZero() {
-				u.Created = now
-			}
-			if err := s.applySave(tx, &u, now); err != nil {
-				return fmt.Errorf("boltsession: restore %q: %w", rec.ID, err)
-			}
-			res.Restored++
+
+	type entry struct {
+		id, owner string
+		expires   time.Time
+		raw       []byte
+	}
+	var (
+		res     RestoreResult
+		entries []entry
+		index   = map[string]int{} // ID → position in entries
+		now     = s.now()
+	)
+	for rec, err := range records {
+		if err != nil {
+			return RestoreResult{}, err
 		}
-		return nil
+		if err := ctx.Err(); err != nil {
+			return RestoreResult{}, fmt.Errorf("boltsession: restore: %w", err)
+		}
+		if err := checkKey("restore", rec.ID); err != nil {
+			return RestoreResult{}, err
+		}
+		switch {
+		case len(rec.Owner) > maxOwnerLen:
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: owner longer than %d bytes", rec.ID, maxOwnerLen)
+		case strings.IndexByte(rec.Owner, 0) >= 0:
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: owner holds a 0x00 byte", rec.ID)
+		case rec.Expires.IsZero():
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: no expiry", rec.ID)
+		}
+		if !now.Before(rec.Expires) {
+			res.Expired++
+			continue
+		}
+		r := *rec
+		if r.Created.IsZero() {
+			r.Created = now
+		}
+		raw, err := encodeRecord(&r)
+		if err != nil {
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: %w", rec.ID, err)
+		}
+		e := entry{id: r.ID, owner: r.Owner, expires: r.Expires, raw: raw}
+		if i, ok := index[e.id]; ok {
+			entries[i] = e
+			continue
+		}
+		index[e.id] = len(entries)
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.id, b.id) })
+
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		sessions := tx.Bucket(bucketSessions)
+		var delExpiry, delOwners, putExpiry, putOwners [][]byte
+		for _, e := range entries {
+			if old := sessions.Get([]byte(e.id)); old != nil {
+				// The replaced record's index entries go; a corrupt one's
+				// cannot be found and are cleaned when met.
+				if rec, err := decodeRecord(e.id, old); err == nil {
+					delExpiry = append(delExpiry, expiryKey(rec.Expires, e.id))
+					if rec.Owner != "" {
+						delOwners = append(delOwners, ownerKey(rec.Owner, e.id))
+					}
+				} else {
+					s.corrupt.Add(1)
+				}
+			}
+			if err := sessions.Put([]byte(e.id), e.raw); err != nil {
+				return err
+			}
+			putExpiry = append(putExpiry, expiryKey(e.expires, e.id))
+			if e.owner != "" {
+				putOwners = append(putOwners, ownerKey(e.owner, e.id))
+			}
+		}
+		// Deletes first: an entry both removed and written back (same
+		// owner or expiry) must end up present.
+		for _, step := range []struct {
+			bucket []byte
+			keys   [][]byte
+			put    bool
+		}{
+			{bucketExpiry, delExpiry, false}, {bucketOwners, delOwners, false},
+			{bucketExpiry, putExpiry, true}, {bucketOwners, putOwners, true},
+		} {
+			b := tx.Bucket(step.bucket)
+			slices.SortFunc(step.keys, bytes.Compare)
+			for _, k := range step.keys {
+				var err error
+				if step.put {
+					err = b.Put(k, nil)
+				} else {
+					err = b.Delete(k)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return ctx.Err()
 	})
 	if err != nil {
-		return RestoreResult{}, err
+		return RestoreResult{}, fmt.Errorf("boltsession: restore: %w", err)
 	}
-	if res.Restored > 0 {
+	res.Restored = len(entries)
+	if len(entries) > 0 {
 		s.commits.Add(1)
-		s.writes.Add(int64(res.Restored))
+		s.writes.Add(int64(len(entries)))
 	}
 	return res, nil
 }
