@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -13,9 +14,12 @@ import (
 	"github.com/boltsession/boltsession"
 )
 
-// maxIDLen bounds a session ID read from an import line: far more than any
-// cookie can carry (4096 bytes), far less than bbolt's key limit.
-const maxIDLen = 4096
+// Limits on an import line's ID and owner: the ones the store applies to
+// every save.
+const (
+	maxIDLen    = 1024
+	maxOwnerLen = 1024
+)
 
 // exportLine is one session in the export format, one JSON object a line
 // (JSON Lines):
@@ -80,6 +84,8 @@ func parseLine(line []byte) (boltsession.Record, error) {
 		return boltsession.Record{}, errors.New(`field "expires": missing`)
 	case l.Expires.Before(l.Created):
 		return boltsession.Record{}, errors.New(`field "expires": before "created"`)
+	case len(l.Owner) > maxOwnerLen:
+		return boltsession.Record{}, fmt.Errorf(`field "owner": %d bytes, at most %d allowed`, len(l.Owner), maxOwnerLen)
 	case strings.IndexByte(l.Owner, 0) >= 0:
 		return boltsession.Record{}, errors.New(`field "owner": contains a NUL byte`)
 	case !utf8.ValidString(l.Owner):
@@ -119,7 +125,10 @@ func parseLine(line []byte) (boltsession.Record, error) {
 func describeJSONError(line []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var b64 base64.CorruptInputError
 	switch {
+	case errors.As(err, &b64):
+		return fmt.Errorf(`field "values": a value is not base64 (%v)`, err)
 	case errors.As(err, &syn):
 		return fmt.Errorf("byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
