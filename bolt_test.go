@@ -158,6 +158,7 @@ func TestSaveRefusesBadInput(t *testing.T) {
 		"create w/o expiry":  {ID: "a", Create: true},
 		"long owner":         {ID: "a", Create: true, Expires: time.Now().Add(time.Hour), Owner: ptr(strings.Repeat("o", 2000))},
 		"update of empty ID": {ID: ""},
+		"owner with NUL":     {ID: "a", Create: true, Expires: time.Now().Add(time.Hour), Owner: ptr("a\x00b")},
 	} {
 		if err := s.Save(ctx, u); err == nil || !strings.HasPrefix(err.Error(), "boltsession: ") {
 			t.Errorf("%s: Save = %v, want a boltsession error", name, err)
@@ -351,6 +352,21 @@ func TestOpenRefusesABoltFileThatIsNotASessionFile(t *testing.T) {
 	}
 }
 
+func TestOpenRefusesAFileThatIsNotBbolt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not a database\n"), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := boltsession.Open(path, nil)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a text file succeeded")
+	}
+	if !errors.Is(err, boltsession.ErrVersion) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open of a text file: %v, want ErrVersion naming the path", err)
+	}
+}
+
 func TestOpenOfAnUnusablePathNamesIt(t *testing.T) {
 	dir := t.TempDir()
 	notDir := filepath.Join(dir, "file")
@@ -541,5 +557,80 @@ func TestCorruptRecordIsReportedAndSkipped(t *testing.T) {
 	mustLoad(t, s, "bad")
 	if _, err := s.Load(ctx, "bad-indexed"); !errors.Is(err, boltsession.ErrNotFound) {
 		t.Fatalf("bad-indexed after sweep: %v", err)
+	}
+}
+
+// Iterate runs fn outside any transaction, so fn may write, even writes
+// that grow the file (which would deadlock under an open read transaction).
+func TestIterateCallbackMayWriteToTheStore(t *testing.T) {
+	s := openTest(t, &boltsession.BoltOptions{NoSync: true})
+	ctx := context.Background()
+	for i := range 600 {
+		mustSave(t, s, boltsession.Update{ID: fmt.Sprintf("s%03d", i), Create: true, Expires: time.Now().Add(time.Hour)})
+	}
+	big := bytes.Repeat([]byte("x"), 256<<10)
+	done := make(chan error, 1)
+	visited := 0
+	go func() {
+		done <- s.Iterate(ctx, func(r *boltsession.Record) error {
+			visited++
+			if visited%100 == 0 { // grow the file well past its mapping
+				return s.Save(ctx, boltsession.Update{ID: "grow" + r.ID, Create: true,
+					Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"big": big}})
+			}
+			return s.Delete(ctx, r.ID)
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Iterate: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Iterate with a writing callback deadlocked")
+	}
+	if visited < 600 {
+		t.Fatalf("visited %d records, want at least 600", visited)
+	}
+	if _, err := s.Load(ctx, "s001"); !errors.Is(err, boltsession.ErrNotFound) {
+		t.Fatalf("delete inside Iterate did not land: %v", err)
+	}
+}
+
+func TestCloseDuringConcurrentSaves(t *testing.T) {
+	s := openTest(t, &boltsession.BoltOptions{NoSync: true})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	saved := map[string]bool{}
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				err := s.Save(ctx, boltsession.Update{ID: id, Create: true, Expires: time.Now().Add(time.Hour)})
+				if errors.Is(err, boltsession.ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("Save: %v", err)
+					return
+				}
+				mu.Lock()
+				saved[id] = true
+				mu.Unlock()
+			}
+		})
+	}
+	waitFor(t, "200 saves", func() bool { return s.Stats().Writes >= 200 })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	// Every acknowledged save is in the file.
+	r := openAt(t, s.Path(), nil)
+	for id := range saved {
+		if _, err := r.Load(ctx, id); err != nil {
+			t.Fatalf("acknowledged save %s lost: %v", id, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sync"
 	"time"
@@ -95,11 +96,22 @@ type recordDecoder struct {
 // ErrCorrupt: trailing bytes, a missing expiry, a length larger than the
 // input. Unknown fields are skipped.
 func decodeRecord(id string, b []byte) (*Record, error) {
+	return decodeWith(id, b, false)
+}
+
+// decodeIndexFields is decodeRecord without the values (left nil), for the
+// sweeper, deletes and Owned, which need only the expiry and owner. The
+// values are still checked to be well-formed msgpack.
+func decodeIndexFields(id string, b []byte) (*Record, error) {
+	return decodeWith(id, b, true)
+}
+
+func decodeWith(id string, b []byte, skipValues bool) (*Record, error) {
 	d := decoders.Get().(*recordDecoder)
 	defer decoders.Put(d)
 	d.r.Reset(b)
 	d.dec.Reset(&d.r)
-	rec, err := d.decode(id)
+	rec, err := d.decode(id, skipValues)
 	d.r.Reset(nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -107,7 +119,7 @@ func decodeRecord(id string, b []byte) (*Record, error) {
 	return rec, nil
 }
 
-func (d *recordDecoder) decode(id string) (*Record, error) {
+func (d *recordDecoder) decode(id string, skipValues bool) (*Record, error) {
 	dec := d.dec
 	n, err := dec.DecodeMapLen()
 	if err != nil {
@@ -150,6 +162,12 @@ func (d *recordDecoder) decode(id string) (*Record, error) {
 				return nil, fmt.Errorf("owner: %w", err)
 			}
 		case fieldValues:
+			if skipValues {
+				if err := dec.Skip(); err != nil {
+					return nil, fmt.Errorf("values: %w", err)
+				}
+				continue
+			}
 			if rec.Values, err = d.decodeValues(); err != nil {
 				return nil, fmt.Errorf("values: %w", err)
 			}
@@ -165,7 +183,7 @@ func (d *recordDecoder) decode(id string) (*Record, error) {
 	if d.r.Len() != 0 {
 		return nil, fmt.Errorf("%d bytes after the record", d.r.Len())
 	}
-	if rec.Values == nil {
+	if rec.Values == nil && !skipValues {
 		rec.Values = map[string][]byte{}
 	}
 	return rec, nil
@@ -180,16 +198,35 @@ func (d *recordDecoder) decodeValues() (map[string][]byte, error) {
 		return nil, errors.New("value map header does not match its length")
 	}
 	values := make(map[string][]byte, n)
+	// All values share one allocation, sized by what is left of the input
+	// (an upper bound). Each is capped at its own length, so appending to
+	// one never writes into the next.
+	var buf []byte
 	for range n {
 		k, err := d.dec.DecodeString()
 		if err != nil {
 			return nil, err
 		}
-		v, err := d.dec.DecodeBytes()
+		size, err := d.dec.DecodeBytesLen()
 		if err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
 		}
-		values[k] = v
+		if size < 0 { // msgpack nil
+			values[k] = nil
+			continue
+		}
+		if size > d.r.Len() {
+			return nil, fmt.Errorf("key %q: value longer than the record", k)
+		}
+		if buf == nil {
+			buf = make([]byte, 0, d.r.Len())
+		}
+		start := len(buf)
+		buf = buf[:start+size]
+		if _, err := io.ReadFull(&d.r, buf[start:]); err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		values[k] = buf[start : start+size : start+size]
 	}
 	return values, nil
 }

@@ -129,6 +129,10 @@ func FuzzDecodeRecord(f *testing.F) {
 		if rec.ID != id || rec.Values == nil {
 			t.Fatalf("accepted record has ID %q (want %q), values %v", rec.ID, id, rec.Values)
 		}
+		idx, err := decodeIndexFields(id, raw)
+		if err != nil || idx.Values != nil || !idx.Expires.Equal(rec.Expires) || idx.Owner != rec.Owner {
+			t.Fatalf("index decode disagrees with the full decode: %+v, %v", idx, err)
+		}
 		again, err := encodeRecord(rec)
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
@@ -141,4 +145,25 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip changed the record\n got %+v\nwant %+v", back, rec)
 		}
 	})
+}
+
+func TestDecodedValuesDoNotOverlap(t *testing.T) {
+	raw, err := encodeRecord(&Record{Expires: time.Unix(1, 0), Values: map[string][]byte{
+		"a": []byte("aaaa"), "b": []byte("bbbb"), "c": []byte("cccc"), "e": {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := decodeRecord("x", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range rec.Values {
+		rec.Values[k] = append(rec.Values[k], "XXXXXXXX"...)
+	}
+	want := map[string]string{"a": "aaaaXXXXXXXX", "b": "bbbbXXXXXXXX", "c": "ccccXXXXXXXX", "e": "XXXXXXXX"}
+	for k, v := range want {
+		if string(rec.Values[k]) != v {
+			t.Fatalf("value %q = %q after appends, want %q", k, rec.Values[k], v)
+		}
+	}
 }

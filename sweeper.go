@@ -92,7 +92,7 @@ func (s *BoltStore) Sweep(ctx context.Context) (SweepResult, error) {
 
 func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
 	for {
-		if err := s.enter("sweep", ctx); err != nil {
+		if err := s.enter(ctx, "sweep"); err != nil {
 			return err
 		}
 		now := s.now()
@@ -153,7 +153,7 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			stale++
 			continue
 		}
-		rec, err := decodeRecord(string(id), raw)
+		rec, err := decodeIndexFields(string(id), raw)
 		if err != nil {
 			// Undecodable and past its indexed expiry: nothing can be
 			// saved from it.
