@@ -54,7 +54,7 @@ type Inspection struct {
 // is a walk of the sessions bucket's pages, of the expired part of the
 // expiry index, and of the owner index's keys.
 func (s *BoltStore) Inspect(ctx context.Context) (Inspection, error) {
-	if err := s.enter("inspect", ctx); err != nil {
+	if err := s.enter(ctx, "inspect"); err != nil {
 		return Inspection{}, err
 	}
 	defer s.mu.RUnlock()
@@ -176,7 +176,7 @@ type SessionInfo struct {
 // store (bbolt may deadlock), and a slow fn keeps the transaction, and so
 // the pages it sees, open for longer.
 func (s *BoltStore) Scan(ctx context.Context, opts ScanOptions, fn func(SessionInfo) error) error {
-	if err := s.enter("scan", ctx); err != nil {
+	if err := s.enter(ctx, "scan"); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
@@ -276,7 +276,7 @@ type RestoreResult struct {
 // tool's import). Saves from other goroutines wait while it writes: on a
 // live store, restore in modest batches.
 func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, error]) (RestoreResult, error) {
-	if err := s.enter("restore", ctx); err != nil {
+	if err := s.enter(ctx, "restore"); err != nil {
 		return RestoreResult{}, err
 	}
 	defer s.mu.RUnlock()
