@@ -160,8 +160,9 @@ type SessionInfo struct {
 
 	// Err, when not nil, wraps ErrCorrupt: the record does not decode.
 	// Corrupt records are reported, not skipped, so that an operator can
-	// find and delete them; Scan lists them whatever Owner or Expired say
-	// only when they match IDPrefix or sit in the owner index.
+	// find and delete them. Their expiry is unknown, so they are reported
+	// whether or not ScanOptions.Expired is set; with ScanOptions.Owner,
+	// only those the owner's index entries name.
 	Err error
 }
 

@@ -305,6 +305,7 @@ func TestAFileHeldByAnAppFailsFastWithTheCause(t *testing.T) {
 	for _, args := range [][]string{
 		{"stats", path}, {"ls", path}, {"show", path, "alpha-0001"}, {"rm", path, "--owner", "user-1"},
 		{"sweep", path}, {"compact", path}, {"backup", path, out}, {"export", path}, {"import", path},
+		{"import-filestore", t.TempDir(), path}, {"import-gorilla", t.TempDir(), path, "--key", "00", "--name", "app"},
 	} {
 		start := time.Now()
 		r := cli(t, "", args...)
@@ -343,6 +344,8 @@ func TestBadFilesGiveOneLineErrors(t *testing.T) {
 		{[]string{"stats", foreign}, foreign + ": not a session file"},
 		{[]string{"compact", foreign}, foreign + ": not a session file"},
 		{[]string{"import", foreign}, foreign + ": not a session file"},
+		{[]string{"import", text}, text + ": not a bbolt database file"},
+		{[]string{"import", empty}, empty + ": empty file"},
 		{[]string{"stats", filepath.Join(dir, "missing.db")}, "missing.db: no such file"},
 	} {
 		r := cli(t, "", c.args...)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/boltsession/boltsession"
@@ -32,9 +33,9 @@ by the imported one, so importing twice gives the same file.`,
 const maxLine = 16 << 20
 
 func runImport(e *env, c *command, args []string) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	in := fs.String("in", "", "read from file `F` instead of standard input")
-	pos, err := parse(e, c, fs, args)
+	flags := flag.NewFlagSet("import", flag.ContinueOnError)
+	in := flags.String("in", "", "read from file `F` instead of standard input")
+	pos, err := parse(e, c, flags, args)
 	if err != nil {
 		return err
 	}
@@ -55,30 +56,29 @@ func runImport(e *env, c *command, args []string) error {
 			size = fi.Size()
 		}
 	}
+	// An existing FILE must be a session file; a missing one is created,
+	// and removed again if the import fails.
 	_, statErr := os.Stat(path)
-	created := errors.Is(statErr, os.ErrNotExist)
-	s, err := openStore(path)
+	created := errors.Is(statErr, fs.ErrNotExist)
+	open := openExisting
+	if created {
+		open = openStore
+	}
+	s, err := open(path)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	// A failed import into a file it created leaves no file behind.
-	fail := func(err error) error {
-		if created {
-			s.Close()
-			return errors.Join(err, removeIfExists(path))
-		}
-		return err
-	}
 
 	bar := newBar(e, size, "import", true)
 	r := bufio.NewReaderSize(io.TeeReader(src, bar), 256<<10)
 	res, err := s.Restore(context.Background(), readLines(r, name))
 	finishBar(bar)
+	if err != nil && created {
+		s.Close()
+		return errors.Join(fmt.Errorf("%s: import: %w; nothing imported", path, err), removeIfExists(path))
+	}
 	if err != nil {
-		if created {
-			return fail(fmt.Errorf("%s: import: %w; nothing imported", path, err))
-		}
 		return fmt.Errorf("%s: import: %w; %s is unchanged", path, err, path)
 	}
 	if err := s.Close(); err != nil {

@@ -14,7 +14,7 @@ import (
 var lsCommand = &command{
 	name:    "ls",
 	usage:   "FILE [--owner U] [--expired] [--limit N] [--json]",
-	summary: "List sessions, one a line, in order of expiry (soonest first): ID prefix, owner, created, expires, size of the stored record.",
+	summary: "List sessions, one a line, in ID order: ID prefix, owner, created, expires, size of the stored record.",
 	example: `$ boltsession ls sessions.db --owner user-42 --limit 2
 ID             OWNER     CREATED                EXPIRES                SIZE
 Vq3kX0b8Rr2M   user-42   2026-11-26T09:12:40Z   2026-11-27T09:12:40Z   212
