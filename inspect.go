@@ -249,6 +249,9 @@ func (s *BoltStore) Scan(ctx context.Context, opts ScanOptions, fn func(SessionI
 // errScanDone ends a scan that reached its limit.
 var errScanDone = errors.New("boltsession: scan limit reached")
 
+// restoreFillPercent is how full Restore packs the pages it splits.
+const restoreFillPercent = 0.9
+
 // RestoreResult reports what Restore wrote.
 type RestoreResult struct {
 	// Restored is the number of records written.
@@ -334,6 +337,11 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.id, b.id) })
 
 	err := s.db.Update(func(tx *bbolt.Tx) error {
+		// Keys go in in order, so pages can be filled nearly full when they
+		// split at commit (bbolt's default of half suits random inserts).
+		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {
+			tx.Bucket(name).FillPercent = restoreFillPercent
+		}
 		sessions := tx.Bucket(bucketSessions)
 		var delExpiry, delOwners, putExpiry, putOwners [][]byte
 		for _, e := range entries {

@@ -307,11 +307,14 @@ func TestAFileHeldByAnAppFailsFastWithTheCause(t *testing.T) {
 		{"sweep", path}, {"compact", path}, {"backup", path, out}, {"export", path}, {"import", path},
 		{"import-filestore", t.TempDir(), path}, {"import-gorilla", t.TempDir(), path, "--key", "00", "--name", "app"},
 	} {
-		start := time.Now()
-		r := cli(t, "", args...)
-		r.expect(t, 1, "held by another process, e.g. the app: stop it, or use the app's admin handler")
-		r.oneLineError(t)
-		t.Logf("%s failed after %v", args[0], time.Since(start).Round(time.Millisecond))
+		t.Run(args[0], func(t *testing.T) {
+			t.Parallel() // each waits out the lock timeout
+			start := time.Now()
+			r := cli(t, "", args...)
+			r.expect(t, 1, "held by another process, e.g. the app: stop it, or use the app's admin handler")
+			r.oneLineError(t)
+			t.Logf("failed after %v: %s", time.Since(start).Round(time.Millisecond), r.stderr)
+		})
 	}
 }
 

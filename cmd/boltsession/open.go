@@ -81,7 +81,7 @@ func openStore(path string) (*boltsession.BoltStore, error) {
 func describeOpenError(path string, err error) error {
 	switch {
 	case errors.Is(err, boltsession.ErrLocked), errors.Is(err, bolterrors.ErrTimeout):
-		return fmt.Errorf("%s: held by another process, e.g. the app: stop it, or use the app's admin handler (%w)", path, boltsession.ErrLocked)
+		return fmt.Errorf("%s: held by another process, e.g. the app: stop it, or use the app's admin handler", path)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
 		return fmt.Errorf("%s: not a bbolt database file (%v)", path, err)
 	case errors.Is(err, boltsession.ErrVersion):
