@@ -100,6 +100,11 @@ func TestInspectAndScanReportACorruptRecordWithoutFailing(t *testing.T) {
 	if !in.ExpiresFirst.Equal(now.Add(10*time.Minute)) || !in.ExpiresLast.Equal(now.Add(100*time.Minute)) {
 		t.Fatalf("expiry range %v .. %v", in.ExpiresFirst, in.ExpiresLast)
 	}
+	// Inspect never decoded the corrupt record: it counts it as the live
+	// session its index says it is, and the store met no corrupt record.
+	if c := s.Stats().Corrupt; c != 0 {
+		t.Fatalf("Inspect decoded records: Stats.Corrupt = %d", c)
+	}
 
 	var corrupt []string
 	err = s.Scan(context.Background(), boltsession.ScanOptions{}, func(info boltsession.SessionInfo) error {
@@ -113,6 +118,9 @@ func TestInspectAndScanReportACorruptRecordWithoutFailing(t *testing.T) {
 	})
 	if err != nil || !slices.Equal(corrupt, []string{"a-2"}) {
 		t.Fatalf("Scan: corrupt %q, err %v", corrupt, err)
+	}
+	if c := s.Stats().Corrupt; c != 1 {
+		t.Fatalf("after Scan, Stats.Corrupt = %d, want 1", c)
 	}
 }
 
