@@ -139,6 +139,9 @@ func describeJSONError(line []byte, err error) error {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("incomplete JSON object")
 	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf("field %s: unknown (an export line has id, created, expires, owner, maxage, values)", field)
+	}
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(line, &fields) == nil {
 		targets := map[string]any{"created": new(time.Time), "expires": new(time.Time)}

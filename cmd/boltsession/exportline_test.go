@@ -30,7 +30,7 @@ func TestParseLineSaysWhatIsWrong(t *testing.T) {
 		{`not json`, "byte 2: invalid character"},
 		{`[1,2]`, "where a JSON object was expected"},
 		{`{"id":"a","created":"2026-01-01T00:00:00Z","expires":"2026-01-02T00:00:00Z","values":{}} {}`, "unexpected data after the JSON object"},
-		{`{"id":"a","created":"2026-01-01T00:00:00Z","expires":"2026-01-02T00:00:00Z","color":"red"}`, `unknown field "color"`},
+		{`{"id":"a","created":"2026-01-01T00:00:00Z","expires":"2026-01-02T00:00:00Z","color":"red"}`, `field "color": unknown`},
 		{`{"created":"2026-01-01T00:00:00Z","expires":"2026-01-02T00:00:00Z"}`, `field "id": missing`},
 		{`{"id":"` + strings.Repeat("x", 1025) + `","created":"2026-01-01T00:00:00Z","expires":"2026-01-02T00:00:00Z"}`, `field "id": 1025 bytes`},
 		{`{"id":"a","expires":"2026-01-02T00:00:00Z"}`, `field "created": missing`},
