@@ -44,8 +44,10 @@ type Inspection struct {
 	Owners int
 
 	// ExpiresFirst and ExpiresLast are the earliest and latest expiry of a
-	// live session; zero when there is none. With sliding expiry the first
-	// is the session idle longest, the last the one used most recently.
+	// live session; zero when there is none. They come from the expiry
+	// index; creation times would need every record decoded. With one idle
+	// timeout for all sessions, the first belongs to the session idle
+	// longest and the last to the one used most recently.
 	ExpiresFirst, ExpiresLast time.Time
 }
 
