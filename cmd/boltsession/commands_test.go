@@ -366,8 +366,21 @@ func TestACorruptRecordIsReportedWhereItIs(t *testing.T) {
 
 	// stats reads only the indexes: the corrupt record does not matter.
 	cli(t, "", "stats", path).expect(t, 0, "3 live, 1 expired")
+	// stats --deep reads every record and counts it.
+	r := cli(t, "", "stats", path, "--deep", "--json")
+	r.expect(t, 0)
+	var st statsJSON
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	created := now.Add(-time.Hour)
+	if st.Corrupt == nil || *st.Corrupt != 1 || st.RecordBytes == nil || *st.RecordBytes <= 0 ||
+		st.OldestCreated == nil || !st.OldestCreated.Equal(created) || !st.NewestCreated.Equal(created) {
+		t.Fatalf("stats --deep --json = %s", r.stdout)
+	}
+	cli(t, "", "stats", path, "--deep").expect(t, 0, "in 4 records, 1 corrupt", "oldest session   "+created.UTC().Format(time.RFC3339))
 
-	r := cli(t, "", "show", path, "beta-0003")
+	r = cli(t, "", "show", path, "beta-0003")
 	r.expect(t, 1, "session beta-0003-cc:", "corrupt")
 	r.oneLineError(t)
 

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
+
+	"github.com/boltsession/boltsession"
 )
 
 var statsCommand = &command{
 	name:    "stats",
-	usage:   "FILE [--json]",
+	usage:   "FILE [--deep] [--json]",
 	summary: "Show how many sessions the file holds, live and expired, how many owners, its size, free pages and format version.",
 	example: `$ boltsession stats sessions.db
 file             sessions.db
@@ -23,7 +25,15 @@ expires first    2026-11-26T13:05:00Z
 expires last     2026-11-27T13:00:00Z
 
 stats reads the indexes only, never the session records, so it stays fast
-on large files and a corrupt record does not stop it.`,
+on large files and a corrupt record does not stop it. --deep also reads
+every record, for the oldest and newest session by creation time, the bytes
+the records take and how many are corrupt:
+
+$ boltsession stats sessions.db --deep
+…
+oldest session   2026-11-25T13:06:12Z (created)
+newest session   2026-11-26T13:04:55Z (created)
+records          11.9 MiB in 100000 records, 0 corrupt`,
 	run: runStats,
 }
 
@@ -39,11 +49,47 @@ type statsJSON struct {
 	Owners        int        `json:"owners"`
 	ExpiresFirst  *time.Time `json:"expires_first,omitempty"`
 	ExpiresLast   *time.Time `json:"expires_last,omitempty"`
+
+	// With --deep:
+	OldestCreated *time.Time `json:"oldest_created,omitempty"`
+	NewestCreated *time.Time `json:"newest_created,omitempty"`
+	RecordBytes   *int64     `json:"record_bytes,omitempty"`
+	Corrupt       *int       `json:"corrupt,omitempty"`
+}
+
+// deepStats is what stats --deep reads from every record.
+type deepStats struct {
+	oldest, newest time.Time
+	bytes          int64
+	records        int
+	corrupt        int
+}
+
+// readDeep visits every stored record, expired ones included.
+func readDeep(s *boltsession.BoltStore) (deepStats, error) {
+	var d deepStats
+	err := s.Scan(context.Background(), boltsession.ScanOptions{Expired: true}, func(in boltsession.SessionInfo) error {
+		d.records++
+		d.bytes += int64(in.Size)
+		if in.Err != nil {
+			d.corrupt++
+			return nil
+		}
+		if d.oldest.IsZero() || in.Created.Before(d.oldest) {
+			d.oldest = in.Created
+		}
+		if in.Created.After(d.newest) {
+			d.newest = in.Created
+		}
+		return nil
+	})
+	return d, err
 }
 
 func runStats(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	deep := fs.Bool("deep", false, "also read every record: oldest and newest by creation, record bytes, corrupt records")
 	pos, err := parse(e, c, fs, args)
 	if err != nil {
 		return err
@@ -60,12 +106,22 @@ func runStats(e *env, c *command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
+	var d deepStats
+	if *deep {
+		if d, err = readDeep(s); err != nil {
+			return fmt.Errorf("%s: %w", pos[0], err)
+		}
+	}
 	if *asJSON {
 		out := statsJSON{
 			File: pos[0], FormatVersion: in.FormatVersion, FileSize: in.FileSize,
 			PageSize: in.PageSize, FreePages: in.FreePages,
 			Sessions: in.Sessions, Expired: in.Expired, Owners: in.Owners,
 			ExpiresFirst: timeOrNil(in.ExpiresFirst), ExpiresLast: timeOrNil(in.ExpiresLast),
+		}
+		if *deep {
+			out.OldestCreated, out.NewestCreated = timeOrNil(d.oldest), timeOrNil(d.newest)
+			out.RecordBytes, out.Corrupt = &d.bytes, &d.corrupt
 		}
 		return writeJSON(e, out)
 	}
@@ -78,6 +134,11 @@ func runStats(e *env, c *command, args []string) error {
 	fmt.Fprintf(tw, "owners\t%d\n", in.Owners)
 	fmt.Fprintf(tw, "expires first\t%s\n", textTime(in.ExpiresFirst))
 	fmt.Fprintf(tw, "expires last\t%s\n", textTime(in.ExpiresLast))
+	if *deep {
+		fmt.Fprintf(tw, "oldest session\t%s (created)\n", textTime(d.oldest))
+		fmt.Fprintf(tw, "newest session\t%s (created)\n", textTime(d.newest))
+		fmt.Fprintf(tw, "records\t%s in %d records, %d corrupt\n", humanBytes(d.bytes), d.records, d.corrupt)
+	}
 	return tw.Flush()
 }
 
