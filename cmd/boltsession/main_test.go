@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// hold is the helper process: it opens the store as an app would, says
+// hold is the holding process: it opens the store as an app would, says
 // "held" and keeps the file until its standard input closes.
 func hold(path string) int {
 	s, err := boltsession.Open(path, nil)
