@@ -43,12 +43,13 @@ type CompactResult struct {
 // never shrinks by itself, since bbolt keeps freed pages for reuse.
 //
 // With dst empty (or naming src) the compaction is in place: the copy is
-// written to a temporary file beside src, synced, and renamed over src while
-// src is still locked, so no moment exists at which src is missing or half
-// written, and no other process can write to src between the copy and the
-// rename. Otherwise dst must not exist yet; it is written under a temporary
-// name and renamed when complete. Either way a failure leaves no new file
-// behind and src untouched.
+// written to a temporary file beside src, synced, and renamed over src
+// while src is still locked, so no moment exists at which src is missing or
+// half written, and no other process can write to src between the copy and
+// the rename. Otherwise dst must not exist yet; it is written under a
+// temporary name beside it and renamed when complete. The temporary file is
+// named .NAME.compact-* (NAME: the final file's name). Either way a failure
+// leaves no new file behind and src untouched.
 //
 // src must not be open: Compact takes the file lock (shared, for reading)
 // and gives an error wrapping ErrLocked after opts.Timeout if a store or

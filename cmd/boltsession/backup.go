@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -49,8 +51,11 @@ func runBackup(e *env, c *command, args []string) error {
 	n, err := writeFileAtomic(out, 0o600, func(f *os.File) (int64, error) {
 		bar := newBar(e, fi.Size(), "backup", true)
 		defer finishBar(bar)
-		return s.WriteTo(countingWriter{w: f, bar: bar})
+		return s.WriteTo(interruptibleWriter{ctx: e.ctx, w: countingWriter{w: f, bar: bar}})
 	})
+	if err != nil && e.ctx.Err() != nil {
+		return fmt.Errorf("%s: backup interrupted; %s was not written", path, out)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: backup to %s: %w", path, out, err)
 	}
@@ -96,4 +101,18 @@ func removeIfExists(path string) error {
 		return err
 	}
 	return nil
+}
+
+// interruptibleWriter stops a copy once ctx is done (an interrupt): the
+// write fails and the partial file is removed.
+type interruptibleWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (i interruptibleWriter) Write(p []byte) (int, error) {
+	if err := i.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("interrupted: %w", err)
+	}
+	return i.w.Write(p)
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/boltsession/boltsession"
 )
@@ -43,13 +46,19 @@ func runCompact(e *env, c *command, args []string) error {
 	if err := s.Close(); err != nil {
 		return err
 	}
+	target := path
+	if *out != "" {
+		target = *out
+	}
 	bar := newBar(e, -1, "compacting", true)
-	res, err := boltsession.Compact(path, *out, &boltsession.CompactOptions{
-		Timeout: lockWait,
-		Progress: func(written, total int64) {
-			bar.ChangeMax64(total)
-			_ = bar.Set64(written)
-		},
+	res, err := compactInterruptibly(e, target, func() (boltsession.CompactResult, error) {
+		return boltsession.Compact(path, *out, &boltsession.CompactOptions{
+			Timeout: lockWait,
+			Progress: func(written, total int64) {
+				bar.ChangeMax64(total)
+				_ = bar.Set64(written)
+			},
+		})
 	})
 	finishBar(bar)
 	if err != nil {
@@ -58,14 +67,55 @@ func runCompact(e *env, c *command, args []string) error {
 		}
 		return err
 	}
-	target := path
-	if *out != "" {
-		target = *out
-	}
 	if *asJSON {
 		return writeJSON(e, map[string]any{"file": target, "before": res.Before, "after": res.After})
 	}
 	fmt.Fprintf(e.stdout, "compacted %s: %s -> %s (saved %s)\n", target,
 		humanBytes(res.Before), humanBytes(res.After), humanBytes(max(res.Before-res.After, 0)))
 	return nil
+}
+
+// compactInterruptibly runs compact and, if the command is interrupted
+// first, removes the partial copy and reports that target was left as it
+// was. bbolt's compaction cannot be stopped midway; removing its temporary
+// file (see boltsession.Compact for the name) makes the final rename fail,
+// so the file never changes after the interrupt was acknowledged.
+func compactInterruptibly(e *env, target string, compact func() (boltsession.CompactResult, error)) (boltsession.CompactResult, error) {
+	pattern := filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".compact-*")
+	existing := map[string]bool{}
+	if names, err := filepath.Glob(pattern); err == nil {
+		for _, n := range names {
+			existing[n] = true
+		}
+	}
+	type outcome struct {
+		res boltsession.CompactResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := compact()
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-e.ctx.Done():
+	}
+	interrupted := fmt.Errorf("%s: compaction interrupted; %s is as it was", target, target)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		select {
+		case o := <-done: // finished (or failed) before the copy could be removed
+			return o.res, o.err
+		case <-poll.C:
+			names, _ := filepath.Glob(pattern)
+			for _, n := range names {
+				if !existing[n] && os.Remove(n) == nil {
+					return boltsession.CompactResult{}, interrupted
+				}
+			}
+		}
+	}
 }

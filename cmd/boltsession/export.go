@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -43,7 +42,7 @@ func runExport(e *env, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
-	ctx := context.Background()
+	ctx := e.ctx
 	total, err := s.Count(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -75,6 +74,12 @@ func runExport(e *env, c *command, args []string) error {
 		err = export(e.stdout)
 	} else {
 		_, err = writeFileAtomic(*out, 0o600, func(f *os.File) (int64, error) { return 0, export(f) })
+	}
+	if err != nil && ctx.Err() != nil && *out != "" {
+		return fmt.Errorf("%s: export interrupted; %s was not written", path, *out)
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: export interrupted after %d sessions", path, n)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: export: %w", path, err)

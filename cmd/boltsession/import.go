@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,8 +71,11 @@ func runImport(e *env, c *command, args []string) error {
 
 	bar := newBar(e, size, "import", true)
 	r := bufio.NewReaderSize(io.TeeReader(src, bar), 256<<10)
-	res, err := s.Restore(context.Background(), readLines(r, name))
+	res, err := s.Restore(e.ctx, readLines(r, name))
 	finishBar(bar)
+	if err != nil && e.ctx.Err() != nil {
+		err = errors.New("interrupted")
+	}
 	if err != nil && created {
 		s.Close()
 		return errors.Join(fmt.Errorf("%s: import: %w; nothing imported", path, err), removeIfExists(path))

@@ -155,7 +155,7 @@ func runImporter(e *env, dir, path string, dryRun, asJSON bool, importer func(co
 		defer s.Close()
 		dst = s
 	}
-	sum, err := importer(context.Background(), dst)
+	sum, err := importer(e.ctx, dst)
 	if err != nil {
 		if created && sum.Imported == 0 {
 			dst.(*boltsession.BoltStore).Close()

@@ -69,7 +69,7 @@ func runLs(e *env, c *command, args []string) error {
 	}
 	var corrupt []string
 	opts := boltsession.ScanOptions{Owner: *owner, Expired: *expired, Limit: *limit}
-	err = s.Scan(context.Background(), opts, func(in boltsession.SessionInfo) error {
+	err = s.Scan(e.ctx, opts, func(in boltsession.SessionInfo) error {
 		if in.Err != nil {
 			corrupt = append(corrupt, in.ID)
 		}
@@ -121,10 +121,10 @@ func shortID(id string) string {
 // as git does with commit hashes: an exact match wins; a prefix must be at
 // least minPrefix bytes long and match exactly one session. Expired
 // records that the sweeper has not yet removed count too (rm removes them).
-func resolveID(s *boltsession.BoltStore, path, id string) (string, error) {
+func resolveID(ctx context.Context, s *boltsession.BoltStore, path, id string) (string, error) {
 	const minPrefix = 6
 	var found []string
-	err := s.Scan(context.Background(), boltsession.ScanOptions{IDPrefix: id, Expired: true, Limit: 2}, func(in boltsession.SessionInfo) error {
+	err := s.Scan(ctx, boltsession.ScanOptions{IDPrefix: id, Expired: true, Limit: 2}, func(in boltsession.SessionInfo) error {
 		if in.ID == id {
 			found = []string{id}
 			return errStopScan

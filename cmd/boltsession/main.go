@@ -19,12 +19,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 // Exit statuses.
@@ -37,6 +40,10 @@ const (
 // env is what a command reads and writes: the process's standard streams
 // in main, buffers in tests.
 type env struct {
+	// ctx is cancelled by the first interrupt (Ctrl-C) or SIGTERM: the
+	// command stops and leaves its files as they were. A second interrupt
+	// ends the process at once.
+	ctx            context.Context
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	progress       bool // draw progress bars on stderr (a terminal)
@@ -64,7 +71,12 @@ func init() {
 }
 
 func main() {
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, progress: stderrIsTerminal()}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // the next signal gets its default action: exit now
+	}()
+	e := &env{ctx: ctx, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, progress: stderrIsTerminal()}
 	os.Exit(run(e, os.Args[1:]))
 }
 

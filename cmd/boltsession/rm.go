@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 
@@ -43,7 +42,7 @@ func runRm(e *env, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
-	ctx := context.Background()
+	ctx := e.ctx
 
 	if *owner != "" {
 		var stored int
@@ -69,7 +68,7 @@ func runRm(e *env, c *command, args []string) error {
 	ids := make([]string, 0, len(pos)-1)
 	seen := map[string]bool{}
 	for _, arg := range pos[1:] {
-		id, err := resolveID(s, path, arg)
+		id, err := resolveID(ctx, s, path, arg)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -47,12 +46,12 @@ func runShow(e *env, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
-	id, err := resolveID(s, path, pos[1])
+	id, err := resolveID(e.ctx, s, path, pos[1])
 	if err != nil {
 		return err
 	}
 	var info *boltsession.SessionInfo
-	err = s.Scan(context.Background(), boltsession.ScanOptions{IDPrefix: id, Expired: true, Limit: 1, Values: true}, func(in boltsession.SessionInfo) error {
+	err = s.Scan(e.ctx, boltsession.ScanOptions{IDPrefix: id, Expired: true, Limit: 1, Values: true}, func(in boltsession.SessionInfo) error {
 		if in.ID == id {
 			info = &in
 		}

@@ -66,9 +66,9 @@ type deepStats struct {
 }
 
 // readDeep visits every stored record, expired ones included.
-func readDeep(s *boltsession.BoltStore) (deepStats, error) {
+func readDeep(ctx context.Context, s *boltsession.BoltStore) (deepStats, error) {
 	var d deepStats
-	err := s.Scan(context.Background(), boltsession.ScanOptions{Expired: true}, func(in boltsession.SessionInfo) error {
+	err := s.Scan(ctx, boltsession.ScanOptions{Expired: true}, func(in boltsession.SessionInfo) error {
 		d.records++
 		d.bytes += int64(in.Size)
 		if in.Err != nil {
@@ -102,13 +102,13 @@ func runStats(e *env, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
-	in, err := s.Inspect(context.Background())
+	in, err := s.Inspect(e.ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
 	var d deepStats
 	if *deep {
-		if d, err = readDeep(s); err != nil {
+		if d, err = readDeep(e.ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", pos[0], err)
 		}
 	}

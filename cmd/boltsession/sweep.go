@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"time"
@@ -31,7 +30,7 @@ func runSweep(e *env, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
-	res, err := s.Sweep(context.Background())
+	res, err := s.Sweep(e.ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
