@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -394,4 +397,48 @@ func TestACorruptRecordIsReportedWhereItIs(t *testing.T) {
 	cli(t, "", "export", path).expect(t, 1, "skipped 1 corrupt records")
 	cli(t, "", "rm", path, "beta-0003").expect(t, 0, "removed 1 session")
 	cli(t, "", "ls", path).expect(t, 0)
+}
+
+func TestAnInterruptedImportLeavesNothingBehind(t *testing.T) {
+	exported := cli(t, "", "export", standardFile(t))
+	exported.expect(t, 0)
+	firstLine, _, _ := strings.Cut(exported.stdout, "\n")
+	target := filepath.Join(t.TempDir(), "new.db")
+
+	cmd := exec.Command(commandPath, "import", target)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(stdin, firstLine+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The file exists once the command has opened it, long after it began
+	// catching interrupts.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(target); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("import never created its file")
+		}
+	}
+	// The command waits for more input; the interrupt ends the wait.
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	stdin.Close()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), "interrupted; nothing imported") {
+		t.Fatalf("interrupted import: %v, stderr %q", err, stderr.String())
+	}
+	if _, err := os.Stat(target); !os.IsNotExist(err) {
+		t.Fatalf("an interrupted import left %s: %v", target, err)
+	}
 }

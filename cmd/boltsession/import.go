@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,7 +71,7 @@ func runImport(e *env, c *command, args []string) error {
 	defer s.Close()
 
 	bar := newBar(e, size, "import", true)
-	r := bufio.NewReaderSize(io.TeeReader(src, bar), 256<<10)
+	r := bufio.NewReaderSize(io.TeeReader(interruptibleReader{ctx: e.ctx, r: src}, bar), 256<<10)
 	res, err := s.Restore(e.ctx, readLines(r, name))
 	finishBar(bar)
 	if err != nil && e.ctx.Err() != nil {
@@ -134,5 +135,36 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 			continue
 		}
 		return bytes.TrimSuffix(line, []byte("\n")), err
+	}
+}
+
+// interruptibleReader returns as soon as ctx is done, even while a read
+// blocks (a pipe or terminal with nothing to read yet), so an interrupt
+// ends an import at once. The abandoned read finishes in its goroutine
+// into a buffer nobody uses.
+type interruptibleReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (i interruptibleReader) Read(p []byte) (int, error) {
+	if err := i.ctx.Err(); err != nil {
+		return 0, err
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	buf := make([]byte, len(p))
+	done := make(chan result, 1)
+	go func() {
+		n, err := i.r.Read(buf)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return copy(p, buf[:r.n]), r.err
+	case <-i.ctx.Done():
+		return 0, i.ctx.Err()
 	}
 }
