@@ -1,8 +1,10 @@
 package boltsession_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -203,5 +205,23 @@ func TestRestoreReplacesRecordsWithTheirIndexesAndIsIdempotent(t *testing.T) {
 	// One expiry entry per record: the replaced expiry is gone.
 	if n, m := bucketLen(t, path, "expiry"), bucketLen(t, path, "sessions"); n != m {
 		t.Fatalf("%d expiry entries for %d records", n, m)
+	}
+}
+
+func TestOpeningAnExistingFileDoesNotWriteToIt(t *testing.T) {
+	s, _, path := inspectFixture(t)
+	s.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path, nil)
+	if _, err := s.Inspect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	after, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("Open, Inspect and Close changed the file (%v)", err)
 	}
 }
