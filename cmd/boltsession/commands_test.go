@@ -442,3 +442,16 @@ func TestAnInterruptedImportLeavesNothingBehind(t *testing.T) {
 		t.Fatalf("an interrupted import left %s: %v", target, err)
 	}
 }
+
+func TestTextOutputQuotesControlCharacters(t *testing.T) {
+	path := makeFile(t, session{id: "esc-0001-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", owner: "evil\x1b[2Jowner",
+		expires: now.Add(time.Hour), values: map[string]any{"k\tey": 1}})
+	for _, args := range [][]string{{"ls", path}, {"show", path, "esc-0001"}} {
+		r := cli(t, "", args...)
+		r.expect(t, 0, `"evil\x1b[2Jowner"`)
+		if strings.Contains(r.stdout, "\x1b") {
+			t.Fatalf("%s printed a raw escape character:\n%q", args[0], r.stdout)
+		}
+	}
+	cli(t, "", "show", path, "esc-0001").expect(t, 0, `"k\tey"  1`)
+}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/boltsession/boltsession"
 )
@@ -93,7 +95,7 @@ func runLs(e *env, c *command, args []string) error {
 		if in.Err != nil {
 			ownerCol = "CORRUPT"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", shortID(in.ID), ownerCol, textTime(in.Created), expires, in.Size)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", printable(shortID(in.ID)), printable(ownerCol), textTime(in.Created), expires, in.Size)
 		return nil
 	})
 	if ferr := tw.Flush(); err == nil {
@@ -150,3 +152,16 @@ func resolveID(ctx context.Context, s *boltsession.BoltStore, path, id string) (
 
 // errStopScan ends a Scan early without being an error of the command.
 var errStopScan = errors.New("stop scan")
+
+// printable returns s as it is when every character prints, and quoted
+// (Go syntax) otherwise: IDs, owners and keys come from the app's users, and
+// a control character must neither break the columns nor reach the
+// operator's terminal as an escape sequence.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}

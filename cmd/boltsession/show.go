@@ -98,9 +98,9 @@ func runShow(e *env, c *command, args []string) error {
 		return writeJSON(e, out)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "id        %s\n", id)
+	fmt.Fprintf(&b, "id        %s\n", printable(id))
 	if info.Owner != "" {
-		fmt.Fprintf(&b, "owner     %s\n", info.Owner)
+		fmt.Fprintf(&b, "owner     %s\n", printable(info.Owner))
 	}
 	fmt.Fprintf(&b, "created   %s\n", textTime(info.Created))
 	expires := textTime(info.Expires)
@@ -115,10 +115,10 @@ func runShow(e *env, c *command, args []string) error {
 	b.WriteString("values\n")
 	width := 0
 	for _, k := range keys {
-		width = max(width, len(k))
+		width = max(width, len(printable(k)))
 	}
 	for _, k := range keys {
-		fmt.Fprintf(&b, "  %-*s  %s\n", width, k, rendered[k])
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, printable(k), rendered[k])
 	}
 	if len(keys) == 0 {
 		b.WriteString("  (none)\n")
