@@ -89,7 +89,7 @@ func runExport(e *env, c *command, args []string) error {
 	}
 	if len(corrupt) > 0 {
 		return fmt.Errorf("%s: exported %d sessions but skipped %d corrupt records (first: %s): %w",
-			path, n, len(corrupt), shortID(corrupt[0]), boltsession.ErrCorrupt)
+			path, n, len(corrupt), printable(shortID(corrupt[0])), boltsession.ErrCorrupt)
 	}
 	return nil
 }

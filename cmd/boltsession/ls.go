@@ -106,7 +106,7 @@ func runLs(e *env, c *command, args []string) error {
 	}
 	if len(corrupt) > 0 {
 		return fmt.Errorf("%s: %d corrupt session records listed (first: %s); 'boltsession rm %s ID' removes one: %w",
-			pos[0], len(corrupt), shortID(corrupt[0]), pos[0], boltsession.ErrCorrupt)
+			pos[0], len(corrupt), printable(shortID(corrupt[0])), pos[0], boltsession.ErrCorrupt)
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func runShow(e *env, c *command, args []string) error {
 		return fmt.Errorf("%s: no session %q: %w", path, pos[1], boltsession.ErrNotFound)
 	}
 	if info.Err != nil {
-		return fmt.Errorf("%s: session %s: %w", path, shortID(id), info.Err)
+		return fmt.Errorf("%s: session %s: %w", path, printable(shortID(id)), info.Err)
 	}
 
 	keys := make([]string, 0, len(info.Values))
@@ -76,7 +76,7 @@ func runShow(e *env, c *command, args []string) error {
 	for _, k := range keys {
 		j, err := msgpackToJSON(info.Values[k])
 		if err != nil {
-			return fmt.Errorf("%s: session %s: value %q: %w", path, shortID(id), k, err)
+			return fmt.Errorf("%s: session %s: value %q: %w", path, printable(shortID(id)), k, err)
 		}
 		rendered[k] = j
 	}
