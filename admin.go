@@ -38,9 +38,11 @@ import (
 //	                               app keeps running (WriteTo), as
 //	                               application/octet-stream
 //
-// A method other than those gives 405. The handler takes no lock of its
-// own: every route is one store operation, safe alongside the app's
-// traffic.
+// A method other than those gives 405. Only DELETE changes anything, and
+// browsers send a cross-site DELETE only after a CORS preflight, so a
+// forged form or link cannot delete sessions through an admin's cookie.
+// Every route uses the store's ordinary operations and is safe alongside
+// the app's traffic; /backup holds one read transaction while it streams.
 func AdminHandler(s *BoltStore) http.Handler {
 	a := &admin{store: s}
 	mux := http.NewServeMux()
