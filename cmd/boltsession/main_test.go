@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	commandPath = filepath.Join(dir, "boltsession")
-	build := exec.Command("go", "build", "-o", commandPath, ".")
+	build := exec.Command("go", "build", "-buildvcs=false", "-o", commandPath, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the command:", err)
