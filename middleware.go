@@ -165,6 +165,21 @@ func (m *Manager) expiry(s *Session, now time.Time) time.Time {
 	return exp.Round(0)
 }
 
+// touchAfter is the lazy-touch threshold for s: Options.TouchAfter, or a
+// tenth of the session's idle lifetime when TouchAfter was left zero or is
+// not shorter than that lifetime (a threshold that long would let an active
+// session expire untouched).
+func (m *Manager) touchAfter(s *Session) time.Duration {
+	d := m.cfg.MaxAge
+	if s.maxAge > 0 {
+		d = s.maxAge
+	}
+	if m.cfg.touchAuto || m.cfg.TouchAfter >= d {
+		return d / 10
+	}
+	return m.cfg.TouchAfter
+}
+
 // saveReason says who asked persist to write.
 type saveReason int8
 
@@ -265,7 +280,7 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 		return nil // the commit point already touched as far as needed
 	}
 	moved := exp.Sub(s.expires)
-	if s.touchDue || (moved > 0 && (m.cfg.touchAlways || moved > m.cfg.TouchAfter)) {
+	if s.touchDue || (moved > 0 && (m.cfg.touchAlways || moved > m.touchAfter(s))) {
 		if err := m.store.Touch(storeCtx(), s.id, exp); err != nil {
 			return m.lost(s, "touch", err)
 		}

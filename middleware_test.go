@@ -990,3 +990,33 @@ func TestExplicitSaveReportsWhatCannotBeSaved(t *testing.T) {
 		}
 	})
 }
+
+func TestShortSetMaxAgeSlidesUnderReadOnlyTraffic(t *testing.T) {
+	// The default TouchAfter (MaxAge/10 = 2.4h) is longer than this
+	// session's own idle lifetime: lazy touching must follow the session's
+	// lifetime, or an active session expires after its first hour.
+	e := newEnv(t, Options{MaxAge: 24 * time.Hour})
+	e.mux.HandleFunc("/short", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.SetMaxAge(time.Hour)
+		s.Set("views", 1)
+	})
+	e.mustGet(nil, "/short")
+	for i := range 9 { // three hours of reads, one every 20 minutes
+		e.clock.Advance(20 * time.Minute)
+		if got := e.mustGet(nil, "/get?k=views"); got != "1" {
+			t.Fatalf("read %d after %v: %s, the active session expired", i, time.Duration(i+1)*20*time.Minute, got)
+		}
+	}
+}
+
+func TestTouchAfterNotShorterThanMaxAgeStillSlides(t *testing.T) {
+	e := newEnv(t, Options{MaxAge: time.Hour, TouchAfter: 2 * time.Hour})
+	e.mustGet(nil, "/incr")
+	for i := range 9 {
+		e.clock.Advance(20 * time.Minute)
+		if got := e.mustGet(nil, "/get?k=views"); got != "1" {
+			t.Fatalf("read %d: %s, the active session expired", i, got)
+		}
+	}
+}

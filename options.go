@@ -113,7 +113,11 @@ type Options struct {
 	// TouchAfter is the lazy-touch threshold: a request that changes
 	// nothing extends the stored expiry only when that would move it by
 	// more than TouchAfter, so read-mostly traffic writes almost nothing.
-	// Zero means MaxAge/10; a negative value touches on every request.
+	// Zero means a tenth of the session's idle lifetime: MaxAge/10, or a
+	// tenth of what Session.SetMaxAge gave it. A value not shorter than a
+	// session's idle lifetime could never slide it (the session would
+	// expire however active), so for that session it is lowered to a tenth
+	// of the lifetime too. A negative value touches on every request.
 	TouchAfter time.Duration
 
 	// Rolling sends the cookie on every response to a request that carried
@@ -171,6 +175,7 @@ type Options struct {
 type config struct {
 	Options
 	touchAlways bool
+	touchAuto   bool // TouchAfter was zero: a tenth of each session's lifetime
 	httpOnly    bool
 	persist     bool
 }
@@ -203,6 +208,7 @@ func newConfig(o Options) (*config, error) {
 	switch {
 	case c.TouchAfter == 0:
 		c.TouchAfter = c.MaxAge / 10
+		c.touchAuto = true
 	case c.TouchAfter < 0:
 		c.touchAlways = true
 		c.TouchAfter = 0
