@@ -1020,3 +1020,31 @@ func TestTouchAfterNotShorterThanMaxAgeStillSlides(t *testing.T) {
 		}
 	}
 }
+
+func TestDestroyThenRegenerateStartsTheAbsoluteLifetimeAfresh(t *testing.T) {
+	// Logout and a new login in one request: the new session must not
+	// inherit the old one's creation time, or AbsoluteMaxAge would end it
+	// when the old session's cap runs out.
+	e := newEnv(t, Options{MaxAge: time.Hour, AbsoluteMaxAge: 2 * time.Hour})
+	e.mux.HandleFunc("/relogin", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.Destroy()
+		s.Regenerate()
+		s.Set("views", 1)
+		if !s.Created().Equal(e.clock.Now()) {
+			t.Errorf("Created %v, want now %v", s.Created(), e.clock.Now())
+		}
+	})
+	e.mustGet(nil, "/incr")
+	e.clock.Advance(50 * time.Minute)
+	e.mustGet(nil, "/incr")
+	e.clock.Advance(40 * time.Minute)
+	if got := e.mustGet(nil, "/incr"); got != "3" {
+		t.Fatalf("views %s: the first session did not last", got)
+	}
+	e.mustGet(nil, "/relogin")
+	e.clock.Advance(45 * time.Minute)
+	if got := e.mustGet(nil, "/get?k=views"); got != "1" {
+		t.Errorf("the new session ended %v after it began: %s", 45*time.Minute, got)
+	}
+}

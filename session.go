@@ -228,13 +228,18 @@ func (s *Session) Regenerate() {
 	}
 	s.id = s.m.cfg.GenID(s.r)
 	s.regenerated = true
+	if s.destroyed {
+		// A new session, not the destroyed one renamed: its absolute
+		// lifetime starts now.
+		s.created = s.m.cfg.Now()
+	}
 	s.destroyed = false
 	s.gone = false
 }
 
 // Destroy ends the session: its values are dropped, its record is deleted
 // at the commit point and the browser is told to drop the cookie. A later
-// Regenerate in the same request starts a new, empty session.
+// Regenerate in the same request starts a new, empty session, created then.
 func (s *Session) Destroy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
