@@ -93,10 +93,14 @@ func (s *Session) Created() time.Time {
 }
 
 // Expires returns the session's expiry as the store holds it, or, for a
-// new session, the expiry it would get if saved now.
+// session not yet in the store (new or regenerated), the expiry it would get
+// if saved now.
 func (s *Session) Expires() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.stored {
+		return s.m.expiry(s, s.m.cfg.Now())
+	}
 	return s.expires
 }
 
