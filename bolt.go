@@ -305,11 +305,8 @@ func (s *BoltStore) Save(ctx context.Context, u Update) error {
 		return err
 	}
 	if u.Owner != nil {
-		if len(*u.Owner) > maxOwnerLen {
-			return fmt.Errorf("boltsession: save: owner longer than %d bytes", maxOwnerLen)
-		}
-		if strings.IndexByte(*u.Owner, 0) >= 0 {
-			return errors.New("boltsession: save: owner contains a NUL byte")
+		if err := checkOwner("save", *u.Owner); err != nil {
+			return err
 		}
 	}
 	if u.Create && u.Expires.IsZero() {
@@ -366,6 +363,18 @@ func checkKey(op, id string) error {
 	}
 	if len(id) > maxIDLen {
 		return fmt.Errorf("boltsession: %s: session ID longer than %d bytes", op, maxIDLen)
+	}
+	return nil
+}
+
+// checkOwner refuses an owner the owner index cannot hold: longer than
+// 1024 bytes, or holding its separator, a NUL byte.
+func checkOwner(op, owner string) error {
+	if len(owner) > maxOwnerLen {
+		return fmt.Errorf("boltsession: %s: owner longer than %d bytes", op, maxOwnerLen)
+	}
+	if strings.IndexByte(owner, 0) >= 0 {
+		return fmt.Errorf("boltsession: %s: owner contains a NUL byte", op)
 	}
 	return nil
 }
