@@ -323,7 +323,7 @@ func (m *Manager) commit(h http.Header, s *Session) error {
 		if err != nil {
 			return fmt.Errorf("boltsession: encode cookie for session %s: %w", logID(s.id), err)
 		}
-		addCookie(h, m.sessionCookie(s.r, v, s.expires))
+		addCookie(h, m.sessionCookie(s.r, v, s.expires, s.persistent()))
 	}
 	s.cookieDue = false
 	return nil

@@ -1048,3 +1048,30 @@ func TestDestroyThenRegenerateStartsTheAbsoluteLifetimeAfresh(t *testing.T) {
 		t.Errorf("the new session ended %v after it began: %s", 45*time.Minute, got)
 	}
 }
+
+func TestSetMaxAgeMakesABrowserSessionCookiePersistAndBack(t *testing.T) {
+	// With browser-session cookies (Persist Off), "remember me" is what
+	// express-session users do with req.session.cookie.maxAge: that one
+	// session's cookie gets a Max-Age, and losing it again makes the
+	// cookie a browser-session one again.
+	e := newEnv(t, Options{MaxAge: time.Hour, Cookie: CookieOptions{Persist: Off}})
+	e.onSession("/remember", func(s *Session) string {
+		s.SetMaxAge(30 * 24 * time.Hour)
+		return words(s.Set("user", "alice") == nil)
+	})
+	e.onSession("/forget", func(s *Session) string {
+		s.SetMaxAge(0)
+		return "ok"
+	})
+	if c := e.get(nil, "/incr").cookie("sid"); c == nil || c.MaxAge != 0 {
+		t.Fatalf("cookie %v: want a browser-session cookie", c)
+	}
+	if c := e.get(nil, "/remember").cookie("sid"); c == nil || c.MaxAge != 30*24*3600 {
+		t.Fatalf("cookie %v after SetMaxAge: want Max-Age of 30 days", c)
+	}
+	e.clock.Advance(2 * time.Hour) // past MaxAge: only the remembered lifetime holds
+	r := e.get(nil, "/forget")
+	if c := r.cookie("sid"); c == nil || c.MaxAge != 0 {
+		t.Fatalf("cookie %v after SetMaxAge(0): want a browser-session cookie again", c)
+	}
+}

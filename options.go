@@ -77,7 +77,9 @@ type CookieOptions struct {
 	// Persist gives the cookie a Max-Age and Expires that follow the
 	// session's expiry; default On. Off sends a browser-session cookie
 	// (no Max-Age), which the browser drops when it closes; the server
-	// record still expires after MaxAge of inactivity.
+	// record still expires after MaxAge of inactivity. A session given its
+	// own lifetime with Session.SetMaxAge ("remember me") gets a persistent
+	// cookie even with Off, as express-session's cookie.maxAge does.
 	Persist Toggle
 }
 

@@ -274,9 +274,10 @@ func (s *Session) Owner() string {
 }
 
 // SetMaxAge gives this session its own idle lifetime, kept in its record
-// (for example 30 days for "remember me"); the cookie's Max-Age follows.
-// d <= 0 returns the session to Options.MaxAge. AbsoluteMaxAge still caps
-// it.
+// (for example 30 days for "remember me"); the cookie's Max-Age follows,
+// even when Cookie.Persist is Off. d <= 0 returns the session to
+// Options.MaxAge (and, with Persist Off, to a browser-session cookie).
+// AbsoluteMaxAge still caps it.
 func (s *Session) SetMaxAge(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -377,12 +378,19 @@ func (s *Session) mergeUpdate(expires time.Time, all bool) Update {
 	return u
 }
 
+// persistent reports whether the session's cookie carries a Max-Age:
+// Cookie.Persist, or a lifetime of its own from SetMaxAge ("remember me"
+// with browser-session cookies otherwise); s.mu is held.
+func (s *Session) persistent() bool {
+	return s.m.cfg.persist || s.maxAge > 0
+}
+
 // saved records that the store now holds the session as it is; s.mu is
 // held. The saved value map becomes the base, and the next change forks
 // again, so the map handed to the store is never written to afterwards.
 func (s *Session) saved(expires time.Time) {
-	if s.m.cfg.persist && !expires.Equal(s.expires) {
-		s.cookieDue = true
+	if s.maxAgeDirty || (s.persistent() && !expires.Equal(s.expires)) {
+		s.cookieDue = true // SetMaxAge can also switch the cookie between persistent and not
 	}
 	s.base = s.current()
 	s.values = nil
