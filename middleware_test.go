@@ -1075,3 +1075,33 @@ func TestSetMaxAgeMakesABrowserSessionCookiePersistAndBack(t *testing.T) {
 		t.Fatalf("cookie %v after SetMaxAge(0): want a browser-session cookie again", c)
 	}
 }
+
+func TestRegenerateCannotBringBackADestroyedSession(t *testing.T) {
+	// A request that loaded the session before a logout and regenerates
+	// after it (an ID rotation, a step-up) must not carry the destroyed
+	// session's values into a new record.
+	e := newEnv(t, Options{})
+	g := newGate()
+	e.mux.HandleFunc("/slowregen", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		close(g.loaded)
+		<-g.release
+		s.Regenerate()
+	})
+	e.mustGet(nil, "/incr")
+	done := make(chan response)
+	go func() { done <- e.get(nil, "/slowregen") }()
+	<-g.loaded
+	e.mustGet(nil, "/destroy")
+	close(g.release)
+	r := <-done
+	if r.status != 200 {
+		t.Fatalf("racing request: status %d %q", r.status, r.body)
+	}
+	if c := r.cookie("sid"); c != nil {
+		t.Errorf("racing request sent cookie %v for a resurrected session", c)
+	}
+	if n := e.count(); n != 0 {
+		t.Errorf("%d records after the logout, want none", n)
+	}
+}

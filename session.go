@@ -222,7 +222,10 @@ func (s *Session) Has(key string) bool {
 // under the new ID, the old record is deleted and the new cookie is sent.
 // Call it when privileges change (at login) against session fixation. A
 // Regenerate after the response has started cannot send the new cookie, so
-// the new record is not saved and the old one stays as it was.
+// the new record is not saved and the old one stays as it was. If the old
+// record is gone by the commit point (a logout in another request destroyed
+// it, or it expired), nothing is saved and no cookie is sent, so a racing
+// request cannot undo a logout by regenerating.
 func (s *Session) Regenerate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
