@@ -25,8 +25,8 @@ type Manager struct {
 
 // New returns a Manager that keeps sessions in store. It fills in the
 // defaults documented on Options and refuses options that cannot work: no
-// Keys and no Codec, a hash key shorter than 32 bytes, a negative MaxAge,
-// an invalid cookie name, path or domain.
+// Keys and no Codec, an ExpressCookie without a secret, a hash key shorter
+// than 32 bytes, a negative MaxAge, an invalid cookie name, path or domain.
 func New(store Store, opts Options) (*Manager, error) {
 	if store == nil {
 		return nil, errors.New("boltsession: New needs a Store")
@@ -165,6 +165,21 @@ func (m *Manager) expiry(s *Session, now time.Time) time.Time {
 	return exp.Round(0)
 }
 
+// touchAfter is the lazy-touch threshold for s: Options.TouchAfter, or a
+// tenth of the session's idle lifetime when TouchAfter was left zero or is
+// not shorter than that lifetime (a threshold that long would let an active
+// session expire untouched).
+func (m *Manager) touchAfter(s *Session) time.Duration {
+	d := m.cfg.MaxAge
+	if s.maxAge > 0 {
+		d = s.maxAge
+	}
+	if m.cfg.touchAuto || m.cfg.TouchAfter >= d {
+		return d / 10
+	}
+	return m.cfg.TouchAfter
+}
+
 // saveReason says who asked persist to write.
 type saveReason int8
 
@@ -238,6 +253,19 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 		if s.id == "" {
 			return errors.New("boltsession: Options.GenID returned an empty ID")
 		}
+		if s.oldID != "" {
+			// A regenerated session succeeds a stored one, which must
+			// still be there: a logout (Destroy, DestroyOwner) that raced
+			// this request ended it, and its successor would bring its
+			// values back under a new ID.
+			_, err := m.store.Load(storeCtx(), s.oldID)
+			if errors.Is(err, ErrNotFound) {
+				return m.lost(s, "regenerate", err)
+			}
+			if err != nil && !errors.Is(err, ErrCorrupt) {
+				return fmt.Errorf("boltsession: load regenerated session %s: %w", logID(s.oldID), err)
+			}
+		}
 		if err := m.store.Save(storeCtx(), s.createUpdate(exp)); err != nil {
 			return fmt.Errorf("boltsession: create session %s: %w", logID(s.id), err)
 		}
@@ -265,7 +293,7 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 		return nil // the commit point already touched as far as needed
 	}
 	moved := exp.Sub(s.expires)
-	if s.touchDue || (moved > 0 && (m.cfg.touchAlways || moved > m.cfg.TouchAfter)) {
+	if s.touchDue || (moved > 0 && (m.cfg.touchAlways || moved > m.touchAfter(s))) {
 		if err := m.store.Touch(storeCtx(), s.id, exp); err != nil {
 			return m.lost(s, "touch", err)
 		}
@@ -308,7 +336,7 @@ func (m *Manager) commit(h http.Header, s *Session) error {
 		if err != nil {
 			return fmt.Errorf("boltsession: encode cookie for session %s: %w", logID(s.id), err)
 		}
-		addCookie(h, m.sessionCookie(s.r, v, s.expires))
+		addCookie(h, m.sessionCookie(s.r, v, s.expires, s.persistent()))
 	}
 	s.cookieDue = false
 	return nil

@@ -77,7 +77,9 @@ type CookieOptions struct {
 	// Persist gives the cookie a Max-Age and Expires that follow the
 	// session's expiry; default On. Off sends a browser-session cookie
 	// (no Max-Age), which the browser drops when it closes; the server
-	// record still expires after MaxAge of inactivity.
+	// record still expires after MaxAge of inactivity. A session given its
+	// own lifetime with Session.SetMaxAge ("remember me") gets a persistent
+	// cookie even with Off, as express-session's cookie.maxAge does.
 	Persist Toggle
 }
 
@@ -113,7 +115,11 @@ type Options struct {
 	// TouchAfter is the lazy-touch threshold: a request that changes
 	// nothing extends the stored expiry only when that would move it by
 	// more than TouchAfter, so read-mostly traffic writes almost nothing.
-	// Zero means MaxAge/10; a negative value touches on every request.
+	// Zero means a tenth of the session's idle lifetime: MaxAge/10, or a
+	// tenth of what Session.SetMaxAge gave it. A value not shorter than a
+	// session's idle lifetime could never slide it (the session would
+	// expire however active), so for that session it is lowered to a tenth
+	// of the lifetime too. A negative value touches on every request.
 	TouchAfter time.Duration
 
 	// Rolling sends the cookie on every response to a request that carried
@@ -171,6 +177,7 @@ type Options struct {
 type config struct {
 	Options
 	touchAlways bool
+	touchAuto   bool // TouchAfter was zero: a tenth of each session's lifetime
 	httpOnly    bool
 	persist     bool
 }
@@ -191,6 +198,9 @@ func newConfig(o Options) (*config, error) {
 		}
 		c.Codec = codec
 	}
+	if ec, ok := c.Codec.(*expressCodec); ok && len(ec.secrets) == 0 {
+		return nil, errors.New("boltsession: ExpressCookie was given no (non-empty) secret: it would refuse every cookie")
+	}
 	switch {
 	case c.MaxAge == 0:
 		c.MaxAge = 24 * time.Hour
@@ -203,6 +213,7 @@ func newConfig(o Options) (*config, error) {
 	switch {
 	case c.TouchAfter == 0:
 		c.TouchAfter = c.MaxAge / 10
+		c.touchAuto = true
 	case c.TouchAfter < 0:
 		c.touchAlways = true
 		c.TouchAfter = 0
