@@ -35,6 +35,13 @@ const (
 	maxOwnerLen = 1024
 )
 
+var (
+	_ Store      = (*BoltStore)(nil)
+	_ OwnerIndex = (*BoltStore)(nil)
+	_ Counter    = (*BoltStore)(nil)
+	_ Iterator   = (*BoltStore)(nil)
+)
+
 // BoltOptions configures Open. The zero value (or a nil pointer) gives the
 // defaults documented on each field.
 type BoltOptions struct {
@@ -146,6 +153,8 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		case errors.Is(err, bolterrors.ErrTimeout):
 			return nil, fmt.Errorf("%w: %s is locked by another process (is the application still running?); gave up after %v",
 				ErrLocked, path, o.Timeout)
+		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch):
+			return nil, fmt.Errorf("%w: %s is not a bbolt file of a known version: %w", ErrVersion, path, err)
 		case errors.Is(err, os.ErrPermission):
 			return nil, fmt.Errorf("boltsession: open %s: the file or its directory is not writable by this process: %w", path, err)
 		}
@@ -450,7 +459,7 @@ func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte) (wasLive bool, err err
 	if raw == nil {
 		return false, nil
 	}
-	rec, derr := decodeRecord(string(id), raw)
+	rec, derr := decodeIndexFields(string(id), raw)
 	if derr != nil {
 		s.corrupt.Add(1) // its index entries, if any, are cleaned when met
 	} else {
@@ -520,7 +529,7 @@ func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
 			if raw == nil {
 				continue
 			}
-			rec, err := decodeRecord(id, raw)
+			rec, err := decodeIndexFields(id, raw)
 			if err != nil {
 				s.corrupt.Add(1)
 				continue
@@ -528,7 +537,6 @@ func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
 			if rec.Owner != owner || !now.Before(rec.Expires) {
 				continue
 			}
-			rec.Values = nil
 			out = append(out, *rec)
 		}
 		return nil
@@ -558,7 +566,7 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 		sessions := tx.Bucket(bucketSessions)
 		for _, id := range ids {
 			if raw := sessions.Get(id); raw != nil {
-				if rec, err := decodeRecord(string(id), raw); err == nil && rec.Owner == owner {
+				if rec, err := decodeIndexFields(string(id), raw); err == nil && rec.Owner == owner {
 					live, err := s.deleteRecord(tx, id)
 					if err != nil {
 						return err

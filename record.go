@@ -95,11 +95,22 @@ type recordDecoder struct {
 // ErrCorrupt: trailing bytes, a missing expiry, a length larger than the
 // input. Unknown fields are skipped.
 func decodeRecord(id string, b []byte) (*Record, error) {
+	return decodeWith(id, b, false)
+}
+
+// decodeIndexFields is decodeRecord without the values (left nil), for the
+// sweeper, deletes and Owned, which need only the expiry and owner. The
+// values are still checked to be well-formed msgpack.
+func decodeIndexFields(id string, b []byte) (*Record, error) {
+	return decodeWith(id, b, true)
+}
+
+func decodeWith(id string, b []byte, skipValues bool) (*Record, error) {
 	d := decoders.Get().(*recordDecoder)
 	defer decoders.Put(d)
 	d.r.Reset(b)
 	d.dec.Reset(&d.r)
-	rec, err := d.decode(id)
+	rec, err := d.decode(id, skipValues)
 	d.r.Reset(nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -107,7 +118,7 @@ func decodeRecord(id string, b []byte) (*Record, error) {
 	return rec, nil
 }
 
-func (d *recordDecoder) decode(id string) (*Record, error) {
+func (d *recordDecoder) decode(id string, skipValues bool) (*Record, error) {
 	dec := d.dec
 	n, err := dec.DecodeMapLen()
 	if err != nil {
@@ -150,6 +161,12 @@ func (d *recordDecoder) decode(id string) (*Record, error) {
 				return nil, fmt.Errorf("owner: %w", err)
 			}
 		case fieldValues:
+			if skipValues {
+				if err := dec.Skip(); err != nil {
+					return nil, fmt.Errorf("values: %w", err)
+				}
+				continue
+			}
 			if rec.Values, err = d.decodeValues(); err != nil {
 				return nil, fmt.Errorf("values: %w", err)
 			}
@@ -165,7 +182,7 @@ func (d *recordDecoder) decode(id string) (*Record, error) {
 	if d.r.Len() != 0 {
 		return nil, fmt.Errorf("%d bytes after the record", d.r.Len())
 	}
-	if rec.Values == nil {
+	if rec.Values == nil && !skipValues {
 		rec.Values = map[string][]byte{}
 	}
 	return rec, nil
@@ -201,7 +218,7 @@ func timeToNanos(t time.Time) int64 {
 	case t.IsZero():
 		return 0
 	case t.Before(minNanoTime):
-		return math.MinInt64 + 1
+		return math.MinInt64
 	case t.After(maxNanoTime):
 		return math.MaxInt64
 	}
@@ -216,6 +233,6 @@ func nanosToTime(ns int64) time.Time {
 }
 
 var (
-	minNanoTime = time.Unix(0, math.MinInt64+1)
+	minNanoTime = time.Unix(0, math.MinInt64)
 	maxNanoTime = time.Unix(0, math.MaxInt64)
 )

@@ -24,6 +24,11 @@ type SweepResult struct {
 	// a record (the record had been replaced or deleted without them).
 	Stale int
 
+	// Transactions is the number of write transactions the pass committed:
+	// the entries removed divided by SweepChunk, rounded up. A pass with
+	// nothing to do commits none (and costs no fsync).
+	Transactions int
+
 	// Duration is how long the pass took.
 	Duration time.Duration
 }
@@ -36,6 +41,9 @@ type sweepStats struct {
 	lastDur time.Duration
 	lastErr error
 }
+
+// errNothingExpired rolls back a sweep transaction that found nothing.
+var errNothingExpired = errors.New("nothing expired")
 
 // sweepLoop runs a sweep every interval until Close.
 func (s *BoltStore) sweepLoop(interval time.Duration) {
@@ -95,9 +103,13 @@ func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
 			return err
 		})
 		s.mu.RUnlock()
+		if errors.Is(err, errNothingExpired) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("boltsession: sweep: %w", err)
 		}
+		res.Transactions++
 		if done {
 			return nil
 		}
@@ -123,6 +135,9 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 		keys = append(keys, bytes.Clone(k))
 	}
 
+	if len(keys) == 0 {
+		return true, errNothingExpired // roll back: nothing to commit or fsync
+	}
 	var swept, corrupt, stale int
 	for _, k := range keys {
 		if err := expiry.Delete(k); err != nil {
@@ -138,7 +153,7 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			stale++
 			continue
 		}
-		rec, err := decodeRecord(string(id), raw)
+		rec, err := decodeIndexFields(string(id), raw)
 		if err != nil {
 			// Undecodable and past its indexed expiry: nothing can be
 			// saved from it.

@@ -1,0 +1,121 @@
+package boltsession
+
+import (
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// benchWriter is a ResponseWriter that keeps only the headers, reused
+// across iterations so the figures are the middleware's own.
+type benchWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *benchWriter) WriteHeader(code int)        { w.code = code }
+
+func (w *benchWriter) reset() {
+	clear(w.h)
+	w.code = 0
+}
+
+// benchSetup opens a store, builds a Manager on a frozen clock, creates
+// one session with a few values and returns the handler and a request
+// carrying that session's cookie.
+func benchSetup(b *testing.B, noSync bool, next http.Handler) (*countingStore, http.Handler, *http.Request) {
+	b.Helper()
+	clock := newTestClock()
+	bs, err := Open(filepath.Join(b.TempDir(), "bench.db"), &BoltOptions{Now: clock.Now, SweepInterval: -1, NoSync: noSync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bs.Close() })
+	cs := &countingStore{BoltStore: bs}
+	m, err := New(cs, Options{Keys: [][]byte{testHashKey}, Now: clock.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seed := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.Set("views", 1)
+		s.Set("user", "alice")
+		s.SetOwner("alice")
+	}))
+	w := &benchWriter{h: http.Header{}}
+	seed.ServeHTTP(w, mustRequest(b, ""))
+	cookie := (&http.Response{Header: w.h}).Cookies()
+	if len(cookie) != 1 {
+		b.Fatalf("seed request set %d cookies", len(cookie))
+	}
+	clock.Advance(time.Minute) // inside TouchAfter (default 2.4h)
+	cs.resetCounts()
+	return cs, m.Middleware(next), mustRequest(b, cookie[0].Name+"="+cookie[0].Value)
+}
+
+func mustRequest(b *testing.B, cookie string) *http.Request {
+	r, err := http.NewRequest("GET", "http://example.test/", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if cookie != "" {
+		r.Header.Set("Cookie", cookie)
+	}
+	return r
+}
+
+// BenchmarkMiddlewareRead is a request on an existing session that reads
+// a value and changes nothing, inside TouchAfter: one Load, no write.
+func BenchmarkMiddlewareRead(b *testing.B) {
+	cs, h, r := benchSetup(b, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := Get[int](FromContext(r.Context()), "views"); err != nil {
+			b.Error(err)
+		}
+		w.Write([]byte("ok"))
+	}))
+	w := &benchWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.reset()
+		h.ServeHTTP(w, r)
+	}
+	if n := cs.writes(); n != 0 {
+		b.Fatalf("%d store writes on the read path", n)
+	}
+	if w.h.Get("Set-Cookie") != "" {
+		b.Fatal("cookie sent on the read path")
+	}
+}
+
+// BenchmarkMiddlewareWrite is a request that increments a counter: one
+// Load and one per-key Save. The fsync case is bound by the disk; nosync
+// shows the CPU cost of the path.
+func BenchmarkMiddlewareWrite(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		noSync bool
+	}{{"fsync", false}, {"nosync", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			cs, h, r := benchSetup(b, tc.noSync, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s := FromContext(r.Context())
+				n, _ := Get[int](s, "views")
+				if err := s.Set("views", n+1); err != nil {
+					b.Error(err)
+				}
+				w.Write([]byte("ok"))
+			}))
+			w := &benchWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				w.reset()
+				h.ServeHTTP(w, r)
+			}
+			if cs.saves.Load() == 0 {
+				b.Fatal("no saves")
+			}
+		})
+	}
+}

@@ -1,0 +1,210 @@
+package boltsession
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// maxCookieValue is the longest cookie value the Manager decodes. Browsers
+// keep at most about 4096 bytes a cookie; anything longer did not come from
+// us, and is refused before any base64 or HMAC work is spent on it.
+const maxCookieValue = 4096
+
+// secureCookieCodec is the default CookieCodec: gorilla/securecookie with
+// HMAC-SHA256 and optional AES encryption.
+type secureCookieCodec struct {
+	codecs []*securecookie.SecureCookie
+}
+
+// SecureCookie returns the default cookie codec, built on
+// gorilla/securecookie from key pairs: hash key, block key, hash key, block
+// key, ... (a nil block key signs without encrypting, and the last block
+// key may be left off). The first pair signs; every pair verifies, which is
+// how keys rotate. A hash key must be at least 32 bytes; a block key 16, 24
+// or 32 bytes.
+//
+// The codecs carry no timestamp limit (securecookie's MaxAge(0)): the
+// session record in the store is the one authority on expiry, so a
+// cookie's age alone never ends a session.
+func SecureCookie(keyPairs ...[]byte) (CookieCodec, error) {
+	if len(keyPairs) == 0 {
+		return nil, errors.New("boltsession: SecureCookie needs at least one hash key")
+	}
+	c := &secureCookieCodec{}
+	for i := 0; i < len(keyPairs); i += 2 {
+		hashKey := keyPairs[i]
+		if len(hashKey) < 32 {
+			return nil, fmt.Errorf("boltsession: hash key %d is %d bytes; at least 32 are needed", i/2, len(hashKey))
+		}
+		var blockKey []byte
+		if i+1 < len(keyPairs) && len(keyPairs[i+1]) > 0 {
+			blockKey = keyPairs[i+1]
+			switch len(blockKey) {
+			case 16, 24, 32:
+			default:
+				return nil, fmt.Errorf("boltsession: block key %d is %d bytes; AES needs 16, 24 or 32", i/2, len(blockKey))
+			}
+		}
+		sc := securecookie.New(hashKey, blockKey).
+			MaxAge(0).
+			MaxLength(maxCookieValue).
+			SetSerializer(securecookie.NopEncoder{})
+		c.codecs = append(c.codecs, sc)
+	}
+	return c, nil
+}
+
+// Encode signs id with the first key pair.
+func (c *secureCookieCodec) Encode(name, id string) (string, error) {
+	v, err := c.codecs[0].Encode(name, []byte(id))
+	if err != nil {
+		return "", fmt.Errorf("boltsession: encode cookie: %w", err)
+	}
+	return v, nil
+}
+
+// Decode tries every key pair in order.
+func (c *secureCookieCodec) Decode(name, value string) (string, error) {
+	var id []byte
+	var err error
+	for _, sc := range c.codecs {
+		if err = sc.Decode(name, value, &id); err == nil {
+			if len(id) == 0 {
+				return "", errors.New("boltsession: cookie carries an empty session ID")
+			}
+			return string(id), nil
+		}
+	}
+	return "", fmt.Errorf("boltsession: decode cookie: %w", err)
+}
+
+// newID is the default Options.GenID: 256 random bits, base64url.
+func newID(*http.Request) string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails; the runtime aborts if the system source is broken
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// logID names a session in logs and errors without revealing its ID, which
+// is a bearer credential: the first 6 bytes of its SHA-256, in hex.
+func logID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:6])
+}
+
+// readCookie returns the session ID that r's cookie carries, or "" when
+// there is none or it does not verify. hadCookie reports whether a cookie
+// of that name was present at all.
+func (m *Manager) readCookie(r *http.Request) (id string, hadCookie bool) {
+	value, ok := cookieValue(r.Header, m.cfg.Name)
+	if !ok {
+		return "", false
+	}
+	if len(value) > maxCookieValue {
+		m.log.Debug("boltsession: oversized session cookie ignored", "bytes", len(value))
+		return "", true
+	}
+	id, err := m.cfg.Codec.Decode(m.cfg.Name, value)
+	if err != nil {
+		m.log.Debug("boltsession: session cookie does not verify; starting a new session", "error", err)
+		return "", true
+	}
+	return id, true
+}
+
+// cookieValue returns the value of the first cookie called name in the
+// Cookie headers. It scans in place instead of using Request.Cookie, which
+// parses and allocates every cookie of the request; the codec verifies the
+// value, so no syntax check is needed here beyond dropping quotes.
+func cookieValue(h http.Header, name string) (string, bool) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, found := strings.Cut(strings.TrimSpace(part), "=")
+			if !found || k != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// requestSecure reports whether r reached us over TLS or, with TrustProxy,
+// whether the first proxy said it did.
+func (m *Manager) requestSecure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !m.cfg.TrustProxy {
+		return false
+	}
+	xfp := r.Header.Get("X-Forwarded-Proto")
+	if i := strings.IndexByte(xfp, ','); i >= 0 {
+		xfp = xfp[:i]
+	}
+	return strings.EqualFold(strings.TrimSpace(xfp), "https")
+}
+
+// cookieSecure decides the Secure attribute for r.
+func (m *Manager) cookieSecure(r *http.Request) bool {
+	switch m.cfg.Cookie.Secure {
+	case SecureAlways:
+		return true
+	case SecureNever:
+		return false
+	}
+	return m.requestSecure(r)
+}
+
+// sessionCookie builds the cookie that names id until expires (used for
+// Max-Age when the cookie persists).
+func (m *Manager) sessionCookie(r *http.Request, value string, expires time.Time) *http.Cookie {
+	c := &http.Cookie{
+		Name:        m.cfg.Name,
+		Value:       value,
+		Path:        m.cfg.Cookie.Path,
+		Domain:      m.cfg.Cookie.Domain,
+		Secure:      m.cookieSecure(r),
+		HttpOnly:    m.cfg.httpOnly,
+		SameSite:    m.cfg.Cookie.SameSite,
+		Partitioned: m.cfg.Cookie.Partitioned,
+	}
+	if m.cfg.persist {
+		secs := int(expires.Sub(m.cfg.Now()).Round(time.Second) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		c.MaxAge = secs
+		c.Expires = expires.UTC()
+	}
+	return c
+}
+
+// expiredCookie builds the cookie that tells the browser to drop ours.
+func (m *Manager) expiredCookie(r *http.Request) *http.Cookie {
+	return &http.Cookie{
+		Name:        m.cfg.Name,
+		Path:        m.cfg.Cookie.Path,
+		Domain:      m.cfg.Cookie.Domain,
+		Secure:      m.cookieSecure(r),
+		HttpOnly:    m.cfg.httpOnly,
+		SameSite:    m.cfg.Cookie.SameSite,
+		Partitioned: m.cfg.Cookie.Partitioned,
+		MaxAge:      -1,
+		Expires:     time.Unix(0, 0),
+	}
+}

@@ -1,0 +1,238 @@
+package boltsession
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// SecureMode decides the Secure attribute of the session cookie.
+type SecureMode int8
+
+const (
+	// SecureAuto, the zero value, marks the cookie Secure when the request
+	// arrived over TLS, or, with Options.TrustProxy, when the first value
+	// of X-Forwarded-Proto is "https".
+	SecureAuto SecureMode = iota
+
+	// SecureAlways always marks the cookie Secure. On a request that is
+	// not secure (as SecureAuto would judge it) the browser would drop the
+	// cookie, so the Manager sends none and saves nothing for that request
+	// (a saved session nobody can name is an orphan); it logs this once.
+	SecureAlways
+
+	// SecureNever never marks the cookie Secure.
+	SecureNever
+)
+
+// Toggle is an on/off option whose zero value means "the documented
+// default", so a zero Options gets the safe choice.
+type Toggle int8
+
+const (
+	// Unset, the zero value, selects the field's documented default.
+	Unset Toggle = iota
+	// On turns the option on.
+	On
+	// Off turns the option off.
+	Off
+)
+
+// on reports the toggle's value, with def standing in for Unset.
+func (t Toggle) on(def bool) bool {
+	switch t {
+	case On:
+		return true
+	case Off:
+		return false
+	}
+	return def
+}
+
+// CookieOptions are the attributes of the session cookie.
+type CookieOptions struct {
+	// Path of the cookie; default "/".
+	Path string
+
+	// Domain of the cookie; empty (the default) gives a host-only cookie.
+	Domain string
+
+	// Secure decides the Secure attribute; default SecureAuto.
+	Secure SecureMode
+
+	// HTTPOnly keeps the cookie from scripts; default On.
+	HTTPOnly Toggle
+
+	// SameSite attribute; the zero value means http.SameSiteLaxMode.
+	// http.SameSiteNoneMode together with SecureNever is refused by New,
+	// since browsers drop such cookies.
+	SameSite http.SameSite
+
+	// Partitioned adds the Partitioned attribute (CHIPS). Browsers accept
+	// it only on Secure cookies, so New refuses it with SecureNever.
+	Partitioned bool
+
+	// Persist gives the cookie a Max-Age and Expires that follow the
+	// session's expiry; default On. Off sends a browser-session cookie
+	// (no Max-Age), which the browser drops when it closes; the server
+	// record still expires after MaxAge of inactivity.
+	Persist Toggle
+}
+
+// Options configure a Manager. The zero value of every field selects the
+// default documented on it; only Keys (or Codec) is required.
+type Options struct {
+	// Name of the session cookie; default "sid".
+	Name string
+
+	// Keys are securecookie key pairs: hash key, block key, hash key,
+	// block key, ... A block key may be nil (sign only, no encryption) and
+	// may be left off after the last hash key. The first pair signs new
+	// cookies; every pair verifies, so a key is rotated by putting the new
+	// pair first and keeping the old one after it until its cookies are
+	// gone. A hash key must be at least 32 bytes, a block key 16, 24 or 32
+	// bytes (AES-128/192/256). Required unless Codec is set.
+	Keys [][]byte
+
+	// Codec turns session IDs into cookie values and back. When set it is
+	// used instead of Keys (for example an express-session compatible
+	// codec); default SecureCookie(Keys...).
+	Codec CookieCodec
+
+	// MaxAge is the idle timeout: a session not used for this long
+	// expires. Every save and touch slides it. Default 24h.
+	MaxAge time.Duration
+
+	// AbsoluteMaxAge caps a session's life from its creation, however
+	// active it is; the cookie's Max-Age never reaches past it. Zero (the
+	// default) means no cap.
+	AbsoluteMaxAge time.Duration
+
+	// TouchAfter is the lazy-touch threshold: a request that changes
+	// nothing extends the stored expiry only when that would move it by
+	// more than TouchAfter, so read-mostly traffic writes almost nothing.
+	// Zero means MaxAge/10; a negative value touches on every request.
+	TouchAfter time.Duration
+
+	// Rolling sends the cookie on every response to a request that carried
+	// a stored session (express-session's rolling). Default false: the
+	// cookie goes out when the session is created or regenerated, or when
+	// its expiry moved and the cookie persists.
+	Rolling bool
+
+	// Resave writes every value of an existing session back on every
+	// request even when nothing changed (express-session's resave).
+	// Default false, which writes only the keys that changed and otherwise
+	// touches lazily. Resave undoes concurrent deletions of other keys by
+	// design; leave it off unless a store needs it.
+	Resave bool
+
+	// SaveUninitialized saves a new session that the handler did not
+	// modify, and sends its cookie (express-session's saveUninitialized).
+	// Default false, so cookieless visitors and bots create no records.
+	SaveUninitialized bool
+
+	// Cookie holds the cookie's attributes.
+	Cookie CookieOptions
+
+	// TrustProxy believes the first value of X-Forwarded-Proto when
+	// SecureAuto decides whether a request is secure. Set it only behind a
+	// proxy that sets or strips that header.
+	TrustProxy bool
+
+	// GenID makes new session IDs. Default: 32 bytes from crypto/rand,
+	// base64url without padding (43 characters). An ID must be
+	// unguessable; an empty result fails the request.
+	GenID func(*http.Request) string
+
+	// ErrorHandler answers a request whose session could not be loaded or
+	// saved. It is called before the response has started, except for a
+	// save after the commit point (changes made after the handler started
+	// writing), where the response is already on its way and what
+	// ErrorHandler writes is discarded. Default: log the error and reply
+	// 500.
+	ErrorHandler func(http.ResponseWriter, *http.Request, error)
+
+	// Logger receives the Manager's log lines; default slog.Default().
+	// Session IDs never appear in them: a session is named by a short
+	// SHA-256 prefix of its ID.
+	Logger *slog.Logger
+
+	// Now is the clock; default time.Now. Tests inject one (and give the
+	// store the same one).
+	Now func() time.Time
+}
+
+// config is Options with every default filled in.
+type config struct {
+	Options
+	touchAlways bool
+	httpOnly    bool
+	persist     bool
+}
+
+// newConfig fills in the defaults of o and rejects what cannot work.
+func newConfig(o Options) (*config, error) {
+	c := &config{Options: o}
+	if c.Name == "" {
+		c.Name = "sid"
+	}
+	if c.Codec == nil {
+		if len(c.Keys) == 0 {
+			return nil, errors.New("boltsession: Options.Keys (or Options.Codec) is required")
+		}
+		codec, err := SecureCookie(c.Keys...)
+		if err != nil {
+			return nil, err
+		}
+		c.Codec = codec
+	}
+	switch {
+	case c.MaxAge == 0:
+		c.MaxAge = 24 * time.Hour
+	case c.MaxAge < 0:
+		return nil, fmt.Errorf("boltsession: negative MaxAge %v", c.MaxAge)
+	}
+	if c.AbsoluteMaxAge < 0 {
+		return nil, fmt.Errorf("boltsession: negative AbsoluteMaxAge %v", c.AbsoluteMaxAge)
+	}
+	switch {
+	case c.TouchAfter == 0:
+		c.TouchAfter = c.MaxAge / 10
+	case c.TouchAfter < 0:
+		c.touchAlways = true
+		c.TouchAfter = 0
+	}
+	if c.Cookie.Path == "" {
+		c.Cookie.Path = "/"
+	}
+	if c.Cookie.SameSite == 0 {
+		c.Cookie.SameSite = http.SameSiteLaxMode
+	}
+	if c.Cookie.Secure < SecureAuto || c.Cookie.Secure > SecureNever {
+		return nil, fmt.Errorf("boltsession: unknown Cookie.Secure mode %d", c.Cookie.Secure)
+	}
+	if c.Cookie.SameSite == http.SameSiteNoneMode && c.Cookie.Secure == SecureNever {
+		return nil, errors.New("boltsession: SameSite=None needs a Secure cookie; browsers drop it with SecureNever")
+	}
+	if c.Cookie.Partitioned && c.Cookie.Secure == SecureNever {
+		return nil, errors.New("boltsession: a Partitioned cookie must be Secure; browsers drop it with SecureNever")
+	}
+	if err := (&http.Cookie{Name: c.Name, Value: "v", Path: c.Cookie.Path, Domain: c.Cookie.Domain}).Valid(); err != nil {
+		return nil, fmt.Errorf("boltsession: invalid cookie options: %w", err)
+	}
+	c.httpOnly = c.Cookie.HTTPOnly.on(true)
+	c.persist = c.Cookie.Persist.on(true)
+	if c.GenID == nil {
+		c.GenID = newID
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
