@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/boltsession/boltsession"
 	"github.com/vmihailenco/msgpack/v5"
@@ -83,6 +84,7 @@ func TestDiskFullFailsSavesButKeepsReadsAndAcknowledgedData(t *testing.T) {
 	}})
 
 	cookie, id := r.login("quinn")
+	r.must(http.MethodPost, "/incr", cookie)
 	acked := map[string][]byte{}
 	put := func(key string, size int) (int, error) {
 		body := make([]byte, size)
@@ -135,13 +137,19 @@ func TestDiskFullFailsSavesButKeepsReadsAndAcknowledgedData(t *testing.T) {
 
 	// Reads keep working while the disk is full.
 	for range 5 {
-		rep := r.must(http.MethodGet, "/get?key=before0", cookie)
-		if rep.isNew {
+		rep := r.must(http.MethodGet, "/get", cookie)
+		if rep.isNew || rep.n != 1 {
 			t.Fatalf("read on a full disk lost the session: %q", rep.body)
 		}
 	}
 	if _, err := r.store.Load(context.Background(), id); err != nil {
 		t.Fatalf("Load on a full disk: %v", err)
+	}
+	// A read that is due a lazy touch (the expiry would move by more than
+	// TouchAfter) still answers: the touch is a write the full disk refuses.
+	r.clock.Advance(3 * time.Hour)
+	if rep, err := r.do(nil, http.MethodGet, "/get", cookie, nil); err != nil || rep.status != http.StatusOK || rep.n != 1 {
+		t.Errorf("read due a touch on a full disk: %v %d %q", err, rep.status, rep.body)
 	}
 
 	// Space freed: saves go through again.

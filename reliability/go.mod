@@ -2,8 +2,17 @@ module github.com/boltsession/boltsession/reliability
 
 go 1.26
 
-require github.com/boltsession/boltsession v0.0.0
+require (
+	github.com/boltsession/boltsession v0.0.0
+	github.com/vmihailenco/msgpack/v5 v5.4.1
+	go.etcd.io/bbolt v1.5.0
+)
 
-require go.uber.org/goleak v1.3.0 // indirect
+require (
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.45.0 // indirect
+)
 
 replace github.com/boltsession/boltsession => ../

@@ -129,7 +129,7 @@ func newRig(t *testing.T, cfg rigConfig) *rig {
 		cfg.options(&opts)
 	}
 	if opts.Codec == nil {
-		r.codec, err = boltsession.SecureCookie(key)
+		r.codec, err = boltsession.SecureCookie(opts.Keys...)
 		if err != nil {
 			t.Fatal(err)
 		}
