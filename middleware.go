@@ -240,6 +240,23 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 		if err := m.store.Save(storeCtx(), s.createUpdate(exp)); err != nil {
 			return fmt.Errorf("boltsession: create session %s: %w", logID(s.id), err)
 		}
+		if s.oldID != "" {
+			// A regeneration must not outlive a logout or DestroyOwner
+			// that ended the session it replaces while this request ran:
+			// the new record would carry the session on under a new ID.
+			// The check comes after the create, so a DestroyOwner later
+			// than it finds the new record and ends it too.
+			if _, err := m.store.Load(storeCtx(), s.oldID); errors.Is(err, ErrNotFound) {
+				if err := m.store.Delete(storeCtx(), s.id); err != nil {
+					return fmt.Errorf("boltsession: delete regenerated session %s: %w", logID(s.id), err)
+				}
+				m.log.Debug("boltsession: session ended while being regenerated; the new ID is dropped", "session", logID(s.oldID))
+				s.oldID = ""
+				s.regenerated = false
+				s.gone = true
+				return nil
+			}
+		}
 		s.saved(exp)
 		s.cookieDue = true
 		s.regenerated = false
