@@ -283,6 +283,16 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 	moved := exp.Sub(s.expires)
 	if s.touchDue || (moved > 0 && (m.cfg.touchAlways || moved > m.cfg.TouchAfter)) {
 		if err := m.store.Touch(storeCtx(), s.id, exp); err != nil {
+			if !s.touchDue && !errors.Is(err, ErrNotFound) {
+				// A lazy touch only moves a live record's expiry
+				// forward; the request was served from the record.
+				// Failing it (a full disk) would turn every read into
+				// an error page, so the session keeps its current
+				// expiry and a later request touches it again.
+				m.log.Error("boltsession: could not extend a session's expiry; it keeps the current one",
+					"session", logID(s.id), "error", err)
+				return nil
+			}
 			return m.lost(s, "touch", err)
 		}
 		s.saved(exp)
