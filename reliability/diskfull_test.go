@@ -108,7 +108,7 @@ func TestDiskFullFailsSavesButKeepsReadsAndAcknowledgedData(t *testing.T) {
 
 	// Keep saving fresh 64 KiB values: bbolt writes a changed record to new
 	// pages, so the file must grow, and a full disk must refuse it.
-	failed := 0
+	failed, accepted := 0, 0
 	for i := 0; i < 64 && failed == 0; i++ {
 		status, err := put(fmt.Sprintf("full%d", i), 64<<10)
 		if err != nil {
@@ -116,6 +116,7 @@ func TestDiskFullFailsSavesButKeepsReadsAndAcknowledgedData(t *testing.T) {
 		}
 		switch status {
 		case http.StatusOK:
+			accepted++
 		case http.StatusInternalServerError:
 			failed++
 		default:
@@ -133,7 +134,7 @@ func TestDiskFullFailsSavesButKeepsReadsAndAcknowledgedData(t *testing.T) {
 		t.Errorf("ErrorHandler got %v; want it to wrap ENOSPC", handled.errs[0])
 	}
 	handled.Unlock()
-	t.Logf("disk full after %d acknowledged saves; the next one failed with 500", len(acked))
+	t.Logf("disk filled: %d more 64 KiB saves were acknowledged, then one failed with 500", accepted)
 
 	// Reads keep working while the disk is full.
 	for range 5 {
@@ -150,6 +151,9 @@ func TestDiskFullFailsSavesButKeepsReadsAndAcknowledgedData(t *testing.T) {
 	r.clock.Advance(3 * time.Hour)
 	if rep, err := r.do(nil, http.MethodGet, "/get", cookie, nil); err != nil || rep.status != http.StatusOK || rep.n != 1 {
 		t.Errorf("read due a touch on a full disk: %v %d %q", err, rep.status, rep.body)
+	}
+	if logs := r.logs.String(); !strings.Contains(logs, "could not extend") {
+		t.Errorf("the failed touch was not logged:\n%s", logs)
 	}
 
 	// Space freed: saves go through again.
