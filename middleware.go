@@ -21,6 +21,7 @@ type Manager struct {
 	log   *slog.Logger
 
 	insecureOnce sync.Once
+	locks        sessionLocks // Options.Serialize
 }
 
 // New returns a Manager that keeps sessions in store. It fills in the
@@ -78,8 +79,16 @@ func FromContext(ctx context.Context) *Session {
 // exchange is everything the middleware keeps for one request, allocated
 // in one piece.
 type exchange struct {
-	s Session
-	w responseWriter
+	s      Session
+	w      responseWriter
+	unlock func() // releases the session lock (Options.Serialize); nil if none taken
+}
+
+// release gives back the session lock, if the request took one.
+func (x *exchange) release() {
+	if x.unlock != nil {
+		x.unlock()
+	}
 }
 
 // Middleware loads the request's session before next runs and saves it at
@@ -101,7 +110,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		}
 		x := &exchange{}
 		s := &x.s
-		if err := m.load(r, s); err != nil {
+		defer x.release() // after the last save (Options.Serialize)
+		if err := m.load(r, s, &x.unlock); err != nil {
 			m.fail(w, r, err)
 			return
 		}
@@ -113,13 +123,21 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// load fills s with the session r names, or a fresh one.
-func (m *Manager) load(r *http.Request, s *Session) error {
+// load fills s with the session r names, or a fresh one. Under
+// Options.Serialize it first takes the session's lock and sets *unlock to
+// its release.
+func (m *Manager) load(r *http.Request, s *Session, unlock *func()) error {
 	now := m.cfg.Now()
 	s.m, s.r = m, r
 	s.noSave = m.cfg.Cookie.Secure == SecureAlways && !m.requestSecure(r)
 	id, had := m.readCookie(r)
 	s.hadCookie = had
+	if id != "" && m.cfg.Serialize {
+		var err error
+		if *unlock, err = m.locks.lock(r.Context(), id, m.cfg.LockTimeout); err != nil {
+			return err
+		}
+	}
 	if id != "" {
 		rec, err := m.store.Load(r.Context(), id)
 		switch {
@@ -351,6 +369,12 @@ func addCookie(h http.Header, c *http.Cookie) {
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if m.cfg.ErrorHandler != nil {
 		m.cfg.ErrorHandler(w, r, err)
+		return
+	}
+	if errors.Is(err, ErrBusy) {
+		m.log.Warn("boltsession: session busy", "error", err, "method", r.Method, "path", r.URL.Path)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 		return
 	}
 	m.log.Error("boltsession: session store error", "error", err, "method", r.Method, "path", r.URL.Path)
