@@ -8,11 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -367,15 +364,6 @@ func (r *rig) login(owner string) (cookie, id string) {
 	return rep.cookie.Name + "=" + rep.cookie.Value, id
 }
 
-// jarClient returns a client with its own cookie jar.
-func (r *rig) jarClient() *http.Client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return &http.Client{Jar: jar, Transport: r.srv.Client().Transport}
-}
-
 // idSet records session IDs and the cookie values that carried them.
 type idSet struct {
 	mu      sync.Mutex
@@ -411,13 +399,4 @@ func (s *idSet) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.ids)
-}
-
-// parseCount reads the n= field of a testApp answer.
-func parseCount(body string) (int, error) {
-	_, after, ok := strings.Cut(body, "n=")
-	if !ok {
-		return 0, fmt.Errorf("no count in %q", body)
-	}
-	return strconv.Atoi(strings.TrimSpace(after))
 }
