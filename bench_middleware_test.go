@@ -119,3 +119,24 @@ func BenchmarkMiddlewareWrite(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMiddlewareReadParallel is BenchmarkMiddlewareRead from every
+// core at once: read transactions do not block each other.
+func BenchmarkMiddlewareReadParallel(b *testing.B) {
+	cs, h, r := benchSetup(b, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := Get[int](FromContext(r.Context()), "views"); err != nil {
+			b.Error(err)
+		}
+	}))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &benchWriter{h: http.Header{}}
+		for pb.Next() {
+			w.reset()
+			h.ServeHTTP(w, r)
+		}
+	})
+	if n := cs.writes(); n != 0 {
+		b.Fatalf("%d store writes on the read path", n)
+	}
+}

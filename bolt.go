@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -250,7 +251,7 @@ func (s *BoltStore) Path() string { return s.path }
 
 // enter marks an operation in flight; it fails once the store is closed.
 // The caller must call s.mu.RUnlock when done.
-func (s *BoltStore) enter(op string, ctx context.Context) error {
+func (s *BoltStore) enter(ctx context.Context, op string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltsession: %s: %w", op, err)
 	}
@@ -264,7 +265,7 @@ func (s *BoltStore) enter(op string, ctx context.Context) error {
 
 // Load returns the live record with the given ID; see Store.
 func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
-	if err := s.enter("load", ctx); err != nil {
+	if err := s.enter(ctx, "load"); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -281,7 +282,7 @@ func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			s.corrupt.Add(1)
-			return nil, fmt.Errorf("boltsession: load: %w", err)
+			return nil, err
 		}
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrNotFound
@@ -297,13 +298,19 @@ func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
 // Save applies u atomically through the group committer; see Store and
 // Update. It returns once the transaction holding it has committed (and
 // been fsynced unless NoSync). A Create with a zero Created uses the store
-// clock. An empty ID, or an ID or owner longer than 1024 bytes, is refused.
+// clock. An empty ID, an ID or owner longer than 1024 bytes, and an owner
+// holding a NUL byte (the owner index's separator) are refused.
 func (s *BoltStore) Save(ctx context.Context, u Update) error {
 	if err := checkKey("save", u.ID); err != nil {
 		return err
 	}
-	if u.Owner != nil && len(*u.Owner) > maxOwnerLen {
-		return fmt.Errorf("boltsession: save: owner longer than %d bytes", maxOwnerLen)
+	if u.Owner != nil {
+		if len(*u.Owner) > maxOwnerLen {
+			return fmt.Errorf("boltsession: save: owner longer than %d bytes", maxOwnerLen)
+		}
+		if strings.IndexByte(*u.Owner, 0) >= 0 {
+			return errors.New("boltsession: save: owner contains a NUL byte")
+		}
 	}
 	if u.Create && u.Expires.IsZero() {
 		return errors.New("boltsession: save: a new record needs an expiry")
@@ -336,7 +343,7 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 	// A delete of a missing record needs no commit (and no fsync); a
 	// record created after this check is ordered after the delete.
 	var present bool
-	if err := s.enter("delete", ctx); err != nil {
+	if err := s.enter(ctx, "delete"); err != nil {
 		return err
 	}
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -347,8 +354,8 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 	if err != nil || !present {
 		return wrapIf("delete", err)
 	}
-	return s.write(ctx, "delete", func(tx *bbolt.Tx, _ time.Time) error {
-		_, err := s.deleteRecord(tx, []byte(id))
+	return s.write(ctx, "delete", func(tx *bbolt.Tx, now time.Time) error {
+		_, err := s.deleteRecord(tx, []byte(id), now)
 		return err
 	})
 }
@@ -453,7 +460,7 @@ func (s *BoltStore) applySave(tx *bbolt.Tx, u *Update, now time.Time) error {
 
 // deleteRecord removes the record with the given ID and, when it decodes,
 // its index entries. It reports whether a live record was removed.
-func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte) (wasLive bool, err error) {
+func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte, now time.Time) (wasLive bool, err error) {
 	sessions := tx.Bucket(bucketSessions)
 	raw := sessions.Get(id)
 	if raw == nil {
@@ -469,7 +476,7 @@ func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte) (wasLive bool, err err
 		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(rec.Expires, rec.ID)); err != nil {
 			return false, err
 		}
-		wasLive = s.now().Before(rec.Expires)
+		wasLive = now.Before(rec.Expires)
 	}
 	return wasLive, sessions.Delete(id)
 }
@@ -498,9 +505,8 @@ func expiryLimit(t time.Time) []byte {
 	return k
 }
 
-// ownerKey is the key of the owner index. An owner never holds a 0x00 byte
-// in practice; if one does, its entries are still told apart when read
-// because Owned checks each record's owner.
+// ownerKey is the key of the owner index. Save refuses owners holding a
+// 0x00 byte, so the first 0x00 of a key ends the owner.
 func ownerKey(owner, id string) []byte {
 	k := make([]byte, 0, len(owner)+1+len(id))
 	k = append(k, owner...)
@@ -510,12 +516,12 @@ func ownerKey(owner, id string) []byte {
 
 // Owned returns the owner's live sessions, oldest first, with Values nil.
 func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
-	if err := s.enter("owned", ctx); err != nil {
+	if err := s.enter(ctx, "owned"); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	if owner == "" {
-		return nil, nil
+	if owner == "" || strings.IndexByte(owner, 0) >= 0 {
+		return nil, nil // no such owner can be stored
 	}
 	now := s.now()
 	var out []Record
@@ -551,8 +557,11 @@ func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
 // DestroyOwner deletes every session of the owner in one transaction and
 // returns how many live ones it ended.
 func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error) {
-	if owner == "" {
-		return 0, nil
+	if owner == "" || strings.IndexByte(owner, 0) >= 0 {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("boltsession: destroy owner: %w", err)
+		}
+		return 0, nil // no such owner can be stored
 	}
 	var n int
 	err := s.write(ctx, "destroy owner", func(tx *bbolt.Tx, now time.Time) error {
@@ -567,7 +576,7 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 		for _, id := range ids {
 			if raw := sessions.Get(id); raw != nil {
 				if rec, err := decodeIndexFields(string(id), raw); err == nil && rec.Owner == owner {
-					live, err := s.deleteRecord(tx, id)
+					live, err := s.deleteRecord(tx, id, now)
 					if err != nil {
 						return err
 					}
@@ -591,7 +600,7 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 // Count returns the number of live sessions. It does not decode records:
 // it is the number stored minus the expiry entries already past.
 func (s *BoltStore) Count(ctx context.Context) (int, error) {
-	if err := s.enter("count", ctx); err != nil {
+	if err := s.enter(ctx, "count"); err != nil {
 		return 0, err
 	}
 	defer s.mu.RUnlock()
@@ -651,7 +660,7 @@ func (s *BoltStore) Iterate(ctx context.Context, fn func(*Record) error) error {
 // given one (from the start when nil) and returns the last ID read, or nil
 // at the end of the bucket.
 func (s *BoltStore) iterateBatch(ctx context.Context, after []byte) ([]*Record, []byte, error) {
-	if err := s.enter("iterate", ctx); err != nil {
+	if err := s.enter(ctx, "iterate"); err != nil {
 		return nil, nil, err
 	}
 	defer s.mu.RUnlock()
@@ -700,7 +709,7 @@ func (s *BoltStore) iterateBatch(ctx context.Context, after []byte) ([]*Record, 
 // keeps serving (a read transaction), and returns the bytes written. The
 // copy opens with Open.
 func (s *BoltStore) WriteTo(w io.Writer) (int64, error) {
-	if err := s.enter("backup", context.Background()); err != nil {
+	if err := s.enter(context.Background(), "backup"); err != nil {
 		return 0, err
 	}
 	defer s.mu.RUnlock()

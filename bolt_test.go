@@ -158,6 +158,7 @@ func TestSaveRefusesBadInput(t *testing.T) {
 		"create w/o expiry":  {ID: "a", Create: true},
 		"long owner":         {ID: "a", Create: true, Expires: time.Now().Add(time.Hour), Owner: ptr(strings.Repeat("o", 2000))},
 		"update of empty ID": {ID: ""},
+		"owner with NUL":     {ID: "a", Create: true, Expires: time.Now().Add(time.Hour), Owner: ptr("a\x00b")},
 	} {
 		if err := s.Save(ctx, u); err == nil || !strings.HasPrefix(err.Error(), "boltsession: ") {
 			t.Errorf("%s: Save = %v, want a boltsession error", name, err)

@@ -40,7 +40,7 @@ func (r rejected) Unwrap() error { return r.err }
 // and its outcome is returned, so an error always means nothing was
 // written.
 func (s *BoltStore) write(ctx context.Context, op string, fn func(*bbolt.Tx, time.Time) error) error {
-	if err := s.enter(op, ctx); err != nil {
+	if err := s.enter(ctx, op); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
@@ -51,14 +51,10 @@ func (s *BoltStore) write(ctx context.Context, op string, fn func(*bbolt.Tx, tim
 		return fmt.Errorf("boltsession: %s: %w", op, ctx.Err())
 	}
 	err := <-w.done
-	var r rejected
-	if errors.As(err, &r) {
-		err = r.err
+	if r, ok := err.(rejected); ok {
+		return r.err // ErrNotFound bare, as Load returns it; the others carry their prefix
 	}
-	if err == nil || errors.Is(err, ErrNotFound) {
-		return err // ErrNotFound is returned bare, as Load does
-	}
-	return fmt.Errorf("boltsession: %s: %w", op, err)
+	return wrapIf(op, err)
 }
 
 // commitLoop is the committer goroutine. It stops when Close closes

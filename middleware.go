@@ -100,11 +100,12 @@ func (x *exchange) release() {
 // later writes are discarded. Changes made after the commit point are
 // saved when next returns.
 //
-// A request that already carries a session (nested middleware) passes
-// through unchanged.
+// A request that already went through this Manager's middleware (nested
+// twice) passes through unchanged; another Manager's session is replaced
+// by this one's for the handlers inside.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if FromContext(r.Context()) != nil {
+		if s := FromContext(r.Context()); s != nil && s.m == m {
 			next.ServeHTTP(w, r)
 			return
 		}

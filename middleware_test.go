@@ -944,3 +944,49 @@ func TestRegenerateAfterResponseStartedKeepsOldSession(t *testing.T) {
 		t.Error("not logged")
 	}
 }
+
+func TestSecondManagerInsideFirstKeepsItsOwnSession(t *testing.T) {
+	e := newEnv(t, Options{})
+	admin, err := New(e.store, Options{Name: "adm", Keys: [][]byte{otherHashKey}, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mux.Handle("/admin", admin.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Set("admin", true)
+	})))
+	r := e.get(nil, "/admin")
+	if r.cookie("adm") == nil {
+		t.Error("the inner Manager set no cookie")
+	}
+	if r.cookie("sid") != nil {
+		t.Error("the outer session was modified by the inner handler")
+	}
+}
+
+func TestExplicitSaveReportsWhatCannotBeSaved(t *testing.T) {
+	t.Run("insecure", func(t *testing.T) {
+		e := newEnv(t, Options{Cookie: CookieOptions{Secure: SecureAlways}})
+		e.onSession("/save", func(s *Session) string {
+			s.Set("k", 1)
+			return words(s.Save(context.Background()) != nil)
+		})
+		if got := e.mustGet(nil, "/save"); got != "true" {
+			t.Errorf("Save over plain HTTP with SecureAlways: error %s", got)
+		}
+	})
+	t.Run("new session after the response started", func(t *testing.T) {
+		e := newEnv(t, Options{})
+		e.mux.HandleFunc("/save", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "body first")
+			s := FromContext(r.Context())
+			s.Set("k", 1)
+			if err := s.Save(r.Context()); err == nil {
+				t.Error("Save of a new session after the response started succeeded")
+			}
+		})
+		e.mustGet(nil, "/save")
+		if n := e.count(); n != 0 {
+			t.Errorf("%d orphan records", n)
+		}
+	})
+}

@@ -119,7 +119,9 @@ type Options struct {
 	// Rolling sends the cookie on every response to a request that carried
 	// a stored session (express-session's rolling). Default false: the
 	// cookie goes out when the session is created or regenerated, or when
-	// its expiry moved and the cookie persists.
+	// its expiry moved and the cookie persists. The cookie always carries
+	// the expiry the store holds, which lazy touching moves only every
+	// TouchAfter; a negative TouchAfter slides it on every request.
 	Rolling bool
 
 	// Resave writes every value of an existing session back on every

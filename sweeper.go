@@ -92,7 +92,7 @@ func (s *BoltStore) Sweep(ctx context.Context) (SweepResult, error) {
 
 func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
 	for {
-		if err := s.enter("sweep", ctx); err != nil {
+		if err := s.enter(ctx, "sweep"); err != nil {
 			return err
 		}
 		now := s.now()
