@@ -133,6 +133,15 @@ func buildLogin(t *testing.T) string {
 	return bin
 }
 
+// within runs one action with a timeout, on a context whose tab exists
+// already (a timeout on the first Run of a context would close its tab when
+// it ends).
+func within[T any](ctx context.Context, a chromedp.Action[T]) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, a)
+}
+
 // TestBrowserKeepsLoginAcrossReloadAndRestart is issue item 7.
 func TestBrowserKeepsLoginAcrossReloadAndRestart(t *testing.T) {
 	exe := chromium(t)
@@ -177,10 +186,8 @@ func TestBrowserKeepsLoginAcrossReloadAndRestart(t *testing.T) {
 	}
 	signedInAs := func(ctx context.Context) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
 		// The page shows either #user (signed in) or the login form.
-		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		state, err := within(ctx, chromedp.Evaluate[string](
 			`(document.querySelector("#user") || {textContent: ""}).textContent +
 			 (document.querySelector("#login") ? "|form" : "")`))
 		if err != nil {
@@ -211,7 +218,7 @@ func TestBrowserKeepsLoginAcrossReloadAndRestart(t *testing.T) {
 
 	// The session cookie is HttpOnly: page script cannot see it, while a
 	// cookie the script sets itself is visible (so document.cookie works).
-	jsCookies, err := chromedp.Run(first, chromedp.Evaluate[string](
+	jsCookies, err := within(first, chromedp.Evaluate[string](
 		`document.cookie = "probe=1; path=/"; document.cookie`))
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +230,7 @@ func TestBrowserKeepsLoginAcrossReloadAndRestart(t *testing.T) {
 		t.Fatalf("the session cookie is visible to page script: %q", jsCookies)
 	}
 	// Its attributes as the browser stored them: the Manager's defaults.
-	cookies, err := chromedp.Run(first, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+	cookies, err := within(first, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
 		res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{srv.url + "/"}})
 		if err != nil {
 			return nil, err
@@ -260,7 +267,15 @@ func TestBrowserKeepsLoginAcrossReloadAndRestart(t *testing.T) {
 	// user and signs out everywhere: the first browser is signed out too.
 	second, cancelSecond := chromedp.NewContext(first, chromedp.WithNewBrowserContext())
 	defer cancelSecond()
+	// Its tab, too, must be made by a Run without a timeout.
+	if err := chromedp.Do(second); err != nil {
+		t.Fatalf("open a second browser context: %v", err)
+	}
 	login(second, "alice")
+	step(first, "reload to see both sessions", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("user")))
+	if rows, err := within(first, chromedp.Evaluate[int](`document.querySelectorAll("#sessions tr").length - 1`)); err != nil || rows != 2 {
+		t.Fatalf("the first browser lists %d sessions (%v), want 2", rows, err)
+	}
 	step(second, "log out everywhere",
 		chromedp.Click(chromedp.ID("logout-all")),
 		chromedp.WaitVisible(chromedp.ID("login")),
