@@ -284,4 +284,15 @@ func TestBrowserKeepsLoginAcrossReloadAndRestart(t *testing.T) {
 	if got := signedInAs(first); strings.Contains(got, "alice") || !strings.Contains(got, "|form") {
 		t.Fatalf("after a logout everywhere from another browser the first shows %q", got)
 	}
+
+	// What the page echoes is escaped: a user name that is markup shows as
+	// text and runs nothing.
+	hostile := `<img src=x onerror="window.pwned=1">`
+	login(second, hostile)
+	if got := signedInAs(second); !strings.Contains(got, hostile) {
+		t.Errorf("the page shows %q, want the name as text", got)
+	}
+	if pwned, err := within(second, chromedp.Evaluate[bool](`window.pwned === 1 || document.querySelector("#user img") !== null`)); err != nil || pwned {
+		t.Errorf("a user name was rendered as markup (%v)", err)
+	}
 }
