@@ -72,7 +72,7 @@ type rig struct {
 	codec  boltsession.CookieCodec
 	logs   *logBuffer
 	clock  *clock
-	issued *idSet // every session ID seen in a Set-Cookie
+	issued *idSet // every session ID seen in a Set-Cookie; nil: not recorded
 
 	bopts   *boltsession.BoltOptions
 	opts    boltsession.Options
@@ -321,7 +321,7 @@ func (r *rig) do(client *http.Client, method, path, cookie string, body io.Reade
 	for _, c := range resp.Cookies() {
 		if c.Name == r.cookieName() {
 			rep.cookie = c
-			if c.MaxAge >= 0 && c.Value != "" {
+			if r.issued != nil && c.MaxAge >= 0 && c.Value != "" {
 				if id, err := r.codec.Decode(c.Name, c.Value); err == nil {
 					r.issued.add(id, c.Value)
 				}
