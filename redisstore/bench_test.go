@@ -1,0 +1,155 @@
+package redisstore
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/redisstore/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// The benchmarks run the store beside raw go-redis GET/SET of a value of
+// the same size on the same server: the floor any Redis store pays for one
+// round trip. Run with
+//
+//	go test -run '^$' -bench . -benchmem ./redisstore
+
+// benchValue is a typical small session: a user ID, a CSRF token, a flash.
+var benchValues = map[string][]byte{
+	"user":  []byte("\xa7user-42"),
+	"csrf":  []byte("\xd9\x2bAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_ABCD"),
+	"flash": []byte("\xa5saved"),
+}
+
+func benchSize() int {
+	n := 0
+	for k, v := range benchValues {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+func benchSetup(b *testing.B) (*redis.Client, *Store) {
+	b.Helper()
+	srv := redistest.Start(b)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 64})
+	b.Cleanup(func() { client.Close() })
+	return client, New(client, nil)
+}
+
+func benchCreate(b *testing.B, s *Store, id string) {
+	b.Helper()
+	err := s.Save(context.Background(), boltsession.Update{ID: id, Create: true, Created: time.Now(),
+		Expires: time.Now().Add(time.Hour), Set: benchValues})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	_, s := benchSetup(b)
+	benchCreate(b, s, "bench")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Load(ctx, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSave(b *testing.B) {
+	_, s := benchSetup(b)
+	benchCreate(b, s, "bench")
+	ctx := context.Background()
+	u := boltsession.Update{ID: "bench", Set: map[string][]byte{"flash": []byte("\xa5saved")}, Expires: time.Now().Add(time.Hour)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Save(ctx, u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTouch(b *testing.B) {
+	_, s := benchSetup(b)
+	benchCreate(b, s, "bench")
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Touch(ctx, "bench", exp); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSaveParallel(b *testing.B) {
+	_, s := benchSetup(b)
+	ctx := context.Background()
+	const sessions = 64
+	for i := range sessions {
+		benchCreate(b, s, "bench"+strconv.Itoa(i))
+	}
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8) // 8×GOMAXPROCS goroutines, as concurrent requests would be
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		id := "bench" + strconv.FormatInt(n.Add(1)%sessions, 10)
+		u := boltsession.Update{ID: id, Set: map[string][]byte{"flash": []byte("\xa5saved")}, Expires: time.Now().Add(time.Hour)}
+		for pb.Next() {
+			if err := s.Save(ctx, u); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkRawGet(b *testing.B) {
+	client, _ := benchSetup(b)
+	ctx := context.Background()
+	client.Set(ctx, "raw", make([]byte, benchSize()), time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := client.Get(ctx, "raw").Bytes(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRawSet(b *testing.B) {
+	client, _ := benchSetup(b)
+	ctx := context.Background()
+	v := make([]byte, benchSize())
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := client.Set(ctx, "raw", v, time.Hour).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRawSetParallel(b *testing.B) {
+	client, _ := benchSetup(b)
+	ctx := context.Background()
+	v := make([]byte, benchSize())
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8) // as in BenchmarkSaveParallel
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		key := "raw" + strconv.FormatInt(n.Add(1), 10)
+		for pb.Next() {
+			if err := client.Set(ctx, key, v, time.Hour).Err(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,44 @@
+package redisstore_test
+
+import (
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// Build the store from a Redis URL and hand it to the Manager in place of a
+// BoltStore. (Not run by go test: it needs a Redis server.)
+func Example() {
+	opt, err := redis.ParseURL("redis://127.0.0.1:6379/0") // e.g. os.Getenv("REDIS_URL")
+	if err != nil {
+		log.Fatal(err)
+	}
+	opt.ContextTimeoutEnabled = true // a request's deadline bounds its Redis calls
+	opt.DialerRetries = 1            // a down Redis fails the request at once
+	client := redis.NewClient(opt)
+	defer client.Close()
+
+	store := redisstore.New(client, nil) // keys "sess:<ID>", like connect-redis
+
+	m, err := boltsession.New(store, boltsession.Options{Keys: [][]byte{[]byte(os.Getenv("SESSION_KEY"))}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	log.Fatal(http.ListenAndServe(":8080", m.Middleware(mux)))
+}
+
+// On Redis Cluster every key of the store shares one hash tag, so a save can
+// update a session and its owner's index in one script.
+func ExampleNew_cluster() {
+	client := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: []string{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"},
+	})
+	defer client.Close()
+	store := redisstore.New(client, &redisstore.Options{Prefix: "{myapp}:sess:"})
+	_ = store
+}

@@ -1,0 +1,20 @@
+package redisstore
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// quietLogger drops go-redis's pool log lines, which the outage tests
+// provoke on purpose; failures still show through the tests' own errors.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{})
+	os.Exit(m.Run())
+}

@@ -1,0 +1,100 @@
+package redisstore
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/boltsession/boltsession"
+)
+
+// Field names inside a session hash. Reserved fields start with "m:" and
+// user values with "v:", so no key an application chooses can overwrite a
+// reserved field: the value named "m:owner" is stored in the field
+// "v:m:owner".
+const (
+	fieldCreated = "m:created" // Unix nanoseconds, decimal
+	fieldExpires = "m:expires" // Unix nanoseconds, decimal; Redis's PEXPIREAT matches it
+	fieldMaxAge  = "m:maxage"  // nanoseconds, decimal; absent for zero
+	fieldOwner   = "m:owner"   // absent for no owner
+	valuePrefix  = "v:"
+)
+
+// ownerInfix sits between Prefix and an owner name in an owner set's key.
+// Session IDs that start with it are refused, so a session key can never be
+// an owner key.
+const ownerInfix = "owner:"
+
+// nanos returns t as decimal Unix nanoseconds, clamped at zero: a time
+// before 1970 is as expired as 1970 itself.
+func nanos(t time.Time) string {
+	n := t.UnixNano()
+	if n < 0 {
+		n = 0
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// millis returns t in Unix milliseconds rounded down for PEXPIREAT. Redis
+// deletes a key once its clock is past that millisecond, which is never
+// before t; Load's own check covers the sub-millisecond gap.
+func millis(t time.Time) string {
+	n := t.UnixNano()
+	if n < 0 {
+		n = 0
+	}
+	return strconv.FormatInt(n/int64(time.Millisecond), 10)
+}
+
+// parseNanos decodes a stored time field.
+func parseNanos(field, s string) (time.Time, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: field %s: %q is not a time", boltsession.ErrCorrupt, field, s)
+	}
+	return time.Unix(0, n), nil
+}
+
+// parseMaxAge decodes the optional m:maxage field ("" for absent).
+func parseMaxAge(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: field %s: %q is not a duration", boltsession.ErrCorrupt, fieldMaxAge, s)
+	}
+	return time.Duration(n), nil
+}
+
+// decodeRecord builds a Record from a session hash as HGETALL returns it.
+// Fields this version does not know are ignored, so a newer writer's extra
+// metadata does not make a record unreadable.
+func decodeRecord(id string, h map[string]string) (*boltsession.Record, error) {
+	created, ok := h[fieldCreated]
+	if !ok {
+		return nil, fmt.Errorf("%w: no %s field", boltsession.ErrCorrupt, fieldCreated)
+	}
+	expires, ok := h[fieldExpires]
+	if !ok {
+		return nil, fmt.Errorf("%w: no %s field", boltsession.ErrCorrupt, fieldExpires)
+	}
+	r := &boltsession.Record{ID: id, Owner: h[fieldOwner], Values: make(map[string][]byte)}
+	var err error
+	if r.Created, err = parseNanos(fieldCreated, created); err != nil {
+		return nil, err
+	}
+	if r.Expires, err = parseNanos(fieldExpires, expires); err != nil {
+		return nil, err
+	}
+	if r.MaxAge, err = parseMaxAge(h[fieldMaxAge]); err != nil {
+		return nil, err
+	}
+	for f, v := range h {
+		if k, ok := strings.CutPrefix(f, valuePrefix); ok {
+			r.Values[k] = []byte(v)
+		}
+	}
+	return r, nil
+}

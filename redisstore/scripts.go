@@ -1,0 +1,172 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts below run atomically inside Redis: no other command sees a
+// save half done. Each names its main key in KEYS and derives the related
+// keys (an owner's set from the stored owner, a session from an owner set's
+// members) inside the script. That is valid on Redis Cluster only because
+// every key of a Store shares one hash tag, hence one slot (see doc.go).
+//
+// Times are stored as decimal Unix nanoseconds. Lua numbers are doubles,
+// which cannot hold them exactly, so the scripts compare them as strings:
+// for non-negative decimals a longer string is larger, and equal lengths
+// compare lexicographically.
+
+// luaCommon is prepended to every script.
+const luaCommon = `
+local function later(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
+end
+local function kind(k)
+  return redis.call('TYPE', k)['ok']
+end
+-- live reports whether k is a session hash whose m:expires is after now.
+local function live(k, now)
+  if kind(k) ~= 'hash' then return false end
+  local e = redis.call('HGET', k, 'm:expires')
+  return e and later(e, now)
+end
+-- cover adds the session to its owner's set and keeps the set alive at
+-- least as long as the session, so the index never loses a live session.
+local function cover(skey, okey, id)
+  redis.call('SADD', okey, id)
+  local s = redis.call('PTTL', skey)
+  if s < 0 then return end
+  local o = redis.call('PTTL', okey)
+  if o < 0 or o < s then redis.call('PEXPIRE', okey, s) end
+end
+`
+
+// saveScript applies one Update.
+//
+// KEYS[1] session key.
+// ARGV: 1 id, 2 owner key prefix, 3 now ns, 4 create "1"/"0", 5 created ns,
+// 6 clear "1"/"0", 7 expires ns ("" = unchanged), 8 expires ms,
+// 9 owner given "1"/"0", 10 owner, 11 maxage given "1"/"0", 12 maxage ns,
+// 13 number of fields to set n, then n field/value pairs, then the fields
+// to delete.
+//
+// Returns 1, or 0 when an update finds no live record (nothing written).
+var saveScript = redis.NewScript(luaCommon + `
+local key, id, opfx, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+if ARGV[4] == '1' then
+  local t = kind(key)
+  if t == 'hash' then
+    local old = redis.call('HGET', key, 'm:owner')
+    if old then redis.call('SREM', opfx .. old, id) end
+  end
+  if t ~= 'none' then redis.call('DEL', key) end
+  redis.call('HSET', key, 'm:created', ARGV[5])
+elseif not live(key, now) then
+  return 0
+end
+if ARGV[6] == '1' then
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(f, 1, 2) == 'v:' then redis.call('HDEL', key, f) end
+  end
+end
+local i = 14
+for _ = 1, tonumber(ARGV[13]) do
+  redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for j = i, #ARGV do
+  redis.call('HDEL', key, ARGV[j])
+end
+if ARGV[11] == '1' then
+  if ARGV[12] == '0' then
+    redis.call('HDEL', key, 'm:maxage')
+  else
+    redis.call('HSET', key, 'm:maxage', ARGV[12])
+  end
+end
+if ARGV[9] == '1' then
+  local old = redis.call('HGET', key, 'm:owner')
+  if old and old ~= ARGV[10] then redis.call('SREM', opfx .. old, id) end
+  if ARGV[10] == '' then
+    redis.call('HDEL', key, 'm:owner')
+  else
+    redis.call('HSET', key, 'm:owner', ARGV[10])
+  end
+end
+if ARGV[7] ~= '' then
+  redis.call('HSET', key, 'm:expires', ARGV[7])
+  redis.call('PEXPIREAT', key, ARGV[8])
+end
+local owner = redis.call('HGET', key, 'm:owner')
+if owner then cover(key, opfx .. owner, id) end
+return 1
+`)
+
+// touchScript moves the expiry of a live session.
+//
+// KEYS[1] session key. ARGV: 1 id, 2 owner key prefix, 3 now ns,
+// 4 expires ns, 5 expires ms. Returns 1, or 0 when no live record exists.
+var touchScript = redis.NewScript(luaCommon + `
+local key, id, opfx, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+if not live(key, now) then return 0 end
+redis.call('HSET', key, 'm:expires', ARGV[4])
+redis.call('PEXPIREAT', key, ARGV[5])
+local owner = redis.call('HGET', key, 'm:owner')
+if owner then cover(key, opfx .. owner, id) end
+return 1
+`)
+
+// deleteScript removes a session and its owner-index entry.
+//
+// KEYS[1] session key. ARGV: 1 id, 2 owner key prefix.
+var deleteScript = redis.NewScript(luaCommon + `
+local key, id, opfx = KEYS[1], ARGV[1], ARGV[2]
+if kind(key) == 'hash' then
+  local owner = redis.call('HGET', key, 'm:owner')
+  if owner then redis.call('SREM', opfx .. owner, id) end
+end
+redis.call('DEL', key)
+return 1
+`)
+
+// ownedScript lists an owner's live sessions and removes every other member
+// (deleted, expired, or now owned by someone else) from the set.
+//
+// KEYS[1] owner set. ARGV: 1 session key prefix, 2 owner, 3 now ns.
+// Returns {id, created ns, expires ns, maxage ns or ""} for each live one.
+var ownedScript = redis.NewScript(luaCommon + `
+local okey, spfx, owner, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', okey)) do
+  local k = spfx .. id
+  local keep = false
+  if kind(k) == 'hash' then
+    local f = redis.call('HMGET', k, 'm:owner', 'm:expires', 'm:created', 'm:maxage')
+    if f[1] == owner and f[2] and later(f[2], now) then
+      keep = true
+      out[#out + 1] = {id, f[3] or '', f[2], f[4] or ''}
+    end
+  end
+  if not keep then redis.call('SREM', okey, id) end
+end
+return out
+`)
+
+// destroyOwnerScript deletes every session of an owner and the owner's set.
+//
+// KEYS[1] owner set. ARGV: 1 session key prefix, 2 owner, 3 now ns.
+// Returns how many of the deleted sessions were live.
+var destroyOwnerScript = redis.NewScript(luaCommon + `
+local okey, spfx, owner, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', okey)) do
+  local k = spfx .. id
+  if kind(k) == 'hash' then
+    local f = redis.call('HMGET', k, 'm:owner', 'm:expires')
+    if f[1] == owner then
+      if f[2] and later(f[2], now) then n = n + 1 end
+      redis.call('DEL', k)
+    end
+  end
+end
+redis.call('DEL', okey)
+return n
+`)
