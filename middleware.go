@@ -135,7 +135,7 @@ func (m *Manager) load(r *http.Request, s *Session, unlock *func()) error {
 	s.hadCookie = had
 	if id != "" && m.cfg.Serialize {
 		var err error
-		if *unlock, err = m.locks.lock(r.Context(), id, m.cfg.LockTimeout); err != nil {
+		if *unlock, err = m.lockSession(r.Context(), id); err != nil {
 			return err
 		}
 	}

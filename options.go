@@ -156,12 +156,14 @@ type Options struct {
 	// requests then loses no update, which per-key merging alone cannot
 	// promise. Requests without a valid session cookie take no lock.
 	//
-	// Default false. The lock lives in this process: with several
-	// processes on one shared store (for example nodes on one Redis),
-	// requests on different processes are not serialized against each
-	// other. A handler that holds its request open (a long poll, a
-	// stream) holds the lock as long; other requests on that session
-	// wait for LockTimeout and then fail with ErrBusy.
+	// Default false. The lock lives in this process, and also in the
+	// store when the store is a SessionLocker (the redisstore module's
+	// Store is: several processes on one Redis then serialize each
+	// other); with any other store shared by several processes, requests
+	// on different processes are not serialized against each other. A
+	// handler that holds its request open (a long poll, a stream) holds
+	// the lock as long; other requests on that session wait for
+	// LockTimeout and then fail with ErrBusy.
 	Serialize bool
 
 	// LockTimeout bounds the wait for the session lock under Serialize.

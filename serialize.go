@@ -18,6 +18,49 @@ var ErrBusy = errors.New("boltsession: session is busy: another request on it he
 // Options.Serialize is on and Options.LockTimeout is zero.
 const DefaultLockTimeout = 5 * time.Second
 
+// SessionLocker is the optional capability of a Store that several
+// processes share (the redisstore module's Store) to make Options.Serialize
+// hold across all of them. When the store has it, the Manager takes the
+// store's lock after its own in-process one, so the store sees at most one
+// waiter per process and session.
+type SessionLocker interface {
+	// LockSession takes the lock of session id for one request, waiting
+	// at most wait and no longer than ctx allows. It returns the function
+	// that releases the lock; calling that more than once is harmless.
+	// Past the wait it returns an error wrapping ErrBusy; a cancelled ctx
+	// gives an error wrapping ctx's error.
+	LockSession(ctx context.Context, id string, wait time.Duration) (unlock func(), err error)
+}
+
+// lockSession takes the locks of session id under Options.Serialize: the
+// in-process lock, then the store's when it is a SessionLocker, both within
+// one LockTimeout. It returns the function that releases them.
+func (m *Manager) lockSession(ctx context.Context, id string) (func(), error) {
+	deadline := time.Now().Add(m.cfg.LockTimeout)
+	unlockLocal, err := m.locks.lock(ctx, id, m.cfg.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	sl, ok := m.store.(SessionLocker)
+	if !ok {
+		return unlockLocal, nil
+	}
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		unlockLocal()
+		return nil, fmt.Errorf("%w (waited %v)", ErrBusy, m.cfg.LockTimeout)
+	}
+	unlockStore, err := sl.LockSession(ctx, id, wait)
+	if err != nil {
+		unlockLocal()
+		return nil, err
+	}
+	return func() {
+		unlockStore()
+		unlockLocal()
+	}, nil
+}
+
 // sessionLocks serializes the requests that carry the same session ID, so that
 // a read-modify-write of one key (a counter, a cart) by concurrent requests
 // loses no update: each request loads the record only after the previous one
@@ -26,9 +69,8 @@ const DefaultLockTimeout = 5 * time.Second
 //
 // The table holds an entry only while some request holds or waits for that
 // ID's lock, so its size is bounded by the number of requests in flight, not
-// by the number of sessions. The lock lives in this process: two processes
-// sharing a store (for example several nodes on one Redis) do not serialize
-// each other.
+// by the number of sessions. The lock lives in this process; a store shared
+// by several processes serializes them through SessionLocker.
 type sessionLocks struct {
 	mu    sync.Mutex
 	locks map[string]*sessionLock

@@ -1,13 +1,18 @@
 package boltsession
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -150,5 +155,69 @@ func TestSerializeReleasesTheLockWhenTheHandlerPanics(t *testing.T) {
 func TestNegativeLockTimeoutIsRefused(t *testing.T) {
 	if _, err := New(openBolt(t), Options{Keys: [][]byte{testHashKey}, Serialize: true, LockTimeout: -time.Second}); err == nil {
 		t.Fatal("New accepted a negative LockTimeout")
+	}
+}
+
+// lockingStore is a BoltStore with a SessionLocker that counts its calls
+// and can report every session busy.
+type lockingStore struct {
+	*BoltStore
+	calls, held atomic.Int64
+	busy        atomic.Bool
+}
+
+func (l *lockingStore) LockSession(ctx context.Context, id string, wait time.Duration) (func(), error) {
+	l.calls.Add(1)
+	if l.busy.Load() {
+		return nil, fmt.Errorf("%w: held elsewhere", ErrBusy)
+	}
+	l.held.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { l.held.Add(-1) }) }, nil
+}
+
+func TestSerializeTakesTheStoresLockWhenItHasOne(t *testing.T) {
+	store := &lockingStore{BoltStore: openBolt(t)}
+	m, err := New(store, Options{Keys: [][]byte{testHashKey}, Serialize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		n, _ := Get[int](s, "n")
+		s.Set("n", n+1)
+		fmt.Fprint(w, n+1)
+	})))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	if code, _ := get(); code != http.StatusOK || store.calls.Load() != 0 {
+		t.Fatalf("a request without a session: %d, %d store lock calls", code, store.calls.Load())
+	}
+	if code, body := get(); code != http.StatusOK || body != "2" || store.calls.Load() != 1 || store.held.Load() != 0 {
+		t.Fatalf("with a session: %d %q, %d calls, %d held after the request", code, body, store.calls.Load(), store.held.Load())
+	}
+	store.busy.Store(true)
+	if code, _ := get(); code != http.StatusServiceUnavailable {
+		t.Fatalf("store lock busy: %d, want 503", code)
+	}
+	store.busy.Store(false)
+	// The in-process lock was given back when the store's lock failed.
+	if code, body := get(); code != http.StatusOK || body != "3" {
+		t.Fatalf("after the store's lock was free again: %d %q", code, body)
+	}
+	if n := m.locks.len(); n != 0 {
+		t.Errorf("%d in-process lock entries left", n)
 	}
 }
