@@ -147,6 +147,29 @@ func newRig(t *testing.T, cfg rigConfig) *rig {
 	return r
 }
 
+// newRedisRig is a rig on another Store (Redis): the same server, app and
+// client helpers; store-specific fields (path, store, reopen) stay unset.
+func newRedisRig(t *testing.T, store boltsession.Store, options func(*boltsession.Options)) *rig {
+	t.Helper()
+	r := &rig{t: t, logs: &logBuffer{}, clock: newClock(), issued: &idSet{}}
+	key := make([]byte, 32)
+	rand.Read(key)
+	opts := boltsession.Options{Keys: [][]byte{key}, Logger: r.logs.logger()}
+	if options != nil {
+		options(&opts)
+	}
+	var err error
+	if r.codec, err = boltsession.SecureCookie(opts.Keys...); err != nil {
+		t.Fatal(err)
+	}
+	if r.m, err = boltsession.New(store, opts); err != nil {
+		t.Fatal(err)
+	}
+	r.srv = httptest.NewServer(r.m.Middleware(testApp(r.m)))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
 // reopen closes the store, lets edit change the file with bbolt directly
 // (a session file allows one opener at a time), then opens the store again
 // behind a new Manager with the same options. Requests in flight must have

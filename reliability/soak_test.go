@@ -16,9 +16,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-// soakDuration is how long TestSoak runs: BOLTSESSION_SOAK (a Go duration)
-// when set, 30s by default, 3s with -short.
-func soakDuration(t *testing.T) time.Duration {
+// soakDuration is how long a soak runs: BOLTSESSION_SOAK (a Go duration)
+// when set, def by default, 3s with -short.
+func soakDuration(t *testing.T, def time.Duration) time.Duration {
 	if v := os.Getenv("BOLTSESSION_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -29,7 +29,7 @@ func soakDuration(t *testing.T) time.Duration {
 	if testing.Short() {
 		return 3 * time.Second
 	}
-	return 30 * time.Second
+	return def
 }
 
 const (
@@ -90,22 +90,33 @@ type soakTally struct {
 // are logged.
 func TestSoakMixedLoadLosesNothingAndLeaksNothing(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	d := soakDuration(t)
-
 	r := newRig(t, rigConfig{
 		realClock: true,
 		store:     &boltsession.BoltOptions{SweepInterval: 100 * time.Millisecond, NoSync: os.Getenv("SOAK_NOSYNC") != ""},
 		options:   func(o *boltsession.Options) { o.MaxAge = soakMaxAge },
 	})
+	runSoak(t, r, soakDuration(t, 30*time.Second), func() { r.store.Close() }, func() {
+		st := r.store.Stats()
+		t.Logf("store: %d commits carrying %d writes (%.1f per fsync), %d sweeps removed %d sessions, %d live, file %d KiB",
+			st.Commits, st.Writes, float64(st.Writes)/float64(max(st.Commits, 1)), st.Sweeps, st.Swept, st.Sessions, st.FileSize>>10)
+		if st.Sweeps == 0 || st.Swept == 0 {
+			t.Errorf("the sweeper did no work (%d sweeps, %d swept): the soak did not exercise expiry", st.Sweeps, st.Swept)
+		}
+	})
+}
+
+// runSoak drives r's server with soakClients clients for d, then calls
+// report (the store is still open), closes the server and calls closeStore.
+// The rig would close them at cleanup, after the caller's goleak check has
+// looked; so they are closed here.
+func runSoak(t *testing.T, r *rig, d time.Duration, closeStore, report func()) {
 	r.issued = nil // the heap figures are the server's, not this bookkeeping's
-	// The rig closes the server and the store at cleanup, after goleak has
-	// looked; close them here instead.
 	stopped := false
 	shutdown := func() {
 		if !stopped {
 			stopped = true
 			r.srv.Close()
-			r.store.Close()
+			closeStore()
 		}
 	}
 	defer shutdown()
@@ -149,7 +160,7 @@ func TestSoakMixedLoadLosesNothingAndLeaksNothing(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	goroutinesAfter := runtime.NumGoroutine()
-	st := r.store.Stats()
+	report()
 	shutdown()
 
 	n := tally.requests.Load()
@@ -158,14 +169,9 @@ func TestSoakMixedLoadLosesNothingAndLeaksNothing(t *testing.T) {
 		tally.regens.Load(), tally.destroys.Load(), tally.logoutAll.Load(), tally.abandons.Load())
 	t.Logf("sessions found gone: %d after a sign-out everywhere, %d after an idle gap near MaxAge (a slow answer)",
 		tally.goneBySignOut.Load(), tally.goneByIdle.Load())
-	t.Logf("store: %d commits carrying %d writes (%.1f per fsync), %d sweeps removed %d sessions, %d live, file %d KiB",
-		st.Commits, st.Writes, float64(st.Writes)/float64(max(st.Commits, 1)), st.Sweeps, st.Swept, st.Sessions, st.FileSize>>10)
 	t.Logf("heap in use after warm-up %.1f MiB, at the end %.1f MiB; objects %d → %d; goroutines %d under load, %d once the clients stopped",
 		float64(before.HeapInuse)/(1<<20), float64(after.HeapInuse)/(1<<20), before.HeapObjects, after.HeapObjects,
 		goroutinesBefore, goroutinesAfter)
-	if st.Sweeps == 0 || st.Swept == 0 {
-		t.Errorf("the sweeper did no work (%d sweeps, %d swept): the soak did not exercise expiry", st.Sweeps, st.Swept)
-	}
 	if tally.writes.Load() == 0 || tally.regens.Load() == 0 || tally.destroys.Load() == 0 || tally.logoutAll.Load() == 0 {
 		t.Errorf("some operation never ran: %+v", &tally)
 	}
