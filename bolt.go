@@ -598,7 +598,10 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 }
 
 // Count returns the number of live sessions. It does not decode records:
-// it is the number stored minus the expiry entries already past.
+// it is the number stored minus the expiry entries already past, so it
+// walks the pages of the sessions bucket (not the records) plus the expired
+// part of the expiry index. An undecodable record counts until a sweep or
+// a delete removes it.
 func (s *BoltStore) Count(ctx context.Context) (int, error) {
 	if err := s.enter(ctx, "count"); err != nil {
 		return 0, err

@@ -559,3 +559,78 @@ func TestCorruptRecordIsReportedAndSkipped(t *testing.T) {
 		t.Fatalf("bad-indexed after sweep: %v", err)
 	}
 }
+
+// Iterate runs fn outside any transaction, so fn may write, even writes
+// that grow the file (which would deadlock under an open read transaction).
+func TestIterateCallbackMayWriteToTheStore(t *testing.T) {
+	s := openTest(t, &boltsession.BoltOptions{NoSync: true})
+	ctx := context.Background()
+	for i := range 600 {
+		mustSave(t, s, boltsession.Update{ID: fmt.Sprintf("s%03d", i), Create: true, Expires: time.Now().Add(time.Hour)})
+	}
+	big := bytes.Repeat([]byte("x"), 256<<10)
+	done := make(chan error, 1)
+	visited := 0
+	go func() {
+		done <- s.Iterate(ctx, func(r *boltsession.Record) error {
+			visited++
+			if visited%100 == 0 { // grow the file well past its mapping
+				return s.Save(ctx, boltsession.Update{ID: "grow" + r.ID, Create: true,
+					Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"big": big}})
+			}
+			return s.Delete(ctx, r.ID)
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Iterate: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Iterate with a writing callback deadlocked")
+	}
+	if visited < 600 {
+		t.Fatalf("visited %d records, want at least 600", visited)
+	}
+	if _, err := s.Load(ctx, "s001"); !errors.Is(err, boltsession.ErrNotFound) {
+		t.Fatalf("delete inside Iterate did not land: %v", err)
+	}
+}
+
+func TestCloseDuringConcurrentSaves(t *testing.T) {
+	s := openTest(t, &boltsession.BoltOptions{NoSync: true})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	saved := map[string]bool{}
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				err := s.Save(ctx, boltsession.Update{ID: id, Create: true, Expires: time.Now().Add(time.Hour)})
+				if errors.Is(err, boltsession.ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("Save: %v", err)
+					return
+				}
+				mu.Lock()
+				saved[id] = true
+				mu.Unlock()
+			}
+		})
+	}
+	waitFor(t, "200 saves", func() bool { return s.Stats().Writes >= 200 })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	// Every acknowledged save is in the file.
+	r := openAt(t, s.Path(), nil)
+	for id := range saved {
+		if _, err := r.Load(ctx, id); err != nil {
+			t.Fatalf("acknowledged save %s lost: %v", id, err)
+		}
+	}
+}

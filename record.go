@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sync"
 	"time"
@@ -197,16 +198,35 @@ func (d *recordDecoder) decodeValues() (map[string][]byte, error) {
 		return nil, errors.New("value map header does not match its length")
 	}
 	values := make(map[string][]byte, n)
+	// All values share one allocation, sized by what is left of the input
+	// (an upper bound). Each is capped at its own length, so appending to
+	// one never writes into the next.
+	var buf []byte
 	for range n {
 		k, err := d.dec.DecodeString()
 		if err != nil {
 			return nil, err
 		}
-		v, err := d.dec.DecodeBytes()
+		size, err := d.dec.DecodeBytesLen()
 		if err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
 		}
-		values[k] = v
+		if size < 0 { // msgpack nil
+			values[k] = nil
+			continue
+		}
+		if size > d.r.Len() {
+			return nil, fmt.Errorf("key %q: value longer than the record", k)
+		}
+		if buf == nil {
+			buf = make([]byte, 0, d.r.Len())
+		}
+		start := len(buf)
+		buf = buf[:start+size]
+		if _, err := io.ReadFull(&d.r, buf[start:]); err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		values[k] = buf[start : start+size : start+size]
 	}
 	return values, nil
 }

@@ -146,3 +146,24 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodedValuesDoNotOverlap(t *testing.T) {
+	raw, err := encodeRecord(&Record{Expires: time.Unix(1, 0), Values: map[string][]byte{
+		"a": []byte("aaaa"), "b": []byte("bbbb"), "c": []byte("cccc"), "e": {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := decodeRecord("x", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range rec.Values {
+		rec.Values[k] = append(rec.Values[k], "XXXXXXXX"...)
+	}
+	want := map[string]string{"a": "aaaaXXXXXXXX", "b": "bbbbXXXXXXXX", "c": "ccccXXXXXXXX", "e": "XXXXXXXX"}
+	for k, v := range want {
+		if string(rec.Values[k]) != v {
+			t.Fatalf("value %q = %q after appends, want %q", k, rec.Values[k], v)
+		}
+	}
+}
