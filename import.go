@@ -1,0 +1,85 @@
+package boltsession
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ImportSummary reports what an importer did with a directory of sessions
+// (ImportFileStore; gorillastore.ImportFilesystemStore).
+//
+// Importers are idempotent: each session is written with Update.Create, which
+// replaces a record with the same ID, so running an import twice gives the
+// same store and the same summary. Run the import before the new app takes
+// traffic: a session the new app has changed since would be replaced by the
+// file's older copy.
+type ImportSummary struct {
+	// DryRun is true when nothing was written: Imported then counts the
+	// sessions that would have been.
+	DryRun bool
+
+	// Imported counts the sessions written to the store.
+	Imported int
+
+	// Expired counts session files that were past their expiry and so were
+	// not imported.
+	Expired int
+
+	// Ignored counts directory entries that are not session files by their
+	// name (other extensions, temporary files of an interrupted write,
+	// subdirectories). They are not read.
+	Ignored int
+
+	// Skipped lists the session files that could not be imported, each
+	// with the reason. Nothing is written for them.
+	Skipped []ImportSkip
+}
+
+// ImportSkip is one session file an importer left out, and why.
+type ImportSkip struct {
+	// File is the file's name inside the imported directory.
+	File string
+
+	// Reason is a short, stable phrase: ReasonCorrupt, ReasonEncrypted,
+	// ReasonNotRegular, ReasonTooLarge or ReasonUnreadable.
+	Reason string
+
+	// Err carries the detail (the parse error, the size, ...).
+	Err error
+}
+
+// Reasons an importer gives in ImportSkip.Reason.
+const (
+	// ReasonCorrupt: the file does not parse as a session of that format,
+	// or its signature does not verify with the keys given.
+	ReasonCorrupt = "corrupt"
+
+	// ReasonEncrypted: the file is encrypted with a scheme the importer
+	// does not support (session-file-store's `secret` option).
+	ReasonEncrypted = "encrypted (unsupported)"
+
+	// ReasonNotRegular: a symbolic link, device, pipe or socket. Importers
+	// never follow a link, so they never read outside the directory.
+	ReasonNotRegular = "not a regular file"
+
+	// ReasonTooLarge: the file is larger than the importer's size limit.
+	ReasonTooLarge = "too large"
+
+	// ReasonUnreadable: opening or reading the file failed.
+	ReasonUnreadable = "unreadable"
+)
+
+// String renders the summary as a few human-readable lines, the skipped
+// files one per line.
+func (s ImportSummary) String() string {
+	var b strings.Builder
+	verb := "imported"
+	if s.DryRun {
+		verb = "would import"
+	}
+	fmt.Fprintf(&b, "%s %d, expired %d, skipped %d, ignored %d", verb, s.Imported, s.Expired, len(s.Skipped), s.Ignored)
+	for _, k := range s.Skipped {
+		fmt.Fprintf(&b, "\n  %s: %s: %v", k.File, k.Reason, k.Err)
+	}
+	return b.String()
+}

@@ -1,0 +1,523 @@
+package boltsession
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// FileStoreImportOptions configures ImportFileStore. The zero value imports
+// a directory written with session-file-store's defaults.
+type FileStoreImportOptions struct {
+	// TTL is session-file-store's `ttl` option: the idle lifetime of a
+	// session whose cookie has no originalMaxAge (a browser-session
+	// cookie). Zero means session-file-store's default, 3600 seconds. Set it
+	// to what the Node app configured.
+	TTL time.Duration
+
+	// FileExtension is session-file-store's `fileExtension` option; files
+	// not ending in it are ignored. Empty means ".json".
+	FileExtension string
+
+	// OwnerField names the field that identifies the session's user, as
+	// a dotted path into the session object: "passport.user" for an app
+	// that signs in with passport, "user.id" for one that keeps a user
+	// object. A string or integer found there becomes the record's Owner,
+	// so Manager.Owned and Manager.DestroyOwner find the imported
+	// sessions; a session without it gets no owner. Empty means none.
+	OwnerField string
+
+	// DryRun parses and counts everything but writes nothing.
+	DryRun bool
+
+	// MaxFileSize is the largest session file read; larger ones are skipped
+	// with ReasonTooLarge. Zero means 1 MiB.
+	MaxFileSize int64
+
+	// Now is the clock expiry is judged by; nil means time.Now.
+	Now func() time.Time
+}
+
+// ImportFileStore copies the sessions of a session-file-store directory (the
+// `path` of Node's session-file-store 1.x, files named <session ID>.json) into
+// dst, so that users of an express-session app keep their sessions when the
+// app moves to Go with ExpressCookie and the same secret.
+//
+// Each file becomes the record with the same ID. Its expiry is computed as
+// session-file-store computes it: __lastAccess + cookie.originalMaxAge, or +
+// TTL when the cookie has no originalMaxAge; files already expired are
+// counted in Expired and not written. A file without __lastAccess (not one
+// that session-file-store wrote) counts from its modification time. The
+// record's Created is the last access (the file keeps no creation time), and
+// its per-session MaxAge is left zero so the Manager's MaxAge applies from the
+// first request on.
+//
+// Every top-level field except "cookie" and "__lastAccess" becomes a value
+// under the same key, msgpack-encoded from its JSON:
+//   - a number that is an integer (as JSON.stringify writes every integral
+//     number) becomes an int64, any other a float64, so Get[int], Get[int64]
+//     and Get[float64] read them;
+//   - a string, a boolean and null become the same msgpack value (Get[string],
+//     Get[bool]; null reads as the zero value);
+//   - an object becomes a map with string keys (keys sorted, so the bytes are
+//     the same on every run) and an array a list: Get[map[string]any] and
+//     Get[[]any] read them, and so does Get[T] for a struct whose fields carry
+//     msgpack tags naming the JSON keys (`msgpack:"email"`), or whose field
+//     names equal the keys exactly. msgpack matches names case-sensitively, so
+//     a field Email without a tag does not receive the key "email".
+//
+// Files written with session-file-store's `secret` option are encrypted and
+// are skipped with ReasonEncrypted. Files that do not parse are skipped with
+// ReasonCorrupt and nothing is written for them. Only regular files directly
+// inside dir are read: symbolic links and subdirectories are never followed
+// (os.Root guards every open), so nothing outside dir is read.
+//
+// The import is idempotent (see ImportSummary). The error is non-nil only
+// when the whole import failed: dir unreadable, a store write failed, or ctx
+// was cancelled; the summary then counts what was done before.
+func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreImportOptions) (ImportSummary, error) {
+	ttl := opts.TTL
+	if ttl == 0 {
+		ttl = 3600 * time.Second
+	}
+	ext := opts.FileExtension
+	if ext == "" {
+		ext = ".json"
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	sum := ImportSummary{DryRun: opts.DryRun}
+	if dst == nil && !opts.DryRun {
+		return sum, errors.New("boltsession: ImportFileStore needs a destination store")
+	}
+
+	w := newImportWriter(ctx, dst)
+	err := readSessionDir(ctx, dir, opts.MaxFileSize, &sum,
+		func(name string) (string, bool) {
+			id, ok := strings.CutSuffix(name, ext)
+			return id, ok && id != ""
+		},
+		func(id string, data []byte, modTime time.Time) (*ImportSkip, error) {
+			s, err := parseFileStoreSession(data, ttl, modTime)
+			if err != nil {
+				reason := ReasonCorrupt
+				if errors.Is(err, errEncryptedFileStore) {
+					reason = ReasonEncrypted
+				}
+				return &ImportSkip{Reason: reason, Err: err}, nil
+			}
+			if !s.expires.After(now()) {
+				sum.Expired++
+				return nil, nil
+			}
+			if opts.DryRun {
+				sum.Imported++
+				return nil, nil
+			}
+			u := Update{
+				ID:      id,
+				Create:  true,
+				Created: s.lastAccess,
+				Set:     s.values,
+				Expires: s.expires,
+			}
+			if owner := fileStoreOwner(data, opts.OwnerField); owner != "" {
+				u.Owner = &owner
+			}
+			return nil, w.save(u)
+		})
+	written, werr := w.wait()
+	if !opts.DryRun {
+		sum.Imported = written
+	}
+	if err == nil {
+		err = werr
+	}
+	return sum, err
+}
+
+// importWriters is how many saves an import keeps in flight: enough for a
+// store with group commit (BoltStore) to share each fsync among many
+// sessions, few enough not to crowd out the app's own requests.
+const importWriters = 16
+
+// importWriter saves an import's records concurrently. The first failed
+// save stops the import.
+type importWriter struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	dst    Store
+	work   chan Update
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	err     error
+	written int
+}
+
+func newImportWriter(ctx context.Context, dst Store) *importWriter {
+	w := &importWriter{dst: dst, work: make(chan Update)}
+	w.ctx, w.cancel = context.WithCancel(ctx)
+	for range importWriters {
+		w.wg.Add(1)
+		go w.run()
+	}
+	return w
+}
+
+func (w *importWriter) run() {
+	defer w.wg.Done()
+	for u := range w.work {
+		err := w.dst.Save(w.ctx, u)
+		w.mu.Lock()
+		if err == nil {
+			w.written++
+		} else if w.err == nil {
+			w.err = fmt.Errorf("boltsession: importing session file: %w", err)
+			w.cancel()
+		}
+		w.mu.Unlock()
+	}
+}
+
+// save queues u, or returns the error that stopped the import.
+func (w *importWriter) save(u Update) error {
+	select {
+	case w.work <- u:
+		return nil
+	case <-w.ctx.Done():
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.err != nil {
+			return w.err
+		}
+		return fmt.Errorf("boltsession: import interrupted: %w", w.ctx.Err())
+	}
+}
+
+// wait lets the queued saves finish and reports how many were written and
+// the first error.
+func (w *importWriter) wait() (int, error) {
+	close(w.work)
+	w.wg.Wait()
+	w.cancel()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.written, w.err
+}
+
+// readSessionDir calls importFile for every regular file in dir whose name
+// sessionID accepts, in name order, and fills sum with the files it ignores
+// or skips. It opens files only through an os.Root on dir and skips anything
+// that is not a regular file, so it never reads outside dir.
+//
+// importFile returns a skip to record, or an error that ends the import.
+func readSessionDir(ctx context.Context, dir string, maxSize int64, sum *ImportSummary,
+	sessionID func(name string) (id string, ok bool),
+	importFile func(id string, data []byte, modTime time.Time) (*ImportSkip, error),
+) error {
+	if maxSize <= 0 {
+		maxSize = 1 << 20
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("boltsession: opening session directory: %w", err)
+	}
+	defer root.Close()
+	entries, err := fs.ReadDir(root.FS(), ".")
+	if err != nil {
+		return fmt.Errorf("boltsession: reading session directory: %w", err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("boltsession: import interrupted: %w", err)
+		}
+		name := e.Name()
+		id, ok := sessionID(name)
+		if !ok || e.IsDir() {
+			sum.Ignored++
+			continue
+		}
+		if !e.Type().IsRegular() {
+			sum.Skipped = append(sum.Skipped, ImportSkip{File: name, Reason: ReasonNotRegular,
+				Err: fmt.Errorf("boltsession: %s is a %v, not followed", name, e.Type())})
+			continue
+		}
+		data, modTime, skip := readSessionFile(root, name, maxSize)
+		if skip == nil {
+			skip, err = importFile(id, data, modTime)
+			if err != nil {
+				return err
+			}
+		}
+		if skip != nil {
+			skip.File = name
+			sum.Skipped = append(sum.Skipped, *skip)
+		}
+	}
+	return nil
+}
+
+// readSessionFile reads one file through root, refusing anything that is not
+// a regular file by the time it is open (it may have been swapped since the
+// directory was listed) or that is larger than maxSize.
+func readSessionFile(root *os.Root, name string, maxSize int64) ([]byte, time.Time, *ImportSkip) {
+	fi, err := root.Lstat(name)
+	if err != nil {
+		return nil, time.Time{}, &ImportSkip{Reason: ReasonUnreadable, Err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, time.Time{}, &ImportSkip{Reason: ReasonNotRegular,
+			Err: fmt.Errorf("boltsession: %s is a %v, not followed", name, fi.Mode().Type())}
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, time.Time{}, &ImportSkip{Reason: ReasonUnreadable, Err: err}
+	}
+	defer f.Close()
+	fi, err = f.Stat()
+	if err != nil {
+		return nil, time.Time{}, &ImportSkip{Reason: ReasonUnreadable, Err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, time.Time{}, &ImportSkip{Reason: ReasonNotRegular,
+			Err: fmt.Errorf("boltsession: %s is a %v, not followed", name, fi.Mode().Type())}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, time.Time{}, &ImportSkip{Reason: ReasonUnreadable, Err: err}
+	}
+	if int64(len(data)) > maxSize {
+		return nil, time.Time{}, &ImportSkip{Reason: ReasonTooLarge,
+			Err: fmt.Errorf("boltsession: %s is larger than %d bytes", name, maxSize)}
+	}
+	return data, fi.ModTime(), nil
+}
+
+// errEncryptedFileStore marks a file written with session-file-store's
+// `secret` option (kruptein's JSON: hmac, ct, iv, salt, at, aad).
+var errEncryptedFileStore = errors.New("boltsession: session file is encrypted (session-file-store secret option); decrypt it with the Node app or let its users sign in again")
+
+// fileStoreSession is one parsed session-file-store file.
+type fileStoreSession struct {
+	lastAccess time.Time
+	expires    time.Time
+	values     map[string][]byte
+}
+
+// parseFileStoreSession parses one session file. modTime stands in for a
+// missing __lastAccess. Errors wrap ErrCorrupt, or errEncryptedFileStore.
+func parseFileStoreSession(data []byte, ttl time.Duration, modTime time.Time) (*fileStoreSession, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if top == nil {
+		return nil, fmt.Errorf("%w: null instead of a session object", ErrCorrupt)
+	}
+	_, hasCT := top["ct"]
+	_, hasHMAC := top["hmac"]
+	_, hasLast := top["__lastAccess"]
+	if hasCT && hasHMAC && !hasLast {
+		return nil, errEncryptedFileStore
+	}
+
+	s := &fileStoreSession{lastAccess: modTime, values: make(map[string][]byte, len(top))}
+	if raw, ok := top["__lastAccess"]; ok {
+		ms, err := jsonInteger(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: __lastAccess: %w", ErrCorrupt, err)
+		}
+		s.lastAccess = time.UnixMilli(ms)
+	}
+
+	// session-file-store: cookie.originalMaxAge when truthy, else ttl.
+	maxAge := ttl
+	if raw, ok := top["cookie"]; ok && !isJSONNull(raw) {
+		var cookie map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &cookie); err != nil {
+			return nil, fmt.Errorf("%w: cookie: %w", ErrCorrupt, err)
+		}
+		if raw, ok := cookie["originalMaxAge"]; ok && !isJSONNull(raw) {
+			// A number of milliseconds; an app may compute a fraction.
+			n, err := jsonNumberLiteral(raw)
+			if err != nil {
+				return nil, fmt.Errorf("%w: cookie.originalMaxAge: %w", ErrCorrupt, err)
+			}
+			ms, err := strconv.ParseFloat(string(n), 64)
+			if err != nil || math.Abs(ms) >= float64(math.MaxInt64/int64(time.Millisecond)) {
+				return nil, fmt.Errorf("%w: cookie.originalMaxAge %s out of range", ErrCorrupt, n)
+			}
+			if ms != 0 {
+				maxAge = time.Duration(ms * float64(time.Millisecond))
+			}
+		}
+
+	}
+	s.expires = s.lastAccess.Add(maxAge)
+
+	for key, raw := range top {
+		if key == "cookie" || key == "__lastAccess" {
+			continue
+		}
+		b, err := jsonToMsgpack(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: field %q: %w", ErrCorrupt, key, err)
+		}
+		s.values[key] = b
+	}
+	return s, nil
+}
+
+// fileStoreOwner returns the string or integer at the dotted path field of
+// a session file that parses, or "".
+func fileStoreOwner(data []byte, field string) string {
+	if field == "" {
+		return ""
+	}
+	raw := json.RawMessage(data)
+	for _, name := range strings.Split(field, ".") {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return ""
+		}
+		var ok bool
+		if raw, ok = obj[name]; !ok {
+			return ""
+		}
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	if n, err := jsonInteger(raw); err == nil {
+		return strconv.FormatInt(n, 10)
+	}
+	return ""
+}
+
+func isJSONNull(raw json.RawMessage) bool {
+	return string(bytes.TrimSpace(raw)) == "null"
+}
+
+// jsonInteger reads a JSON number that holds an integer (JSON.stringify
+// writes Date.now() and millisecond ages without a fraction).
+func jsonInteger(raw json.RawMessage) (int64, error) {
+	n, err := jsonNumberLiteral(raw)
+	if err != nil {
+		return 0, err
+	}
+	v, ok, err := jsonNumber(n)
+	if err != nil {
+		return 0, err
+	}
+	i, isInt := v.(int64)
+	if !ok || !isInt {
+		return 0, fmt.Errorf("not an integer: %s", n)
+	}
+	return i, nil
+}
+
+// jsonNumberLiteral reads a JSON number. A string holding digits is not one
+// (json.Number would accept it; JavaScript would concatenate it).
+func jsonNumberLiteral(raw json.RawMessage) (json.Number, error) {
+	var n json.Number
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] == '"' || json.Unmarshal(t, &n) != nil {
+		return "", fmt.Errorf("not a number: %s", truncateForError(raw))
+	}
+	return n, nil
+}
+
+func truncateForError(raw []byte) string {
+	if len(raw) > 40 {
+		return string(raw[:40]) + "..."
+	}
+	return string(raw)
+}
+
+// jsonToMsgpack re-encodes one JSON value as msgpack, mapping it as
+// ImportFileStore documents.
+func jsonToMsgpack(raw json.RawMessage) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	v, err := msgpackValueOfJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// msgpackValueOfJSON turns the json.Number leaves of a value decoded with
+// UseNumber into int64 or float64.
+func msgpackValueOfJSON(v any) (any, error) {
+	switch v := v.(type) {
+	case json.Number:
+		n, _, err := jsonNumber(v)
+		return n, err
+	case map[string]any:
+		for k, e := range v {
+			c, err := msgpackValueOfJSON(e)
+			if err != nil {
+				return nil, err
+			}
+			v[k] = c
+		}
+		return v, nil
+	case []any:
+		for i, e := range v {
+			c, err := msgpackValueOfJSON(e)
+			if err != nil {
+				return nil, err
+			}
+			v[i] = c
+		}
+		return v, nil
+	default:
+		return v, nil
+	}
+}
+
+// jsonNumber converts a JSON number: an integral value that fits becomes
+// int64 (JavaScript has one number type, so 3 and 3.0 are the same number),
+// anything else float64. ok reports an integer. A number too large for a
+// float64 is an error: JSON.stringify never writes one.
+func jsonNumber(n json.Number) (v any, ok bool, err error) {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i, true, nil
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil {
+		return nil, false, fmt.Errorf("number %s: %w", n, err)
+	}
+	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+		return int64(f), true, nil
+	}
+	return f, false, nil
+}
