@@ -92,7 +92,7 @@ func TestSoakMixedLoadLosesNothingAndLeaksNothing(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	r := newRig(t, rigConfig{
 		realClock: true,
-		store:     &boltsession.BoltOptions{SweepInterval: 100 * time.Millisecond, NoSync: os.Getenv("SOAK_NOSYNC") != ""},
+		store:     &boltsession.BoltOptions{SweepInterval: 100 * time.Millisecond, NoSync: os.Getenv("BOLTSESSION_SOAK_NOSYNC") == "1"},
 		options:   func(o *boltsession.Options) { o.MaxAge = soakMaxAge },
 	})
 	runSoak(t, r, soakDuration(t, 30*time.Second), func() { r.store.Close() }, func() {
