@@ -163,7 +163,8 @@ type Options struct {
 	// on different processes are not serialized against each other. A
 	// handler that holds its request open (a long poll, a stream) holds
 	// the lock as long; other requests on that session wait for
-	// LockTimeout and then fail with ErrBusy.
+	// LockTimeout and then fail with ErrBusy, as does a request that a
+	// handler sends to its own server with the same session cookie.
 	Serialize bool
 
 	// LockTimeout bounds the wait for the session lock under Serialize.
