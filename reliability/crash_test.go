@@ -65,10 +65,12 @@ type crashCounter struct {
 	unanswered int
 }
 
-// TestCrashKeepsEveryAcknowledgedSave is issue item 1: SIGKILL a server
-// process at random moments while writers hammer it, then check the file with
-// bbolt's consistency check and find every acknowledged save in it.
-func TestCrashKeepsEveryAcknowledgedSave(t *testing.T) {
+// TestCrashKeepsEveryAcknowledgedSaveAndLogout is issue item 1: SIGKILL a
+// server process at random moments while writers hammer it and a client logs
+// in and out, then check the file with bbolt's consistency check, find every
+// acknowledged save in it and none of the sessions whose logout was
+// acknowledged.
+func TestCrashKeepsEveryAcknowledgedSaveAndLogout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a server process; not run with -short")
 	}
@@ -103,6 +105,7 @@ func runCrashRounds(t *testing.T, bin string, noSync bool, rounds int) {
 	}
 	const nSessions = 8
 	var sessions []*crashSession
+	var loggedOut []string // IDs whose logout was acknowledged
 	totalAcked, totalUnanswered := 0, 0
 	for round := range rounds {
 		srv := startCrashServer(t, bin, dbPath, key, noSync)
@@ -113,6 +116,17 @@ func runCrashRounds(t *testing.T, bin string, noSync bool, rounds int) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		acked, unanswered := 0, 0
+		// One client logs in and out in a loop: every logout the server
+		// acknowledged must stay done after the crash.
+		wg.Go(func() {
+			ids, err := driveLogouts(ctx, srv.url, codec)
+			if err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+			mu.Lock()
+			loggedOut = append(loggedOut, ids...)
+			mu.Unlock()
+		})
 		for _, s := range sessions {
 			for _, c := range s.keys {
 				wg.Go(func() {
@@ -134,13 +148,13 @@ func runCrashRounds(t *testing.T, bin string, noSync bool, rounds int) {
 		wg.Wait()
 		totalAcked += acked
 		totalUnanswered += unanswered
-		checkCrashFile(t, round, dbPath, sessions)
+		checkCrashFile(t, round, dbPath, sessions, loggedOut)
 		if t.Failed() {
 			t.Fatalf("round %d (killed after %v) failed", round, delay)
 		}
 	}
-	t.Logf("%d rounds, noSync=%v: %d acknowledged saves all found after SIGKILL; %d requests cut off by the kill",
-		rounds, noSync, totalAcked, totalUnanswered)
+	t.Logf("%d rounds, noSync=%v: %d acknowledged saves all found after SIGKILL; %d requests cut off by the kill; %d acknowledged logouts all still done",
+		rounds, noSync, totalAcked, totalUnanswered, len(loggedOut))
 }
 
 type crashServer struct {
@@ -264,9 +278,56 @@ func driveCrashCounter(ctx context.Context, url, cookie string, c *crashCounter)
 	return acked, unanswered, nil
 }
 
+// driveLogouts starts a session and logs it out, again and again, until the
+// server dies or ctx ends, and returns the IDs whose logout was
+// acknowledged.
+func driveLogouts(ctx context.Context, url string, codec boltsession.CookieCodec) ([]string, error) {
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	post := func(path, cookie string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+path, nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, err
+	}
+	var done []string
+	for ctx.Err() == nil {
+		resp, err := post("/incr?key=a", "")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return done, nil
+		}
+		var cookie *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "sid" {
+				cookie = c
+			}
+		}
+		if cookie == nil {
+			return done, errors.New("a new session got no cookie")
+		}
+		id, err := codec.Decode(cookie.Name, cookie.Value)
+		if err != nil {
+			return done, err
+		}
+		resp, err = post("/logout", cookie.Name+"="+cookie.Value)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return done, nil
+		}
+		done = append(done, id)
+	}
+	return done, nil
+}
+
 // checkCrashFile runs bbolt's consistency check on the file the killed server
 // left, then opens it as a session store and finds every acknowledged count.
-func checkCrashFile(t *testing.T, round int, dbPath string, sessions []*crashSession) {
+func checkCrashFile(t *testing.T, round int, dbPath string, sessions []*crashSession, loggedOut []string) {
 	t.Helper()
 	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
@@ -289,6 +350,11 @@ func checkCrashFile(t *testing.T, round int, dbPath string, sessions []*crashSes
 		t.Fatalf("round %d: reopen as session store: %v", round, err)
 	}
 	defer store.Close()
+	for _, id := range loggedOut {
+		if _, err := store.Load(context.Background(), id); !errors.Is(err, boltsession.ErrNotFound) {
+			t.Errorf("round %d: a session whose logout was acknowledged is back after the crash (%v)", round, err)
+		}
+	}
 	for i, s := range sessions {
 		rec, err := store.Load(context.Background(), s.id)
 		if err != nil {

@@ -1,6 +1,7 @@
 // Command crashserver is the server that the crash test kills. It counts per
-// session and key, and answers a request only after the middleware has saved
-// the new count, so a response that arrived is an acknowledged save.
+// session and key (POST /incr?key=K) and logs out (POST /logout), and
+// answers a request only after the middleware has saved or deleted the
+// session, so a response that arrived is an acknowledged change.
 //
 //	crashserver -db sessions.db -key HEX [-nosync]
 //
@@ -58,6 +59,10 @@ func main() {
 		// Writing the body is the commit point: the save happens before
 		// the status line goes out.
 		fmt.Fprint(w, strconv.Itoa(n+1))
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		boltsession.FromContext(r.Context()).Destroy()
+		fmt.Fprint(w, "bye")
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
