@@ -148,7 +148,7 @@ func newRig(t *testing.T, cfg rigConfig) *rig {
 }
 
 // newRedisRig is a rig on another Store (Redis): the same server, app and
-// client helpers; store-specific fields (path, store, reopen) stay unset.
+// client methods; store-specific fields (path, store, reopen) stay unset.
 func newRedisRig(t *testing.T, store boltsession.Store, options func(*boltsession.Options)) *rig {
 	t.Helper()
 	r := &rig{t: t, logs: &logBuffer{}, clock: newClock(), issued: &idSet{}}
