@@ -190,6 +190,11 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 // initFile creates the buckets and the format version in a new file and
 // checks them in an existing one.
 func initFile(db *bbolt.DB) error {
+	// An existing session file is only checked, in a read transaction: a
+	// write here would change the file on every Open, even for a look.
+	if db.View(checkFormat) == nil {
+		return nil
+	}
 	return db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
