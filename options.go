@@ -155,12 +155,37 @@ type Options struct {
 	// unguessable; an empty result fails the request.
 	GenID func(*http.Request) string
 
+	// Serialize makes the requests that carry the same session run one at
+	// a time: each takes the session's lock before the session is loaded
+	// and releases it after the last save, when the handler has returned.
+	// A read-modify-write of one key (a counter, a cart) by concurrent
+	// requests then loses no update, which per-key merging alone cannot
+	// promise. Requests without a valid session cookie take no lock.
+	//
+	// Default false. The lock lives in this process, and also in the
+	// store when the store is a SessionLocker (the redisstore module's
+	// Store is: several processes on one Redis then serialize each
+	// other); with any other store shared by several processes, requests
+	// on different processes are not serialized against each other. A
+	// handler that holds its request open (a long poll, a stream) holds
+	// the lock as long; other requests on that session wait for
+	// LockTimeout and then fail with ErrBusy, as does a request that a
+	// handler sends to its own server with the same session cookie.
+	Serialize bool
+
+	// LockTimeout bounds the wait for the session lock under Serialize.
+	// Past it the request fails with an error wrapping ErrBusy, which goes
+	// to ErrorHandler; the default ErrorHandler answers 503 Service
+	// Unavailable with Retry-After: 1. Zero means DefaultLockTimeout (5s);
+	// a negative value is refused by New.
+	LockTimeout time.Duration
+
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved. It is called before the response has started, except for a
 	// save after the commit point (changes made after the handler started
 	// writing), where the response is already on its way and what
 	// ErrorHandler writes is discarded. Default: log the error and reply
-	// 500.
+	// 500, or 503 with Retry-After: 1 for ErrBusy (Serialize).
 	ErrorHandler func(http.ResponseWriter, *http.Request, error)
 
 	// Logger receives the Manager's log lines; default slog.Default().
@@ -206,6 +231,12 @@ func newConfig(o Options) (*config, error) {
 		c.MaxAge = 24 * time.Hour
 	case c.MaxAge < 0:
 		return nil, fmt.Errorf("boltsession: negative MaxAge %v", c.MaxAge)
+	}
+	switch {
+	case c.LockTimeout == 0:
+		c.LockTimeout = DefaultLockTimeout
+	case c.LockTimeout < 0:
+		return nil, fmt.Errorf("boltsession: negative LockTimeout %v", c.LockTimeout)
 	}
 	if c.AbsoluteMaxAge < 0 {
 		return nil, fmt.Errorf("boltsession: negative AbsoluteMaxAge %v", c.AbsoluteMaxAge)
