@@ -271,19 +271,6 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 		if s.id == "" {
 			return errors.New("boltsession: Options.GenID returned an empty ID")
 		}
-		if s.oldID != "" {
-			// A regenerated session succeeds a stored one, which must
-			// still be there: a logout (Destroy, DestroyOwner) that raced
-			// this request ended it, and its successor would bring its
-			// values back under a new ID.
-			_, err := m.store.Load(storeCtx(), s.oldID)
-			if errors.Is(err, ErrNotFound) {
-				return m.lost(s, "regenerate", err)
-			}
-			if err != nil && !errors.Is(err, ErrCorrupt) {
-				return fmt.Errorf("boltsession: load regenerated session %s: %w", logID(s.oldID), err)
-			}
-		}
 		if err := m.store.Save(storeCtx(), s.createUpdate(exp)); err != nil {
 			return fmt.Errorf("boltsession: create session %s: %w", logID(s.id), err)
 		}
