@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -189,6 +190,11 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 // initFile creates the buckets and the format version in a new file and
 // checks them in an existing one.
 func initFile(db *bbolt.DB) error {
+	// An existing session file is only checked, in a read transaction: a
+	// write here would change the file on every Open, even for a look.
+	if db.View(checkFormat) == nil {
+		return nil
+	}
 	return db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
@@ -303,11 +309,8 @@ func (s *BoltStore) Save(ctx context.Context, u Update) error {
 		return err
 	}
 	if u.Owner != nil {
-		if len(*u.Owner) > maxOwnerLen {
-			return fmt.Errorf("boltsession: save: owner longer than %d bytes", maxOwnerLen)
-		}
-		if strings.IndexByte(*u.Owner, 0) >= 0 {
-			return errors.New("boltsession: save: owner contains a NUL byte")
+		if err := checkOwner("save", *u.Owner); err != nil {
+			return err
 		}
 	}
 	if u.Create && u.Expires.IsZero() {
@@ -364,6 +367,18 @@ func checkKey(op, id string) error {
 	}
 	if len(id) > maxIDLen {
 		return fmt.Errorf("boltsession: %s: session ID longer than %d bytes", op, maxIDLen)
+	}
+	return nil
+}
+
+// checkOwner refuses an owner the owner index cannot hold: longer than
+// 1024 bytes, or holding its separator, a NUL byte.
+func checkOwner(op, owner string) error {
+	if len(owner) > maxOwnerLen {
+		return fmt.Errorf("boltsession: %s: owner longer than %d bytes", op, maxOwnerLen)
+	}
+	if strings.IndexByte(owner, 0) >= 0 {
+		return fmt.Errorf("boltsession: %s: owner contains a NUL byte", op)
 	}
 	return nil
 }
@@ -714,18 +729,46 @@ func (s *BoltStore) iterateBatch(ctx context.Context, after []byte) ([]*Record, 
 }
 
 // WriteTo writes a consistent copy of the whole file to w while the store
-// keeps serving (a read transaction), and returns the bytes written. The
-// copy opens with Open.
+// keeps serving, and returns the bytes written. The copy opens with Open.
+//
+// The snapshot is first written to a temporary file beside the session file
+// (mode 0600, removed afterwards; it needs as much free space as the file),
+// then copied to w. So a slow w (a download, a pipe) never holds bbolt's read
+// transaction open: while one is open, a commit that must grow the file
+// waits for it, and every save would stall behind the reader.
 func (s *BoltStore) WriteTo(w io.Writer) (int64, error) {
-	if err := s.enter(context.Background(), "backup"); err != nil {
+	spool, err := s.snapshot()
+	if err != nil {
 		return 0, err
 	}
+	defer os.Remove(spool.Name())
+	defer spool.Close()
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return 0, wrapIf("backup", err)
+	}
+	n, err := io.Copy(w, spool)
+	return n, wrapIf("backup", err)
+}
+
+// snapshot writes the file as one read transaction sees it to a new
+// temporary file beside it, and returns that file, open.
+func (s *BoltStore) snapshot() (*os.File, error) {
+	if err := s.enter(context.Background(), "backup"); err != nil {
+		return nil, err
+	}
 	defer s.mu.RUnlock()
-	var n int64
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
+	f, err := os.CreateTemp(filepath.Dir(s.path), filepath.Base(s.path)+".backup-*")
+	if err != nil {
+		return nil, wrapIf("backup", err)
+	}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		_, err := tx.WriteTo(f)
 		return err
 	})
-	return n, wrapIf("backup", err)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, wrapIf("backup", err)
+	}
+	return f, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -452,6 +453,58 @@ func TestWriteToMakesAnOpenableCopy(t *testing.T) {
 	}
 	if c.Path() != path {
 		t.Fatalf("Path() = %q", c.Path())
+	}
+}
+
+func TestSavesGoOnWhileABackupReaderStalls(t *testing.T) {
+	// A backup streamed to a slow reader (an HTTP download, a pipe) must
+	// not hold bbolt's read transaction open: a commit that grows the file
+	// waits for every open read transaction, so every save would stall.
+	s := openTest(t, &boltsession.BoltOptions{NoSync: true})
+	pr, pw := io.Pipe()
+	backup := make(chan error, 1)
+	go func() {
+		_, err := s.WriteTo(pw)
+		pw.CloseWithError(err)
+		backup <- err
+	}()
+	// The backup has begun once its first bytes wait in the pipe.
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(pr, first); err != nil {
+		t.Fatal(err)
+	}
+
+	saves := make(chan error, 1)
+	go func() {
+		big := bytes.Repeat([]byte("x"), 64<<10)
+		for i := range 300 { // about 20 MB: the file must grow
+			err := s.Save(context.Background(), boltsession.Update{ID: fmt.Sprint("grow", i), Create: true,
+				Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"v": big}})
+			if err != nil {
+				saves <- err
+				return
+			}
+		}
+		saves <- nil
+	}()
+	blocked := false
+	select {
+	case err := <-saves:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute): // a deadlock guard, not a timing assertion
+		blocked = true
+		t.Error("saves that grow the file are blocked behind a stalled backup reader")
+	}
+	if _, err := io.Copy(io.Discard, pr); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-backup; err != nil {
+		t.Fatal(err)
+	}
+	if blocked {
+		<-saves // released by the end of the backup
 	}
 }
 

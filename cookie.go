@@ -171,8 +171,8 @@ func (m *Manager) cookieSecure(r *http.Request) bool {
 }
 
 // sessionCookie builds the cookie that names id until expires (used for
-// Max-Age when the cookie persists).
-func (m *Manager) sessionCookie(r *http.Request, value string, expires time.Time) *http.Cookie {
+// Max-Age when the cookie persists; see Session.persistent).
+func (m *Manager) sessionCookie(r *http.Request, value string, expires time.Time, persist bool) *http.Cookie {
 	c := &http.Cookie{
 		Name:        m.cfg.Name,
 		Value:       value,
@@ -183,7 +183,7 @@ func (m *Manager) sessionCookie(r *http.Request, value string, expires time.Time
 		SameSite:    m.cfg.Cookie.SameSite,
 		Partitioned: m.cfg.Cookie.Partitioned,
 	}
-	if m.cfg.persist {
+	if persist {
 		secs := int(expires.Sub(m.cfg.Now()).Round(time.Second) / time.Second)
 		if secs < 1 {
 			secs = 1

@@ -33,9 +33,9 @@ var errExpressCookie = errors.New("boltsession: invalid express-session cookie")
 // bytes are refused before any work is done.
 //
 // Empty secrets are dropped (express-session treats an empty secret as
-// missing). With no secret left, Encode and Decode return an error for every
-// cookie, so every request would get a fresh, unsaved session; configure at
-// least one secret.
+// missing). With no secret left, New refuses the codec (as it refuses a
+// Manager without Keys), and Encode and Decode return an error for every
+// cookie.
 //
 // The Manager takes the ID Decode returns as it is: express-session's IDs are
 // 32-character uid-safe strings, not the 43-character IDs of GenID.

@@ -125,6 +125,12 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 				sum.Expired++
 				return nil, nil
 			}
+			owner := fileStoreOwner(data, opts.OwnerField)
+			// Refused here, as corrupt input (and in a dry run too), rather
+			// than by the store, where it would stop the whole import.
+			if err := checkOwner("import", owner); err != nil {
+				return &ImportSkip{Reason: ReasonCorrupt, Err: fmt.Errorf("%w: %s: %w", ErrCorrupt, opts.OwnerField, err)}, nil
+			}
 			if opts.DryRun {
 				sum.Imported++
 				return nil, nil
@@ -136,7 +142,7 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 				Set:     s.values,
 				Expires: s.expires,
 			}
-			if owner := fileStoreOwner(data, opts.OwnerField); owner != "" {
+			if owner != "" {
 				u.Owner = &owner
 			}
 			return nil, w.save(u)

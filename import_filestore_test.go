@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -518,5 +519,43 @@ func TestParseFileStoreSessionAcceptsAFractionalMaxAge(t *testing.T) {
 func TestParseFileStoreSessionRefusesALastAccessString(t *testing.T) {
 	if _, err := parseFileStoreSession([]byte(`{"__lastAccess":"1795698215419"}`), time.Hour, time.Time{}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+func TestImportFileStoreSkipsAFileWhoseOwnerCannotBeStored(t *testing.T) {
+	// One file with an owner the store refuses (a NUL byte, or too long)
+	// is corrupt input: it is skipped and reported, and the other files
+	// are still imported.
+	dir := t.TempDir()
+	last := jsonMillis(time.Now())
+	files := map[string]string{
+		"good.json": `{"cookie":{"originalMaxAge":3600000},"__lastAccess":` + last + `,"user":"alice"}`,
+		"nul.json":  `{"cookie":{"originalMaxAge":3600000},"__lastAccess":` + last + `,"user":"a\u0000b"}`,
+		"long.json": `{"cookie":{"originalMaxAge":3600000},"__lastAccess":` + last + `,"user":"` + strings.Repeat("x", 2000) + `"}`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dry, err := ImportFileStore(context.Background(), dir, nil, FileStoreImportOptions{OwnerField: "user", DryRun: true})
+	if err != nil || dry.Imported != 1 || len(dry.Skipped) != 2 {
+		t.Errorf("dry run: %v, %v; want the same counts as the import", dry, err)
+	}
+	dst := openBolt(t)
+	sum, err := ImportFileStore(context.Background(), dir, dst, FileStoreImportOptions{OwnerField: "user"})
+	if err != nil {
+		t.Fatalf("the import failed as a whole: %v", err)
+	}
+	if sum.Imported != 1 || len(sum.Skipped) != 2 {
+		t.Fatalf("summary %v: want good.json imported, the other two skipped", sum)
+	}
+	for _, k := range sum.Skipped {
+		if k.Reason != ReasonCorrupt {
+			t.Errorf("%s skipped as %q, want %q", k.File, k.Reason, ReasonCorrupt)
+		}
+	}
+	if rec, err := dst.Load(context.Background(), "good"); err != nil || rec.Owner != "alice" {
+		t.Errorf("good: %+v, %v", rec, err)
 	}
 }

@@ -21,12 +21,13 @@ type Manager struct {
 	log   *slog.Logger
 
 	insecureOnce sync.Once
+	locks        sessionLocks // Options.Serialize
 }
 
 // New returns a Manager that keeps sessions in store. It fills in the
 // defaults documented on Options and refuses options that cannot work: no
-// Keys and no Codec, a hash key shorter than 32 bytes, a negative MaxAge,
-// an invalid cookie name, path or domain.
+// Keys and no Codec, an ExpressCookie without a secret, a hash key shorter
+// than 32 bytes, a negative MaxAge, an invalid cookie name, path or domain.
 func New(store Store, opts Options) (*Manager, error) {
 	if store == nil {
 		return nil, errors.New("boltsession: New needs a Store")
@@ -78,8 +79,16 @@ func FromContext(ctx context.Context) *Session {
 // exchange is everything the middleware keeps for one request, allocated
 // in one piece.
 type exchange struct {
-	s Session
-	w responseWriter
+	s      Session
+	w      responseWriter
+	unlock func() // releases the session lock (Options.Serialize); nil if none taken
+}
+
+// release gives back the session lock, if the request took one.
+func (x *exchange) release() {
+	if x.unlock != nil {
+		x.unlock()
+	}
 }
 
 // Middleware loads the request's session before next runs and saves it at
@@ -102,7 +111,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		}
 		x := &exchange{}
 		s := &x.s
-		if err := m.load(r, s); err != nil {
+		defer x.release() // after the last save (Options.Serialize)
+		if err := m.load(r, s, &x.unlock); err != nil {
 			m.fail(w, r, err)
 			return
 		}
@@ -114,13 +124,21 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// load fills s with the session r names, or a fresh one.
-func (m *Manager) load(r *http.Request, s *Session) error {
+// load fills s with the session r names, or a fresh one. Under
+// Options.Serialize it first takes the session's lock and sets *unlock to
+// its release.
+func (m *Manager) load(r *http.Request, s *Session, unlock *func()) error {
 	now := m.cfg.Now()
 	s.m, s.r = m, r
 	s.noSave = m.cfg.Cookie.Secure == SecureAlways && !m.requestSecure(r)
 	id, had := m.readCookie(r)
 	s.hadCookie = had
+	if id != "" && m.cfg.Serialize {
+		var err error
+		if *unlock, err = m.lockSession(r.Context(), id); err != nil {
+			return err
+		}
+	}
 	if id != "" {
 		rec, err := m.store.Load(r.Context(), id)
 		switch {
@@ -163,6 +181,21 @@ func (m *Manager) expiry(s *Session, now time.Time) time.Time {
 		}
 	}
 	return exp.Round(0)
+}
+
+// touchAfter is the lazy-touch threshold for s: Options.TouchAfter, or a
+// tenth of the session's idle lifetime when TouchAfter was left zero or is
+// not shorter than that lifetime (a threshold that long would let an active
+// session expire untouched).
+func (m *Manager) touchAfter(s *Session) time.Duration {
+	d := m.cfg.MaxAge
+	if s.maxAge > 0 {
+		d = s.maxAge
+	}
+	if m.cfg.touchAuto || m.cfg.TouchAfter >= d {
+		return d / 10
+	}
+	return m.cfg.TouchAfter
 }
 
 // saveReason says who asked persist to write.
@@ -241,6 +274,23 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 		if err := m.store.Save(storeCtx(), s.createUpdate(exp)); err != nil {
 			return fmt.Errorf("boltsession: create session %s: %w", logID(s.id), err)
 		}
+		if s.oldID != "" {
+			// A regeneration must not outlive a logout or DestroyOwner
+			// that ended the session it replaces while this request ran:
+			// the new record would carry the session on under a new ID.
+			// The check comes after the create, so a DestroyOwner later
+			// than it finds the new record and ends it too.
+			if _, err := m.store.Load(storeCtx(), s.oldID); errors.Is(err, ErrNotFound) {
+				if err := m.store.Delete(storeCtx(), s.id); err != nil {
+					return fmt.Errorf("boltsession: delete regenerated session %s: %w", logID(s.id), err)
+				}
+				m.log.Debug("boltsession: session ended while being regenerated; the new ID is dropped", "session", logID(s.oldID))
+				s.oldID = ""
+				s.regenerated = false
+				s.gone = true
+				return nil
+			}
+		}
 		s.saved(exp)
 		s.cookieDue = true
 		s.regenerated = false
@@ -265,8 +315,18 @@ func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error
 		return nil // the commit point already touched as far as needed
 	}
 	moved := exp.Sub(s.expires)
-	if s.touchDue || (moved > 0 && (m.cfg.touchAlways || moved > m.cfg.TouchAfter)) {
+	if s.touchDue || (moved > 0 && (m.cfg.touchAlways || moved > m.touchAfter(s))) {
 		if err := m.store.Touch(storeCtx(), s.id, exp); err != nil {
+			if !s.touchDue && !errors.Is(err, ErrNotFound) {
+				// A lazy touch only moves a live record's expiry
+				// forward; the request was served from the record.
+				// Failing it (a full disk) would turn every read into
+				// an error page, so the session keeps its current
+				// expiry and a later request touches it again.
+				m.log.Error("boltsession: could not extend a session's expiry; it keeps the current one",
+					"session", logID(s.id), "error", err)
+				return nil
+			}
 			return m.lost(s, "touch", err)
 		}
 		s.saved(exp)
@@ -308,7 +368,7 @@ func (m *Manager) commit(h http.Header, s *Session) error {
 		if err != nil {
 			return fmt.Errorf("boltsession: encode cookie for session %s: %w", logID(s.id), err)
 		}
-		addCookie(h, m.sessionCookie(s.r, v, s.expires))
+		addCookie(h, m.sessionCookie(s.r, v, s.expires, s.persistent()))
 	}
 	s.cookieDue = false
 	return nil
@@ -325,6 +385,12 @@ func addCookie(h http.Header, c *http.Cookie) {
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if m.cfg.ErrorHandler != nil {
 		m.cfg.ErrorHandler(w, r, err)
+		return
+	}
+	if errors.Is(err, ErrBusy) {
+		m.log.Warn("boltsession: session busy", "error", err, "method", r.Method, "path", r.URL.Path)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 		return
 	}
 	m.log.Error("boltsession: session store error", "error", err, "method", r.Method, "path", r.URL.Path)

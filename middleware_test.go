@@ -990,3 +990,118 @@ func TestExplicitSaveReportsWhatCannotBeSaved(t *testing.T) {
 		}
 	})
 }
+
+func TestShortSetMaxAgeSlidesUnderReadOnlyTraffic(t *testing.T) {
+	// The default TouchAfter (MaxAge/10 = 2.4h) is longer than this
+	// session's own idle lifetime: lazy touching must follow the session's
+	// lifetime, or an active session expires after its first hour.
+	e := newEnv(t, Options{MaxAge: 24 * time.Hour})
+	e.mux.HandleFunc("/short", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.SetMaxAge(time.Hour)
+		s.Set("views", 1)
+	})
+	e.mustGet(nil, "/short")
+	for i := range 9 { // three hours of reads, one every 20 minutes
+		e.clock.Advance(20 * time.Minute)
+		if got := e.mustGet(nil, "/get?k=views"); got != "1" {
+			t.Fatalf("read %d after %v: %s, the active session expired", i, time.Duration(i+1)*20*time.Minute, got)
+		}
+	}
+}
+
+func TestTouchAfterNotShorterThanMaxAgeStillSlides(t *testing.T) {
+	e := newEnv(t, Options{MaxAge: time.Hour, TouchAfter: 2 * time.Hour})
+	e.mustGet(nil, "/incr")
+	for i := range 9 {
+		e.clock.Advance(20 * time.Minute)
+		if got := e.mustGet(nil, "/get?k=views"); got != "1" {
+			t.Fatalf("read %d: %s, the active session expired", i, got)
+		}
+	}
+}
+
+func TestDestroyThenRegenerateStartsTheAbsoluteLifetimeAfresh(t *testing.T) {
+	// Logout and a new login in one request: the new session must not
+	// inherit the old one's creation time, or AbsoluteMaxAge would end it
+	// when the old session's cap runs out.
+	e := newEnv(t, Options{MaxAge: time.Hour, AbsoluteMaxAge: 2 * time.Hour})
+	e.mux.HandleFunc("/relogin", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.Destroy()
+		s.Regenerate()
+		s.Set("views", 1)
+		if !s.Created().Equal(e.clock.Now()) {
+			t.Errorf("Created %v, want now %v", s.Created(), e.clock.Now())
+		}
+	})
+	e.mustGet(nil, "/incr")
+	e.clock.Advance(50 * time.Minute)
+	e.mustGet(nil, "/incr")
+	e.clock.Advance(40 * time.Minute)
+	if got := e.mustGet(nil, "/incr"); got != "3" {
+		t.Fatalf("views %s: the first session did not last", got)
+	}
+	e.mustGet(nil, "/relogin")
+	e.clock.Advance(45 * time.Minute)
+	if got := e.mustGet(nil, "/get?k=views"); got != "1" {
+		t.Errorf("the new session ended %v after it began: %s", 45*time.Minute, got)
+	}
+}
+
+func TestSetMaxAgeMakesABrowserSessionCookiePersistAndBack(t *testing.T) {
+	// With browser-session cookies (Persist Off), "remember me" is what
+	// express-session users do with req.session.cookie.maxAge: that one
+	// session's cookie gets a Max-Age, and losing it again makes the
+	// cookie a browser-session one again.
+	e := newEnv(t, Options{MaxAge: time.Hour, Cookie: CookieOptions{Persist: Off}})
+	e.onSession("/remember", func(s *Session) string {
+		s.SetMaxAge(30 * 24 * time.Hour)
+		return words(s.Set("user", "alice") == nil)
+	})
+	e.onSession("/forget", func(s *Session) string {
+		s.SetMaxAge(0)
+		return "ok"
+	})
+	if c := e.get(nil, "/incr").cookie("sid"); c == nil || c.MaxAge != 0 {
+		t.Fatalf("cookie %v: want a browser-session cookie", c)
+	}
+	if c := e.get(nil, "/remember").cookie("sid"); c == nil || c.MaxAge != 30*24*3600 {
+		t.Fatalf("cookie %v after SetMaxAge: want Max-Age of 30 days", c)
+	}
+	e.clock.Advance(2 * time.Hour) // past MaxAge: only the remembered lifetime holds
+	r := e.get(nil, "/forget")
+	if c := r.cookie("sid"); c == nil || c.MaxAge != 0 {
+		t.Fatalf("cookie %v after SetMaxAge(0): want a browser-session cookie again", c)
+	}
+}
+
+func TestRegenerateCannotBringBackADestroyedSession(t *testing.T) {
+	// A request that loaded the session before a logout and regenerates
+	// after it (an ID rotation, a step-up) must not carry the destroyed
+	// session's values into a new record.
+	e := newEnv(t, Options{})
+	g := newGate()
+	e.mux.HandleFunc("/slowregen", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		close(g.loaded)
+		<-g.release
+		s.Regenerate()
+	})
+	e.mustGet(nil, "/incr")
+	done := make(chan response)
+	go func() { done <- e.get(nil, "/slowregen") }()
+	<-g.loaded
+	e.mustGet(nil, "/destroy")
+	close(g.release)
+	r := <-done
+	if r.status != 200 {
+		t.Fatalf("racing request: status %d %q", r.status, r.body)
+	}
+	if c := r.cookie("sid"); c != nil {
+		t.Errorf("racing request sent cookie %v for a resurrected session", c)
+	}
+	if n := e.count(); n != 0 {
+		t.Errorf("%d records after the logout, want none", n)
+	}
+}

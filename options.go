@@ -77,7 +77,9 @@ type CookieOptions struct {
 	// Persist gives the cookie a Max-Age and Expires that follow the
 	// session's expiry; default On. Off sends a browser-session cookie
 	// (no Max-Age), which the browser drops when it closes; the server
-	// record still expires after MaxAge of inactivity.
+	// record still expires after MaxAge of inactivity. A session given its
+	// own lifetime with Session.SetMaxAge ("remember me") gets a persistent
+	// cookie even with Off, as express-session's cookie.maxAge does.
 	Persist Toggle
 }
 
@@ -113,7 +115,11 @@ type Options struct {
 	// TouchAfter is the lazy-touch threshold: a request that changes
 	// nothing extends the stored expiry only when that would move it by
 	// more than TouchAfter, so read-mostly traffic writes almost nothing.
-	// Zero means MaxAge/10; a negative value touches on every request.
+	// Zero means a tenth of the session's idle lifetime: MaxAge/10, or a
+	// tenth of what Session.SetMaxAge gave it. A value not shorter than a
+	// session's idle lifetime could never slide it (the session would
+	// expire however active), so for that session it is lowered to a tenth
+	// of the lifetime too. A negative value touches on every request.
 	TouchAfter time.Duration
 
 	// Rolling sends the cookie on every response to a request that carried
@@ -149,12 +155,37 @@ type Options struct {
 	// unguessable; an empty result fails the request.
 	GenID func(*http.Request) string
 
+	// Serialize makes the requests that carry the same session run one at
+	// a time: each takes the session's lock before the session is loaded
+	// and releases it after the last save, when the handler has returned.
+	// A read-modify-write of one key (a counter, a cart) by concurrent
+	// requests then loses no update, which per-key merging alone cannot
+	// promise. Requests without a valid session cookie take no lock.
+	//
+	// Default false. The lock lives in this process, and also in the
+	// store when the store is a SessionLocker (the redisstore module's
+	// Store is: several processes on one Redis then serialize each
+	// other); with any other store shared by several processes, requests
+	// on different processes are not serialized against each other. A
+	// handler that holds its request open (a long poll, a stream) holds
+	// the lock as long; other requests on that session wait for
+	// LockTimeout and then fail with ErrBusy, as does a request that a
+	// handler sends to its own server with the same session cookie.
+	Serialize bool
+
+	// LockTimeout bounds the wait for the session lock under Serialize.
+	// Past it the request fails with an error wrapping ErrBusy, which goes
+	// to ErrorHandler; the default ErrorHandler answers 503 Service
+	// Unavailable with Retry-After: 1. Zero means DefaultLockTimeout (5s);
+	// a negative value is refused by New.
+	LockTimeout time.Duration
+
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved. It is called before the response has started, except for a
 	// save after the commit point (changes made after the handler started
 	// writing), where the response is already on its way and what
 	// ErrorHandler writes is discarded. Default: log the error and reply
-	// 500.
+	// 500, or 503 with Retry-After: 1 for ErrBusy (Serialize).
 	ErrorHandler func(http.ResponseWriter, *http.Request, error)
 
 	// Logger receives the Manager's log lines; default slog.Default().
@@ -171,6 +202,7 @@ type Options struct {
 type config struct {
 	Options
 	touchAlways bool
+	touchAuto   bool // TouchAfter was zero: a tenth of each session's lifetime
 	httpOnly    bool
 	persist     bool
 }
@@ -191,11 +223,20 @@ func newConfig(o Options) (*config, error) {
 		}
 		c.Codec = codec
 	}
+	if ec, ok := c.Codec.(*expressCodec); ok && len(ec.secrets) == 0 {
+		return nil, errors.New("boltsession: ExpressCookie was given no (non-empty) secret: it would refuse every cookie")
+	}
 	switch {
 	case c.MaxAge == 0:
 		c.MaxAge = 24 * time.Hour
 	case c.MaxAge < 0:
 		return nil, fmt.Errorf("boltsession: negative MaxAge %v", c.MaxAge)
+	}
+	switch {
+	case c.LockTimeout == 0:
+		c.LockTimeout = DefaultLockTimeout
+	case c.LockTimeout < 0:
+		return nil, fmt.Errorf("boltsession: negative LockTimeout %v", c.LockTimeout)
 	}
 	if c.AbsoluteMaxAge < 0 {
 		return nil, fmt.Errorf("boltsession: negative AbsoluteMaxAge %v", c.AbsoluteMaxAge)
@@ -203,6 +244,7 @@ func newConfig(o Options) (*config, error) {
 	switch {
 	case c.TouchAfter == 0:
 		c.TouchAfter = c.MaxAge / 10
+		c.touchAuto = true
 	case c.TouchAfter < 0:
 		c.touchAlways = true
 		c.TouchAfter = 0

@@ -93,10 +93,14 @@ func (s *Session) Created() time.Time {
 }
 
 // Expires returns the session's expiry as the store holds it, or, for a
-// new session, the expiry it would get if saved now.
+// session not yet in the store (new or regenerated), the expiry it would get
+// if saved now.
 func (s *Session) Expires() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.stored {
+		return s.m.expiry(s, s.m.cfg.Now())
+	}
 	return s.expires
 }
 
@@ -218,7 +222,10 @@ func (s *Session) Has(key string) bool {
 // under the new ID, the old record is deleted and the new cookie is sent.
 // Call it when privileges change (at login) against session fixation. A
 // Regenerate after the response has started cannot send the new cookie, so
-// the new record is not saved and the old one stays as it was.
+// the new record is not saved and the old one stays as it was. If the old
+// record is gone by the commit point (a logout in another request destroyed
+// it, or it expired), nothing is saved and no cookie is sent, so a racing
+// request cannot undo a logout by regenerating.
 func (s *Session) Regenerate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -228,13 +235,18 @@ func (s *Session) Regenerate() {
 	}
 	s.id = s.m.cfg.GenID(s.r)
 	s.regenerated = true
+	if s.destroyed {
+		// A new session, not the destroyed one renamed: its absolute
+		// lifetime starts now.
+		s.created = s.m.cfg.Now()
+	}
 	s.destroyed = false
 	s.gone = false
 }
 
 // Destroy ends the session: its values are dropped, its record is deleted
 // at the commit point and the browser is told to drop the cookie. A later
-// Regenerate in the same request starts a new, empty session.
+// Regenerate in the same request starts a new, empty session, created then.
 func (s *Session) Destroy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -265,9 +277,10 @@ func (s *Session) Owner() string {
 }
 
 // SetMaxAge gives this session its own idle lifetime, kept in its record
-// (for example 30 days for "remember me"); the cookie's Max-Age follows.
-// d <= 0 returns the session to Options.MaxAge. AbsoluteMaxAge still caps
-// it.
+// (for example 30 days for "remember me"); the cookie's Max-Age follows,
+// even when Cookie.Persist is Off. d <= 0 returns the session to
+// Options.MaxAge (and, with Persist Off, to a browser-session cookie).
+// AbsoluteMaxAge still caps it.
 func (s *Session) SetMaxAge(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -368,12 +381,19 @@ func (s *Session) mergeUpdate(expires time.Time, all bool) Update {
 	return u
 }
 
+// persistent reports whether the session's cookie carries a Max-Age:
+// Cookie.Persist, or a lifetime of its own from SetMaxAge ("remember me"
+// with browser-session cookies otherwise); s.mu is held.
+func (s *Session) persistent() bool {
+	return s.m.cfg.persist || s.maxAge > 0
+}
+
 // saved records that the store now holds the session as it is; s.mu is
 // held. The saved value map becomes the base, and the next change forks
 // again, so the map handed to the store is never written to afterwards.
 func (s *Session) saved(expires time.Time) {
-	if s.m.cfg.persist && !expires.Equal(s.expires) {
-		s.cookieDue = true
+	if s.maxAgeDirty || (s.persistent() && !expires.Equal(s.expires)) {
+		s.cookieDue = true // SetMaxAge can also switch the cookie between persistent and not
 	}
 	s.base = s.current()
 	s.values = nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // onSession registers a handler at path that runs fn on the request's
@@ -256,3 +257,14 @@ func TestFromContextOutsideMiddlewareIsNil(t *testing.T) {
 
 // words formats its arguments separated by spaces.
 func words(a ...any) string { return strings.TrimSuffix(fmt.Sprintln(a...), "\n") }
+
+func TestExpiresOfNewSessionFollowsSetMaxAge(t *testing.T) {
+	e := newEnv(t, Options{MaxAge: time.Hour})
+	e.onSession("/remember", func(s *Session) string {
+		s.SetMaxAge(30 * 24 * time.Hour)
+		return s.Expires().Sub(e.clock.Now()).String()
+	})
+	if got, want := e.mustGet(nil, "/remember"), (30 * 24 * time.Hour).String(); got != want {
+		t.Errorf("Expires of a new session after SetMaxAge is %s from now, want %s (what a save now gives it)", got, want)
+	}
+}

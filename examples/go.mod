@@ -1,15 +1,24 @@
 module github.com/boltsession/boltsession/examples
 
-go 1.26
-
-require github.com/boltsession/boltsession v0.0.0-00010101000000-000000000000
+go 1.26.0
 
 require (
+	github.com/boltsession/boltsession v0.0.0
+	github.com/boltsession/boltsession/redisstore v0.0.0-00010101000000-000000000000
+	github.com/redis/go-redis/v9 v9.23.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/gorilla/securecookie v1.1.2 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
-	golang.org/x/sys v0.45.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )
 
-replace github.com/boltsession/boltsession => ../
+replace (
+	github.com/boltsession/boltsession => ../
+	github.com/boltsession/boltsession/redisstore => ../redisstore
+)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
-	"github.com/boltsession/boltsession/redisstore/internal/redistest"
+	"github.com/boltsession/boltsession/redisstore/redistest"
 	"github.com/redis/go-redis/v9"
 )
 

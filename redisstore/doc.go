@@ -31,8 +31,19 @@
 // members are session IDs. The set lives at least as long as its longest
 // lived session (its expiry follows theirs) and is cleaned of members that
 // are no longer live sessions of that owner by Owned and DestroyOwner. To
-// keep the two kinds of key apart, session IDs may not start with "owner:"
-// (the Manager's default IDs are base64url and never contain ':').
+// keep the kinds of key apart, session IDs may not start with "owner:" or
+// "lock:" (the Manager's default IDs are base64url and never contain ':').
+//
+// # Serialized requests across processes
+//
+// Store implements boltsession.SessionLocker: under
+// boltsession.Options.Serialize, a request on a session also takes the
+// string key Prefix+"lock:"+ID, set with SET NX PX to a random token for
+// Options.LockTTL (default 10s) and released by a script that deletes it
+// only while it still holds that token. Requests on one session then run one
+// at a time across every process on this Redis, not only within one. A
+// process that dies holding a lock blocks that session until LockTTL has
+// passed; a request that runs longer than LockTTL loses its exclusivity.
 //
 // # Atomicity
 //

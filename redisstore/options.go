@@ -23,6 +23,14 @@ type Options struct {
 	// scanCount).
 	ScanCount int
 
+	// LockTTL is the lifetime of a session lock (LockSession, taken under
+	// boltsession.Options.Serialize): Redis deletes a lock this long after
+	// it was taken even if its holder never releases it, so a process that
+	// died holding one blocks that session no longer. A request that runs
+	// longer than LockTTL loses its exclusivity; set it above your slowest
+	// handler. Default 10s.
+	LockTTL time.Duration
+
 	// Now is the store's clock for deciding that a record is past its
 	// Expires before Redis has deleted it (Load, Touch, Save of an update,
 	// Owned, Count, Iterate). Redis itself deletes a record at its expiry by
@@ -35,6 +43,7 @@ const (
 	defaultPrefix        = "sess:"
 	defaultClusterPrefix = "{sess}:"
 	defaultScanCount     = 100
+	defaultLockTTL       = 10 * time.Second
 )
 
 // resolve returns a copy of opts with every default filled in.
@@ -51,6 +60,9 @@ func resolve(client redis.UniversalClient, opts *Options) Options {
 	}
 	if o.ScanCount <= 0 {
 		o.ScanCount = defaultScanCount
+	}
+	if o.LockTTL <= 0 {
+		o.LockTTL = defaultLockTTL
 	}
 	if o.Now == nil {
 		o.Now = time.Now

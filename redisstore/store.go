@@ -58,8 +58,10 @@ func (s *Store) ownerKey(owner string) string {
 }
 
 // validID reports whether id can name a session: IDs that start like an
-// owner key are refused so the two kinds of key never meet.
-func validID(id string) bool { return !strings.HasPrefix(id, ownerInfix) }
+// owner key or a lock key are refused so the kinds of key never meet.
+func validID(id string) bool {
+	return !strings.HasPrefix(id, ownerInfix) && !strings.HasPrefix(id, lockInfix)
+}
 
 // wrap adds the package prefix and the operation to a Redis error, and
 // marks a closed client with boltsession.ErrClosed.
@@ -120,7 +122,7 @@ func (s *Store) Save(ctx context.Context, u boltsession.Update) error {
 		return s.misconfigured
 	}
 	if !validID(u.ID) {
-		return fmt.Errorf("boltsession: redisstore: save: session ID may not start with %q", ownerInfix)
+		return fmt.Errorf("boltsession: redisstore: save: session ID may not start with %q or %q", ownerInfix, lockInfix)
 	}
 	if u.Create && u.Expires.IsZero() {
 		return errors.New("boltsession: redisstore: save: a new record needs Expires")

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
-	"github.com/boltsession/boltsession/redisstore/internal/redistest"
+	"github.com/boltsession/boltsession/redisstore/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -410,18 +410,24 @@ func TestOwnerIndexListsLiveSessionsAndCleansDeadMembers(t *testing.T) {
 		t.Fatalf("Owned(bob) = %v", bobs)
 	}
 
-	// The set outlives its longest session.
-	sttl, _ := f.client.PTTL(ctx, "sess:second").Result()
-	ottl, _ := f.client.PTTL(ctx, "sess:owner:alice").Result()
-	if ottl < sttl {
-		t.Fatalf("owner set PTTL %v < session PTTL %v", ottl, sttl)
+	// The set outlives its longest session. PEXPIRETIME gives absolute
+	// expiry times, which do not drift between two reads the way PTTLs do.
+	expireAt := func(key string) time.Duration {
+		t.Helper()
+		d, err := f.client.PExpireTime(ctx, key).Result()
+		if err != nil || d < 0 {
+			t.Fatalf("PEXPIRETIME %s = %v, %v; want an expiry", key, d, err)
+		}
+		return d
+	}
+	if o, s := expireAt("sess:owner:alice"), expireAt("sess:second"); o < s {
+		t.Fatalf("owner set expires at %v ms, before its session at %v ms", o.Milliseconds(), s.Milliseconds())
 	}
 	if err := f.store.Touch(ctx, "first", f.clock.Now().Add(48*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	ottl, _ = f.client.PTTL(ctx, "sess:owner:alice").Result()
-	if ottl < 47*time.Hour {
-		t.Fatalf("Touch did not extend the owner set: PTTL %v", ottl)
+	if o, s := expireAt("sess:owner:alice"), expireAt("sess:first"); o < s {
+		t.Fatalf("Touch did not extend the owner set: it expires at %v ms, its session at %v ms", o.Milliseconds(), s.Milliseconds())
 	}
 
 	n, err := f.store.DestroyOwner(ctx, "alice")

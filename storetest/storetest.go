@@ -80,6 +80,7 @@ var cases = []struct {
 	{"DestroyOwnerEndsEverySessionOfTheOwner", testDestroyOwner},
 	{"CountCountsLiveSessions", testCount},
 	{"IterateVisitsLiveSessions", testIterate},
+	{"RandomOperationsMatchAModel", testModel},
 }
 
 // precision is how far a stored time may be from the one saved.

@@ -7,7 +7,16 @@
 //
 // Sessions live in ./sessions.db and the cookie signing key in
 // ./sessions.db.key, so the count survives a restart. Flags: -addr, -db,
-// -key-file, -max-age, -sweep-interval (see -help).
+// -redis, -key-file, -max-age, -sweep-interval (see -help).
+//
+// A bbolt file serves one process. To run several instances behind a load
+// balancer, keep the sessions in Redis and give every instance the same key
+// file; a visitor's count then goes on whichever instance answers:
+//
+//	go run ./examples/counter -redis redis://127.0.0.1:6379/0 -key-file counter.key -addr 127.0.0.1:8080 &
+//	go run ./examples/counter -redis redis://127.0.0.1:6379/0 -key-file counter.key -addr 127.0.0.1:8081 &
+//	curl -c jar -b jar http://127.0.0.1:8080/          # {"views":1}
+//	curl -c jar -b jar http://127.0.0.1:8081/          # {"views":2}
 package main
 
 import (

@@ -188,8 +188,8 @@ func TestCounterSecondProcessOnTheSameFileFailsClearly(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "sessions.db")
 	servertest.Start(t, bin, "-db", db)
 	code, stderr := servertest.Run(t, bin, "-db", db, "-addr", "127.0.0.1:0")
-	if code != 1 || !strings.Contains(stderr, "held by another process") {
-		t.Fatalf("second process: exit %d, stderr:\n%s\nwant exit 1 naming the held file", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "held by another process") || !strings.Contains(stderr, "-redis") {
+		t.Fatalf("second process: exit %d, stderr:\n%s\nwant exit 1 naming the held file and pointing to -redis", code, stderr)
 	}
 }
 

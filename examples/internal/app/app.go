@@ -1,6 +1,7 @@
 // Package app holds what the example programs share: their command-line
-// flags, the signing key kept in a file beside the database, and a server
-// that shuts down gracefully on SIGINT or SIGTERM.
+// flags, the choice of store (the bbolt file, or a Redis server that several
+// processes share), the signing key kept in a file, and a server that shuts
+// down gracefully on SIGINT or SIGTERM.
 package app
 
 import (
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/redis/go-redis/v9"
 )
 
 // ShutdownTimeout bounds how long a stopping server waits for in-flight
@@ -31,8 +33,16 @@ type Flags struct {
 	// Port 0 picks a free port; the start log line names the one chosen.
 	Addr string
 
-	// DB is the session file (-db).
+	// DB is the session file (-db). It is not opened when Redis is set,
+	// but still names the default key file.
 	DB string
+
+	// Redis is the URL of a Redis server to keep the sessions in instead
+	// of DB (-redis, e.g. redis://127.0.0.1:6379/0; rediss:// for TLS).
+	// Empty, the default, means the DB file. Several processes may share
+	// one Redis server, which a bbolt file does not allow; they must also
+	// share the key file. See RedisOptions.
+	Redis string
 
 	// KeyFile is the file holding the cookie signing key (-key-file,
 	// default DB + ".key"). See LoadOrCreateKey.
@@ -42,7 +52,8 @@ type Flags struct {
 	MaxAge time.Duration
 
 	// SweepInterval is how often expired sessions are deleted
-	// (-sweep-interval, default 1m; negative disables the sweeper).
+	// (-sweep-interval, default 1m; negative disables the sweeper). It
+	// does not apply to Redis, which deletes expired sessions itself.
 	SweepInterval time.Duration
 }
 
@@ -52,9 +63,10 @@ func NewFlags(fs *flag.FlagSet, defaultDB string) *Flags {
 	f := &Flags{}
 	fs.StringVar(&f.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&f.DB, "db", defaultDB, "session database file")
+	fs.StringVar(&f.Redis, "redis", "", "keep sessions in the Redis server at this URL, e.g. redis://127.0.0.1:6379/0, instead of the -db file; processes sharing it must share -key-file too")
 	fs.StringVar(&f.KeyFile, "key-file", "", "cookie signing key file, created with 64 random bytes on first run (default <db>.key)")
 	fs.DurationVar(&f.MaxAge, "max-age", 24*time.Hour, "idle timeout of a session")
-	fs.DurationVar(&f.SweepInterval, "sweep-interval", time.Minute, "how often expired sessions are deleted (negative: never)")
+	fs.DurationVar(&f.SweepInterval, "sweep-interval", time.Minute, "how often expired sessions are deleted from the -db file (negative: never)")
 	return f
 }
 
@@ -76,6 +88,29 @@ func (f *Flags) OpenBolt(logger *slog.Logger) (*boltsession.BoltStore, error) {
 	})
 }
 
+// OpenStore opens the store the flags choose: a redisstore.Store when Redis
+// is set (see OpenRedis), the BoltStore on DB otherwise. Closing closer
+// releases it: the Redis client, or the BoltStore itself. A DB file that
+// another process holds gives an error wrapping boltsession.ErrLocked that
+// points to -redis.
+func (f *Flags) OpenStore(ctx context.Context, logger *slog.Logger) (store boltsession.Store, closer io.Closer, err error) {
+	if f.Redis != "" {
+		rs, client, err := f.OpenRedis(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rs, client, nil
+	}
+	bs, err := f.OpenBolt(logger)
+	if errors.Is(err, boltsession.ErrLocked) {
+		return nil, nil, fmt.Errorf("%w (a session file serves one process; to run several, share a Redis server with -redis URL)", err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return bs, bs, nil
+}
+
 // NewManager loads (or creates) the signing key and returns a Manager on
 // store with the flags' MaxAge and every other option at its default.
 func (f *Flags) NewManager(store boltsession.Store, logger *slog.Logger) (*boltsession.Manager, error) {
@@ -90,15 +125,16 @@ func (f *Flags) NewManager(store boltsession.Store, logger *slog.Logger) (*bolts
 	})
 }
 
-// Main runs an example program on a BoltStore and returns its exit code:
-// 0 after a graceful shutdown (or -help), 1 when something fails, 2 for bad
-// flags. name is the program's name in usage and log messages; args are
+// Main runs an example program on the store its flags choose (see
+// OpenStore) and returns its exit code: 0 after a graceful shutdown (or
+// -help), 1 when something fails, 2 for bad flags (including a -redis value
+// that is not a Redis URL). name is the program's name in usage and log messages; args are
 // its arguments without the program name; defaultDB is the -db default.
 // routes builds the application's handler, which Main wraps in the
 // Manager's middleware.
 //
 // It logs one line when it starts serving, naming the address and the
-// database file; on SIGINT or SIGTERM it lets in-flight requests finish,
+// database file (db=) or the Redis URL without its password (redis=); on SIGINT or SIGTERM it lets in-flight requests finish,
 // closes the store and returns 0.
 func Main(name string, args []string, stderr io.Writer, defaultDB string, routes func(*boltsession.Manager) http.Handler) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -115,9 +151,17 @@ func Main(name string, args []string, stderr io.Writer, defaultDB string, routes
 		fs.Usage()
 		return 2
 	}
+	if f.Redis != "" {
+		if _, err := f.RedisOptions(); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			fs.Usage()
+			return 2
+		}
+	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	slog.SetDefault(logger)
+	redis.SetLogger(redisLog{logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -134,12 +178,12 @@ func Main(name string, args []string, stderr io.Writer, defaultDB string, routes
 }
 
 func run(ctx context.Context, f *Flags, logger *slog.Logger, routes func(*boltsession.Manager) http.Handler) (err error) {
-	store, err := f.OpenBolt(logger)
+	store, closer, err := f.OpenStore(ctx, logger)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := store.Close(); cerr != nil && err == nil {
+		if cerr := closer.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
@@ -151,7 +195,11 @@ func run(ctx context.Context, f *Flags, logger *slog.Logger, routes func(*boltse
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "db", f.DB)
+	where := slog.String("db", f.DB)
+	if f.Redis != "" {
+		where = slog.String("redis", redactURL(f.Redis))
+	}
+	logger.Info("serving", "addr", "http://"+ln.Addr().String(), where)
 	return Serve(ctx, ln, m.Middleware(routes(m)), logger)
 }
 

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestStartRunsAServerThatStopAndRestartControl(t *testing.T) {
@@ -59,5 +61,13 @@ func TestMissingServerFailsWhenRequired(t *testing.T) {
 	}
 	if !strings.Contains(out, "--- FAIL") || !strings.Contains(out, "apt-get install redis-server") {
 		t.Fatalf("child output lacks a failure with an install hint:\n%s", out)
+	}
+}
+
+func TestURLNamesTheServerForParseURL(t *testing.T) {
+	s := &Server{Addr: "127.0.0.1:6390"}
+	opt, err := redis.ParseURL(s.URL())
+	if err != nil || opt.Addr != s.Addr || opt.DB != 0 {
+		t.Fatalf("ParseURL(%q) = %+v, %v; want Addr %s, DB 0", s.URL(), opt, err, s.Addr)
 	}
 }

@@ -1,10 +1,25 @@
-// Package redistest starts a private redis-server for tests.
+// Package redistest starts a private redis-server for tests, so that tests
+// of redisstore, and of applications built on it, run against a real server
+// without any setup beyond having redis-server installed.
 //
 // Start runs the redis-server found on PATH on a free 127.0.0.1 port, in a
 // temporary directory, with persistence off (--save "" --appendonly no), and
 // stops it when the test ends. Where redis-server is missing the test is
 // skipped with a hint to install it; with BOLTSESSION_REQUIRE_REDIS=1 in the
 // environment it fails instead, so CI cannot pass by skipping.
+//
+// A test uses it like this:
+//
+//	func TestSessionsSurviveAcrossInstances(t *testing.T) {
+//		srv := redistest.Start(t)
+//		client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+//		defer client.Close()
+//		store := redisstore.New(client, nil)
+//		// ... or hand srv.URL() to a program under test.
+//	}
+//
+// Stop and Restart let a test take the server away and bring it back (empty)
+// on the same address, to check how a program rides out an outage.
 package redistest
 
 import (
@@ -68,6 +83,10 @@ func Start(t testing.TB, extra ...string) *Server {
 	t.Cleanup(s.Stop)
 	return s
 }
+
+// URL returns the server's address as a redis:// URL for database 0, the
+// form redis.ParseURL reads, e.g. "redis://127.0.0.1:41235/0".
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
 // Stop kills the server and waits for it to exit. Stopping a stopped server
 // does nothing.

@@ -1,0 +1,156 @@
+package boltsession_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/boltsession/boltsession"
+)
+
+// adminServer serves AdminHandler under /admin as an app would mount it
+// (behind its own auth, left out here).
+func adminServer(t *testing.T, s *boltsession.BoltStore) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", boltsession.AdminHandler(s)))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func adminDo(t *testing.T, method, url string, into any) (int, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if into != nil {
+		if err := json.Unmarshal(body, into); err != nil {
+			t.Fatalf("%s %s: %v in %q", method, url, err, body)
+		}
+	}
+	return resp.StatusCode, resp.Header
+}
+
+type adminList struct {
+	Sessions []struct {
+		ID      string `json:"id"`
+		Owner   string `json:"owner"`
+		Size    int    `json:"size"`
+		Expired bool   `json:"expired"`
+	} `json:"sessions"`
+}
+
+func (l adminList) ids() []string {
+	var ids []string
+	for _, s := range l.Sessions {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
+func TestAdminHandlerServesStatsAndTheList(t *testing.T) {
+	s, _, _ := inspectFixture(t)
+	srv := adminServer(t, s)
+
+	var st map[string]any
+	code, h := adminDo(t, "GET", srv.URL+"/admin/stats", &st)
+	if code != 200 || h.Get("Content-Type") != "application/json" || st["sessions"] != 3.0 || st["expired"] != 1.0 ||
+		st["owners"] != 2.0 || st["format_version"] != 1.0 {
+		t.Fatalf("GET /stats: %d %v", code, st)
+	}
+
+	for query, want := range map[string][]string{
+		"":                  {"a-1", "a-2", "c-3"},
+		"?expired=true":     {"a-1", "a-2", "c-3", "d-4"},
+		"?owner=u1&limit=1": {"a-1"},
+		"?prefix=c":         {"c-3"},
+		"?owner=nobody":     nil,
+	} {
+		var l adminList
+		if code, _ := adminDo(t, "GET", srv.URL+"/admin/sessions"+query, &l); code != 200 || !slices.Equal(l.ids(), want) {
+			t.Errorf("GET /sessions%s: %d %q, want %q", query, code, l.ids(), want)
+		}
+	}
+	for _, query := range []string{"?limit=0", "?limit=x", "?limit=100000", "?expired=maybe"} {
+		var e map[string]string
+		if code, _ := adminDo(t, "GET", srv.URL+"/admin/sessions"+query, &e); code != 400 || e["error"] == "" {
+			t.Errorf("GET /sessions%s: %d %v, want 400 with an error", query, code, e)
+		}
+	}
+	if code, _ := adminDo(t, "POST", srv.URL+"/admin/stats", nil); code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /stats: %d, want 405", code)
+	}
+}
+
+func TestAdminHandlerDeletesByIDAndByOwner(t *testing.T) {
+	s, _, _ := inspectFixture(t)
+	srv := adminServer(t, s)
+
+	var out map[string]any
+	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions/c-3", &out); code != 200 || out["deleted"] != 1.0 {
+		t.Fatalf("DELETE /sessions/c-3: %d %v", code, out)
+	}
+	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions/c-3", &out); code != 404 {
+		t.Fatalf("second DELETE /sessions/c-3: %d %v, want 404", code, out)
+	}
+	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions?owner=u1", &out); code != 200 || out["deleted"] != 2.0 {
+		t.Fatalf("DELETE /sessions?owner=u1: %d %v", code, out)
+	}
+	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions", &out); code != 400 {
+		t.Fatalf("DELETE /sessions without owner: %d, want 400", code)
+	}
+	if n, err := s.Count(context.Background()); err != nil || n != 0 {
+		t.Fatalf("Count after the deletes = %d, %v", n, err)
+	}
+}
+
+func TestAdminHandlerBackupIsAnOpenableSessionFile(t *testing.T) {
+	s, clock, _ := inspectFixture(t)
+	srv := adminServer(t, s)
+	resp, err := http.Get(srv.URL + "/admin/backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment;") {
+		t.Fatalf("GET /backup: %d %v", resp.StatusCode, resp.Header)
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	copyStore := openAt(t, path, &boltsession.BoltOptions{Now: clock.Now})
+	if got := scanIDs(t, copyStore, boltsession.ScanOptions{Expired: true}); !slices.Equal(got, []string{"a-1", "a-2", "c-3", "d-4"}) {
+		t.Fatalf("backup holds %q", got)
+	}
+
+	s.Close()
+	var e map[string]string
+	if code, _ := adminDo(t, "GET", srv.URL+"/admin/backup", &e); code != 500 || !strings.Contains(e["error"], "closed") {
+		t.Fatalf("GET /backup of a closed store: %d %v", code, e)
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+var backupCommand = &command{
+	name:    "backup",
+	usage:   "FILE OUT",
+	summary: "Write a consistent copy of the session file to OUT (a session file itself).",
+	example: `$ boltsession backup sessions.db /backups/sessions-2026-11-26.db
+backed up sessions.db to /backups/sessions-2026-11-26.db (21.4 MiB)
+
+OUT appears only when the copy is complete and synced (a temporary file,
+then an atomic rename), replacing any older file of that name. For a file
+a running app holds, download the backup from the app's admin handler.`,
+	run: runBackup,
+}
+
+func runBackup(e *env, c *command, args []string) error {
+	flags := flag.NewFlagSet("backup", flag.ContinueOnError)
+	pos, err := parse(e, c, flags, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("want FILE and OUT, got %d arguments", len(pos))
+	}
+	path, out := pos[0], pos[1]
+	if a, err := os.Stat(path); err == nil {
+		if b, err := os.Stat(out); err == nil && os.SameFile(a, b) {
+			return fmt.Errorf("%s: OUT is the file itself", out)
+		}
+	}
+	s, err := openExisting(path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	n, err := writeFileAtomic(out, 0o600, func(f *os.File) (int64, error) {
+		bar := newBar(e, fi.Size(), "backup", true)
+		defer finishBar(bar)
+		return s.WriteTo(interruptibleWriter{ctx: e.ctx, w: countingWriter{w: f, bar: bar}})
+	})
+	if err != nil && e.ctx.Err() != nil {
+		return fmt.Errorf("%s: backup interrupted; %s was not written", path, out)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: backup to %s: %w", path, out, err)
+	}
+	fmt.Fprintf(e.stdout, "backed up %s to %s (%s)\n", path, out, humanBytes(n))
+	return s.Close()
+}
+
+// writeFileAtomic writes path through fill into a temporary file beside it,
+// syncs it and renames it into place, so that path either keeps its old
+// content or holds the complete new one, never a partial write.
+func writeFileAtomic(path string, perm fs.FileMode, fill func(*os.File) (int64, error)) (int64, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return 0, err
+	}
+	tmp := f.Name()
+	n, err := fill(f)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return 0, errors.Join(err, removeIfExists(tmp))
+	}
+	if d, err := os.Open(dir); err == nil { // make the rename durable
+		_ = d.Sync()
+		d.Close()
+	}
+	return n, nil
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// interruptibleWriter stops a copy once ctx is done (an interrupt): the
+// write fails and the partial file is removed.
+type interruptibleWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (i interruptibleWriter) Write(p []byte) (int, error) {
+	if err := i.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("interrupted: %w", err)
+	}
+	return i.w.Write(p)
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/boltsession/boltsession"
+)
+
+var compactCommand = &command{
+	name:    "compact",
+	usage:   "FILE [--out NEW] [--json]",
+	summary: "Rewrite the file without its free pages (bbolt compaction) and report the sizes before and after.",
+	example: `$ boltsession compact sessions.db
+compacted sessions.db: 84.0 MiB -> 21.3 MiB (saved 62.7 MiB)
+$ boltsession compact sessions.db --out sessions-small.db
+
+Without --out the file is replaced only once the compacted copy is complete
+and synced (a temporary file beside it, then an atomic rename); an
+interrupted compaction leaves the original as it was. NEW must not exist.`,
+	run: runCompact,
+}
+
+func runCompact(e *env, c *command, args []string) error {
+	fs := flag.NewFlagSet("compact", flag.ContinueOnError)
+	out := fs.String("out", "", "write the compacted copy to `NEW` and leave FILE as it is")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(e, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one FILE, got %d arguments", len(pos))
+	}
+	path := pos[0]
+	// Open it once as a store: the same checks and messages as every other
+	// command (missing, empty, held, not a session file).
+	s, err := openExisting(path)
+	if err != nil {
+		return err
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	target := path
+	if *out != "" {
+		target = *out
+	}
+	bar := newBar(e, -1, "compacting", true)
+	res, err := compactInterruptibly(e, target, func() (boltsession.CompactResult, error) {
+		return boltsession.Compact(path, *out, &boltsession.CompactOptions{
+			Timeout: lockWait,
+			Progress: func(written, total int64) {
+				bar.ChangeMax64(total)
+				_ = bar.Set64(written)
+			},
+		})
+	})
+	finishBar(bar)
+	if err != nil {
+		if errors.Is(err, boltsession.ErrLocked) || errors.Is(err, boltsession.ErrVersion) {
+			return describeOpenError(path, err)
+		}
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e, map[string]any{"file": target, "before": res.Before, "after": res.After})
+	}
+	fmt.Fprintf(e.stdout, "compacted %s: %s -> %s (saved %s)\n", target,
+		humanBytes(res.Before), humanBytes(res.After), humanBytes(max(res.Before-res.After, 0)))
+	return nil
+}
+
+// compactInterruptibly runs compact and, if the command is interrupted
+// first, removes the partial copy and reports that target was left as it
+// was. bbolt's compaction cannot be stopped midway; removing its temporary
+// file (see boltsession.Compact for the name) makes the final rename fail,
+// so the file never changes after the interrupt was acknowledged.
+func compactInterruptibly(e *env, target string, compact func() (boltsession.CompactResult, error)) (boltsession.CompactResult, error) {
+	pattern := filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".compact-*")
+	existing := map[string]bool{}
+	if names, err := filepath.Glob(pattern); err == nil {
+		for _, n := range names {
+			existing[n] = true
+		}
+	}
+	type outcome struct {
+		res boltsession.CompactResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := compact()
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		return o.res, o.err
+	case <-e.ctx.Done():
+	}
+	interrupted := fmt.Errorf("%s: compaction interrupted; %s is as it was", target, target)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		select {
+		case o := <-done: // finished (or failed) before the copy could be removed
+			return o.res, o.err
+		case <-poll.C:
+			names, _ := filepath.Glob(pattern)
+			for _, n := range names {
+				if !existing[n] && os.Remove(n) == nil {
+					return boltsession.CompactResult{}, interrupted
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/boltsession/boltsession"
+)
+
+var exportCommand = &command{
+	name:    "export",
+	usage:   "FILE [--out F]",
+	summary: "Write every live session as JSON Lines (id, created, expires, owner, maxage, values) to standard output or F.",
+	example: `$ boltsession export sessions.db --out sessions.jsonl
+exported 99998 sessions to sessions.jsonl
+$ boltsession export sessions.db | head -1
+{"id":"Vq3kX0b8Rr2M…","created":"2026-11-26T09:12:40.52Z","expires":"2026-11-27T09:12:40.52Z","owner":"user-42","values":{"views":"EQ=="}}
+
+Each value is its stored msgpack bytes in base64, so that import reproduces
+the session exactly ('show' renders values readably). The export is one
+consistent snapshot. With --out, F appears only once complete.`,
+	run: runExport,
+}
+
+func runExport(e *env, c *command, args []string) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	out := fs.String("out", "", "write to file `F` instead of standard output")
+	pos, err := parse(e, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one FILE, got %d arguments", len(pos))
+	}
+	path := pos[0]
+	s, err := openExisting(path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ctx := e.ctx
+	total, err := s.Count(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+
+	var n int
+	var corrupt []string
+	export := func(w io.Writer) error {
+		bar := newBar(e, int64(total), "export", false)
+		defer finishBar(bar)
+		bw := bufio.NewWriterSize(w, 256<<10)
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		err := s.Scan(ctx, boltsession.ScanOptions{Values: true}, func(in boltsession.SessionInfo) error {
+			if in.Err != nil {
+				corrupt = append(corrupt, in.ID)
+				return nil
+			}
+			n++
+			_ = bar.Add(1)
+			return enc.Encode(newExportLine(&in.Record))
+		})
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	if *out == "" {
+		err = export(e.stdout)
+	} else {
+		_, err = writeFileAtomic(*out, 0o600, func(f *os.File) (int64, error) { return 0, export(f) })
+	}
+	if err != nil && ctx.Err() != nil && *out != "" {
+		return fmt.Errorf("%s: export interrupted; %s was not written", path, *out)
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: export interrupted after %d sessions", path, n)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: export: %w", path, err)
+	}
+	if *out != "" {
+		fmt.Fprintf(e.stdout, "exported %d %s to %s\n", n, plural(n, "session", "sessions"), *out)
+	}
+	if len(corrupt) > 0 {
+		return fmt.Errorf("%s: exported %d sessions but skipped %d corrupt records (first: %s): %w",
+			path, n, len(corrupt), printable(shortID(corrupt[0])), boltsession.ErrCorrupt)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/boltsession/boltsession"
+)
+
+// Limits on an import line's ID and owner: the ones the store applies to
+// every save.
+const (
+	maxIDLen    = 1024
+	maxOwnerLen = 1024
+)
+
+// exportLine is one session in the export format, one JSON object a line
+// (JSON Lines):
+//
+//	{"id":"…","created":"2026-11-26T13:00:00.123456789Z","expires":"…","owner":"user-42","maxage":"720h0m0s","values":{"cart":"kqFhoWI="}}
+//
+// Times are RFC 3339 with nanoseconds; maxage is a Go duration (omitted when
+// the manager's default applies); owner is omitted when empty. Each value is
+// the exact msgpack bytes the store holds, base64-encoded (standard alphabet,
+// padded), so that an import reproduces the session byte for byte; `show`
+// renders the same bytes as readable JSON.
+type exportLine struct {
+	ID      string            `json:"id"`
+	Created time.Time         `json:"created"`
+	Expires time.Time         `json:"expires"`
+	Owner   string            `json:"owner,omitempty"`
+	MaxAge  string            `json:"maxage,omitempty"`
+	Values  map[string][]byte `json:"values"`
+}
+
+// newExportLine renders rec in the export format.
+func newExportLine(rec *boltsession.Record) exportLine {
+	l := exportLine{
+		ID:      rec.ID,
+		Created: rec.Created.UTC(),
+		Expires: rec.Expires.UTC(),
+		Owner:   rec.Owner,
+		Values:  rec.Values,
+	}
+	if rec.MaxAge != 0 {
+		l.MaxAge = rec.MaxAge.String()
+	}
+	if l.Values == nil {
+		l.Values = map[string][]byte{}
+	}
+	return l
+}
+
+// parseLine reads one export line back into a record, checking everything an
+// import relies on: known fields only, an ID, both times, a non-negative
+// maxage, an owner without NUL (the owner index separates owner and ID with
+// one), and every value one well-formed msgpack value. The error says which
+// field or byte is wrong; the caller adds the line number.
+func parseLine(line []byte) (boltsession.Record, error) {
+	var l exportLine
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return boltsession.Record{}, describeJSONError(line, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return boltsession.Record{}, fmt.Errorf("unexpected data after the JSON object at byte %d", dec.InputOffset()+1)
+	}
+	switch {
+	case l.ID == "":
+		return boltsession.Record{}, errors.New(`field "id": missing or empty`)
+	case len(l.ID) > maxIDLen:
+		return boltsession.Record{}, fmt.Errorf(`field "id": %d bytes, at most %d allowed`, len(l.ID), maxIDLen)
+	case l.Created.IsZero():
+		return boltsession.Record{}, errors.New(`field "created": missing`)
+	case l.Expires.IsZero():
+		return boltsession.Record{}, errors.New(`field "expires": missing`)
+	case l.Expires.Before(l.Created):
+		return boltsession.Record{}, errors.New(`field "expires": before "created"`)
+	case len(l.Owner) > maxOwnerLen:
+		return boltsession.Record{}, fmt.Errorf(`field "owner": %d bytes, at most %d allowed`, len(l.Owner), maxOwnerLen)
+	case strings.IndexByte(l.Owner, 0) >= 0:
+		return boltsession.Record{}, errors.New(`field "owner": contains a NUL byte`)
+	case !utf8.ValidString(l.Owner):
+		return boltsession.Record{}, errors.New(`field "owner": not valid UTF-8`)
+	}
+	rec := boltsession.Record{
+		ID:      l.ID,
+		Created: l.Created,
+		Expires: l.Expires,
+		Owner:   l.Owner,
+		Values:  l.Values,
+	}
+	if l.MaxAge != "" {
+		d, err := time.ParseDuration(l.MaxAge)
+		if err != nil || d < 0 {
+			return boltsession.Record{}, fmt.Errorf(`field "maxage": %q is not a non-negative Go duration such as "720h0m0s"`, l.MaxAge)
+		}
+		rec.MaxAge = d
+	}
+	if rec.Values == nil {
+		rec.Values = map[string][]byte{}
+	}
+	for k, v := range rec.Values {
+		if v == nil {
+			return boltsession.Record{}, fmt.Errorf(`field "values": key %q: null, want base64 of a msgpack value`, k)
+		}
+		if err := validMsgpack(v); err != nil {
+			return boltsession.Record{}, fmt.Errorf(`field "values": key %q: %w`, k, err)
+		}
+	}
+	return rec, nil
+}
+
+// describeJSONError turns encoding/json's errors into "where: what". A
+// field whose own decoding failed (a time that does not parse) is found by
+// decoding the fields one by one, since encoding/json does not name it.
+func describeJSONError(line []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var b64 base64.CorruptInputError
+	switch {
+	case errors.As(err, &b64):
+		return fmt.Errorf(`field "values": a value is not base64 (%v)`, err)
+	case errors.As(err, &syn):
+		return fmt.Errorf("byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Errorf("field %q: %s where %s was expected", typ.Field, typ.Value, typ.Type)
+		}
+		return fmt.Errorf("%s where a JSON object was expected", typ.Value)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("incomplete JSON object")
+	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf("field %s: unknown (an export line has id, created, expires, owner, maxage, values)", field)
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(line, &fields) == nil {
+		targets := map[string]any{"created": new(time.Time), "expires": new(time.Time)}
+		for name, target := range targets {
+			if raw, ok := fields[name]; ok {
+				if ferr := json.Unmarshal(raw, target); ferr != nil {
+					return fmt.Errorf("field %q: %v", name, ferr)
+				}
+			}
+		}
+	}
+	return err
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/boltsession/boltsession"
+)
+
+var showCommand = &command{
+	name:    "show",
+	usage:   "FILE ID [--json]",
+	summary: "Show one session: its times, owner and values, each value decoded from msgpack to JSON (binary as base64).",
+	example: `$ boltsession show sessions.db Vq3kX0b8Rr2M
+id        Vq3kX0b8Rr2MzQ1c7mJ0aYy6bT9uWvE2pL4sKdHfNgA
+owner     user-42
+created   2026-11-26T09:12:40Z
+expires   2026-11-27T09:12:40Z
+values
+  cart    [{"sku":"A-113","qty":2}]
+  csrf    "q83vEjRWeJA="
+  views   17
+
+ID may be the full ID or an unambiguous prefix of at least 6 characters.
+--json prints {"id":…,"created":…,"expires":…,"owner":…,"maxage":…,"values":{…}}.`,
+	run: runShow,
+}
+
+func runShow(e *env, c *command, args []string) error {
+	fs := flag.NewFlagSet("show", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(e, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("want FILE and ID, got %d arguments", len(pos))
+	}
+	path := pos[0]
+	s, err := openExisting(path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	id, err := resolveID(e.ctx, s, path, pos[1])
+	if err != nil {
+		return err
+	}
+	var info *boltsession.SessionInfo
+	err = s.Scan(e.ctx, boltsession.ScanOptions{IDPrefix: id, Expired: true, Limit: 1, Values: true}, func(in boltsession.SessionInfo) error {
+		if in.ID == id {
+			info = &in
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if info == nil { // removed between resolving and reading: not possible while we hold the file
+		return fmt.Errorf("%s: no session %q: %w", path, pos[1], boltsession.ErrNotFound)
+	}
+	if info.Err != nil {
+		return fmt.Errorf("%s: session %s: %w", path, printable(shortID(id)), info.Err)
+	}
+
+	keys := make([]string, 0, len(info.Values))
+	for k := range info.Values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	rendered := make(map[string]json.RawMessage, len(keys))
+	for _, k := range keys {
+		j, err := msgpackToJSON(info.Values[k])
+		if err != nil {
+			return fmt.Errorf("%s: session %s: value %q: %w", path, printable(shortID(id)), k, err)
+		}
+		rendered[k] = j
+	}
+
+	if *asJSON {
+		out := struct {
+			ID      string                     `json:"id"`
+			Created time.Time                  `json:"created"`
+			Expires time.Time                  `json:"expires"`
+			Expired bool                       `json:"expired,omitempty"`
+			Owner   string                     `json:"owner,omitempty"`
+			MaxAge  string                     `json:"maxage,omitempty"`
+			Size    int                        `json:"size"`
+			Values  map[string]json.RawMessage `json:"values"`
+		}{id, info.Created.UTC(), info.Expires.UTC(), info.Expired, info.Owner, "", info.Size, rendered}
+		if info.MaxAge != 0 {
+			out.MaxAge = info.MaxAge.String()
+		}
+		return writeJSON(e, out)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "id        %s\n", printable(id))
+	if info.Owner != "" {
+		fmt.Fprintf(&b, "owner     %s\n", printable(info.Owner))
+	}
+	fmt.Fprintf(&b, "created   %s\n", textTime(info.Created))
+	expires := textTime(info.Expires)
+	if info.Expired {
+		expires += " (expired, not yet swept)"
+	}
+	fmt.Fprintf(&b, "expires   %s\n", expires)
+	if info.MaxAge != 0 {
+		fmt.Fprintf(&b, "maxage    %s\n", info.MaxAge)
+	}
+	fmt.Fprintf(&b, "size      %d bytes\n", info.Size)
+	b.WriteString("values\n")
+	width := 0
+	for _, k := range keys {
+		width = max(width, len(printable(k)))
+	}
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, printable(k), rendered[k])
+	}
+	if len(keys) == 0 {
+		b.WriteString("  (none)\n")
+	}
+	_, err = e.stdout.Write(b.Bytes())
+	return err
+}

@@ -1,0 +1,428 @@
+package boltsession
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// Inspection is what Inspect reports about a session file: the figures an
+// operator asks for first, all read from the file's indexes and bbolt's
+// own bookkeeping, none from the session records.
+type Inspection struct {
+	// FormatVersion is the session file format version stored in the file.
+	FormatVersion int
+
+	// FileSize is the size of the file on disk in bytes.
+	FileSize int64
+
+	// PageSize is bbolt's page size for the file, in bytes.
+	PageSize int
+
+	// FreePages is the number of pages bbolt holds free for reuse (free
+	// and pending). bbolt never shrinks a file; Compact returns them.
+	FreePages int
+
+	// Sessions is the number of live sessions (as Count).
+	Sessions int
+
+	// Expired is the number of records past their expiry that no sweep has
+	// deleted yet.
+	Expired int
+
+	// Owners is the number of distinct owners in the owner index. It counts
+	// owners of expired sessions not yet swept too.
+	Owners int
+
+	// ExpiresFirst and ExpiresLast are the earliest and latest expiry of a
+	// live session; zero when there is none. They come from the expiry
+	// index; creation times would need every record decoded. With one idle
+	// timeout for all sessions, the first belongs to the session idle
+	// longest and the last to the one used most recently.
+	ExpiresFirst, ExpiresLast time.Time
+}
+
+// Inspect reports on the file without decoding any session record, so it
+// stays fast on large files and a corrupt record does not stop it. Its cost
+// is a walk of the sessions bucket's pages, of the expired part of the
+// expiry index, and of the owner index's keys.
+func (s *BoltStore) Inspect(ctx context.Context) (Inspection, error) {
+	if err := s.enter(ctx, "inspect"); err != nil {
+		return Inspection{}, err
+	}
+	defer s.mu.RUnlock()
+	now := s.now()
+	var in Inspection
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if raw := tx.Bucket(bucketMeta).Get(keyVersion); len(raw) == 8 {
+			in.FormatVersion = int(binary.BigEndian.Uint64(raw))
+		}
+		stored, expired := countTx(tx, now)
+		in.Expired = min(expired, stored)
+		in.Sessions = stored - in.Expired
+
+		// Distinct owners: keys are owner ‖ 0x00 ‖ ID, sorted, so each
+		// owner's keys are adjacent.
+		var last []byte
+		c := tx.Bucket(bucketOwners).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			owner := k
+			if i := bytes.IndexByte(k, 0); i >= 0 {
+				owner = k[:i]
+			}
+			if last == nil || !bytes.Equal(owner, last) {
+				in.Owners++
+				last = bytes.Clone(owner)
+			}
+		}
+
+		ec := tx.Bucket(bucketExpiry).Cursor()
+		if k, _ := firstLiveExpiry(ec, now); k != nil {
+			in.ExpiresFirst = expiryKeyTime(k)
+			lk, _ := ec.Last()
+			in.ExpiresLast = expiryKeyTime(lk)
+		}
+		return nil
+	})
+	if err != nil {
+		return Inspection{}, fmt.Errorf("boltsession: inspect: %w", err)
+	}
+	st := s.db.Stats()
+	in.FreePages = st.FreePageN + st.PendingPageN
+	in.PageSize = s.db.Info().PageSize
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return Inspection{}, fmt.Errorf("boltsession: inspect: %w", err)
+	}
+	in.FileSize = fi.Size()
+	return in, nil
+}
+
+// firstLiveExpiry positions c on the first expiry entry of a live session
+// (expiry after now).
+func firstLiveExpiry(c *bbolt.Cursor, now time.Time) ([]byte, []byte) {
+	limit := expiryLimit(now)
+	k, v := c.Seek(limit)
+	for k != nil && bytes.Compare(k[:min(len(k), 8)], limit) <= 0 {
+		k, v = c.Next()
+	}
+	return k, v
+}
+
+// expiryKeyTime is the expiry an expiry index key holds.
+func expiryKeyTime(k []byte) time.Time {
+	if len(k) < 8 {
+		return time.Time{}
+	}
+	return nanosToTime(int64(binary.BigEndian.Uint64(k)))
+}
+
+// ScanOptions selects the records Scan visits. The zero value visits every
+// live session in ID order.
+type ScanOptions struct {
+	// Owner, when set, visits only that owner's sessions, through the owner
+	// index (in ID order within the owner).
+	Owner string
+
+	// IDPrefix, when set, visits only sessions whose ID starts with it.
+	IDPrefix string
+
+	// Expired includes records past their expiry that no sweep has deleted
+	// yet (SessionInfo.Expired tells them apart).
+	Expired bool
+
+	// Limit stops the scan after this many records; zero means no limit.
+	Limit int
+
+	// Values fills SessionInfo.Values; without it Values is nil and the
+	// values are not copied.
+	Values bool
+}
+
+// SessionInfo is one record as Scan reports it.
+type SessionInfo struct {
+	// Record is the decoded record; Values only with ScanOptions.Values.
+	// For a corrupt record only ID is set.
+	Record
+
+	// Size is the length in bytes of the stored record (values included).
+	Size int
+
+	// Expired reports a record past its expiry that no sweep has deleted.
+	Expired bool
+
+	// Err, when not nil, wraps ErrCorrupt: the record does not decode.
+	// Corrupt records are reported, not skipped, so that an operator can
+	// find and delete them. Their expiry is unknown, so they are reported
+	// whether or not ScanOptions.Expired is set; with ScanOptions.Owner,
+	// only those the owner's index entries name.
+	Err error
+}
+
+// Scan calls fn for each record that opts selects, in ID order, until fn
+// returns an error (which Scan returns) or opts.Limit records were visited.
+// Unlike Iterate it reports each record's stored size, can include expired
+// records, and reports corrupt records (with Err set) instead of skipping
+// them.
+//
+// The whole scan is one read transaction, so it sees one consistent state
+// of the file. fn runs inside that transaction: it must not write to the
+// store (bbolt may deadlock), and a slow fn keeps the transaction, and so
+// the pages it sees, open for longer.
+func (s *BoltStore) Scan(ctx context.Context, opts ScanOptions, fn func(SessionInfo) error) error {
+	if err := s.enter(ctx, "scan"); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	now := s.now()
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		sessions := tx.Bucket(bucketSessions)
+		visited := 0
+		visit := func(id, raw []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			info := SessionInfo{Size: len(raw)}
+			rec, err := decodeRecord(string(id), raw)
+			if err != nil {
+				s.corrupt.Add(1)
+				info.ID, info.Err = string(id), err
+			} else {
+				if opts.Owner != "" && rec.Owner != opts.Owner {
+					return nil // a stale owner index entry
+				}
+				info.Record = *rec
+				info.Expired = !now.Before(rec.Expires)
+				if info.Expired && !opts.Expired {
+					return nil
+				}
+				if !opts.Values {
+					info.Values = nil
+				}
+			}
+			visited++
+			if err := fn(info); err != nil {
+				return err
+			}
+			if opts.Limit > 0 && visited >= opts.Limit {
+				return errScanDone
+			}
+			return nil
+		}
+
+		if opts.Owner != "" {
+			prefix := ownerKey(opts.Owner, opts.IDPrefix)
+			idStart := len(opts.Owner) + 1
+			c := tx.Bucket(bucketOwners).Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				id := k[idStart:]
+				if raw := sessions.Get(id); raw != nil {
+					if err := visit(id, raw); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		prefix := []byte(opts.IDPrefix)
+		c := sessions.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if err := visit(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errScanDone) {
+		return nil
+	}
+	return err
+}
+
+// errScanDone ends a scan that reached its limit.
+var errScanDone = errors.New("boltsession: scan limit reached")
+
+// restoreFillPercent is how full Restore packs the pages it splits.
+const restoreFillPercent = 0.9
+
+// RestoreResult reports what Restore wrote.
+type RestoreResult struct {
+	// Restored is the number of records written.
+	Restored int
+
+	// Expired is the number of records skipped because they were already
+	// past their expiry.
+	Expired int
+}
+
+// Restore writes every record of records into the store in one
+// transaction: either all of them land (with one fsync) or, if the
+// sequence yields an error, a record is invalid or the write fails, none
+// does and the file is as it was. Each record replaces any record with the
+// same ID (of two with one ID in records, the later wins), so restoring the
+// same records twice gives the same file (idempotent). Records already past
+// their expiry on the store's clock are skipped and counted. Values must be
+// msgpack-encoded as Session.Set stores them; a zero Created means now.
+//
+// Restore reads the whole sequence before it writes, holding the encoded
+// records in memory, and then writes each bucket in key order: bbolt
+// splits pages only at commit, so one transaction of inserts in random
+// order costs time quadratic in its size, in key order linear.
+//
+// Restore is meant for moving sessions between files (the command-line
+// tool's import). Saves from other goroutines wait while it writes: on a
+// live store, restore in modest batches.
+func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, error]) (RestoreResult, error) {
+	if err := s.enter(ctx, "restore"); err != nil {
+		return RestoreResult{}, err
+	}
+	defer s.mu.RUnlock()
+
+	type entry struct {
+		id, owner string
+		expires   time.Time
+		raw       []byte
+	}
+	var (
+		res     RestoreResult
+		entries []entry
+		index   = map[string]int{} // ID → position in entries
+		now     = s.now()
+	)
+	for rec, err := range records {
+		if err != nil {
+			return RestoreResult{}, err
+		}
+		if err := ctx.Err(); err != nil {
+			return RestoreResult{}, fmt.Errorf("boltsession: restore: %w", err)
+		}
+		if err := checkKey("restore", rec.ID); err != nil {
+			return RestoreResult{}, err
+		}
+		switch {
+		case len(rec.Owner) > maxOwnerLen:
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: owner longer than %d bytes", rec.ID, maxOwnerLen)
+		case strings.IndexByte(rec.Owner, 0) >= 0:
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: owner holds a 0x00 byte", rec.ID)
+		case rec.Expires.IsZero():
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: no expiry", rec.ID)
+		}
+		if !now.Before(rec.Expires) {
+			res.Expired++
+			continue
+		}
+		r := *rec
+		if r.Created.IsZero() {
+			r.Created = now
+		}
+		raw, err := encodeRecord(&r)
+		if err != nil {
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: %w", rec.ID, err)
+		}
+		e := entry{id: r.ID, owner: r.Owner, expires: r.Expires, raw: raw}
+		if i, ok := index[e.id]; ok {
+			entries[i] = e
+			continue
+		}
+		index[e.id] = len(entries)
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.id, b.id) })
+
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		// Keys go in in order, so pages can be filled nearly full when they
+		// split at commit (bbolt's default of half suits random inserts).
+		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {
+			tx.Bucket(name).FillPercent = restoreFillPercent
+		}
+		sessions := tx.Bucket(bucketSessions)
+		var delExpiry, delOwners, putExpiry, putOwners [][]byte
+		for _, e := range entries {
+			if old := sessions.Get([]byte(e.id)); old != nil {
+				// The replaced record's index entries go; a corrupt one's
+				// cannot be found and are cleaned when met.
+				if rec, err := decodeRecord(e.id, old); err == nil {
+					delExpiry = append(delExpiry, expiryKey(rec.Expires, e.id))
+					if rec.Owner != "" {
+						delOwners = append(delOwners, ownerKey(rec.Owner, e.id))
+					}
+				} else {
+					s.corrupt.Add(1)
+				}
+			}
+			if err := sessions.Put([]byte(e.id), e.raw); err != nil {
+				return err
+			}
+			putExpiry = append(putExpiry, expiryKey(e.expires, e.id))
+			if e.owner != "" {
+				putOwners = append(putOwners, ownerKey(e.owner, e.id))
+			}
+		}
+		// Deletes first: an entry both removed and written back (same
+		// owner or expiry) must end up present.
+		for _, step := range []struct {
+			bucket []byte
+			keys   [][]byte
+			put    bool
+		}{
+			{bucketExpiry, delExpiry, false}, {bucketOwners, delOwners, false},
+			{bucketExpiry, putExpiry, true}, {bucketOwners, putOwners, true},
+		} {
+			b := tx.Bucket(step.bucket)
+			slices.SortFunc(step.keys, bytes.Compare)
+			for _, k := range step.keys {
+				var err error
+				if step.put {
+					err = b.Put(k, nil)
+				} else {
+					err = b.Delete(k)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("boltsession: restore: %w", err)
+	}
+	res.Restored = len(entries)
+	if len(entries) > 0 {
+		s.commits.Add(1)
+		s.writes.Add(int64(len(entries)))
+	}
+	return res, nil
+}
+
+// checkFormat checks, read-only, that tx is of a session file this release
+// reads, without creating anything: Open writes only to a new file, and
+// Compact reads its source with it.
+func checkFormat(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return fmt.Errorf("%w: a bbolt file without a session format version", ErrVersion)
+	}
+	raw := meta.Get(keyVersion)
+	if len(raw) != 8 {
+		return fmt.Errorf("%w: the meta bucket holds no readable format version", ErrVersion)
+	}
+	if v := binary.BigEndian.Uint64(raw); v == 0 || v > formatVersion {
+		return fmt.Errorf("%w: format version %d, this release reads up to %d", ErrVersion, v, formatVersion)
+	}
+	for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("%w: bucket %q is missing", ErrVersion, name)
+		}
+	}
+	return nil
+}
