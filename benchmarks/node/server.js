@@ -34,12 +34,14 @@ if (kind === "file") {
 const app = express();
 app.disable("x-powered-by");
 
-// How many /count requests have finished, outside the session middleware,
-// so a run can tell acknowledged increments from stored ones.
+// How many /count requests were answered 200 (counted outside the session
+// middleware), so a run can tell acknowledged increments from stored ones.
 let handled = 0;
 app.get("/handled", (req, res) => res.json({ count: handled }));
 app.use("/count", (req, res, next) => {
-  res.on("close", () => handled++);
+  res.on("finish", () => {
+    if (res.statusCode === 200) handled++;
+  });
   next();
 });
 app.use(

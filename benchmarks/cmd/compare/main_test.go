@@ -152,7 +152,7 @@ func TestNodeAppServesTheSameApp(t *testing.T) {
 		t.Errorf("sum of counters = %d, %v; want 3 (each session once)", sum, err)
 	}
 	if n, err := readCount(base+"/handled", ""); err != nil || n != 3 {
-		t.Errorf("/handled = %d, %v; want 3", n, err)
+		t.Errorf("/handled = %d, %v; want 3 (the /count answered 200)", n, err)
 	}
 }
 

@@ -8,17 +8,26 @@ import (
 	"github.com/boltsession/boltsession"
 )
 
-func init() { register("boltsession", newBoltsession) }
+func init() {
+	register("boltsession", newBoltsession)
+	register("boltsession-serialize", newBoltsessionSerialize)
+}
 
 // newBoltsession is boltsession with its defaults: one bbolt file, every
 // save fsynced (concurrent saves share one fsync), lazy touch (TouchAfter =
 // MaxAge/10), values msgpack-encoded one by one.
-func newBoltsession(cfg Config) (*Stack, error) {
+func newBoltsession(cfg Config) (*Stack, error) { return openBoltsession(cfg, false) }
+
+// newBoltsessionSerialize is boltsession with Options.Serialize: requests
+// on one session run one at a time, so concurrent increments are all kept.
+func newBoltsessionSerialize(cfg Config) (*Stack, error) { return openBoltsession(cfg, true) }
+
+func openBoltsession(cfg Config, serialize bool) (*Stack, error) {
 	store, err := boltsession.Open(filepath.Join(cfg.Dir, "sessions.db"), nil)
 	if err != nil {
 		return nil, err
 	}
-	h, err := boltsessionApp(store, cfg)
+	h, err := boltsessionApp(store, cfg, serialize)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -27,9 +36,9 @@ func newBoltsession(cfg Config) (*Stack, error) {
 }
 
 // boltsessionApp is the benchmark app on boltsession's middleware over any
-// Store.
-func boltsessionApp(store boltsession.Store, cfg Config) (http.Handler, error) {
-	m, err := boltsession.New(store, boltsession.Options{Name: CookieName, Keys: [][]byte{cfg.HashKey}})
+// Store, with every option at its default but Serialize.
+func boltsessionApp(store boltsession.Store, cfg Config, serialize bool) (http.Handler, error) {
+	m, err := boltsession.New(store, boltsession.Options{Name: CookieName, Keys: [][]byte{cfg.HashKey}, Serialize: serialize})
 	if err != nil {
 		return nil, err
 	}

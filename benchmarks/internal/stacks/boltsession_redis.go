@@ -12,7 +12,7 @@ func init() { register("boltsession-redisstore", newBoltsessionRedis) }
 func newBoltsessionRedis(cfg Config) (*Stack, error) {
 	client := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: 64})
 	st := redisstore.New(client, nil)
-	h, err := boltsessionApp(st, cfg)
+	h, err := boltsessionApp(st, cfg, false)
 	if err != nil {
 		client.Close()
 		return nil, err

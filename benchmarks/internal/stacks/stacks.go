@@ -6,10 +6,9 @@
 //	            count = 0; the response carries its cookie
 //	GET /read   read count from an existing session; nothing is changed
 //	GET /count  read count, add one, save
-//	GET /handled  how many /count requests the process has finished,
-//	            whatever their status (outside the session middleware), so
-//	            a run can tell the increments acknowledged from the
-//	            increments stored
+//	GET /handled  how many /count requests the process has answered with
+//	            200 (counted outside the session middleware), so a run can
+//	            tell the increments acknowledged from the increments stored
 //
 // /read and /count answer 404 when the request carries no live session, so
 // a benchmark whose cookies went stale fails instead of timing the
@@ -92,8 +91,9 @@ func New(name string, cfg Config) (*Stack, error) {
 	return st, nil
 }
 
-// countHandled serves /handled itself and counts every finished /count
-// request; by the time ServeHTTP returns, every Go stack has saved.
+// countHandled serves /handled itself and counts the /count requests
+// answered 200: every Go stack saves before its response goes out, so
+// those are the acknowledged increments.
 func countHandled(next http.Handler) http.Handler {
 	var handled atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -101,13 +101,39 @@ func countHandled(next http.Handler) http.Handler {
 		case "/handled":
 			writeCount(w, int(handled.Load()))
 		case "/count":
-			next.ServeHTTP(w, r)
-			handled.Add(1)
+			sw := &statusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r)
+			if sw.status == http.StatusOK {
+				handled.Add(1)
+			}
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
 }
+
+// statusWriter remembers the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // writeCount answers {"count":N}; every stack answers the same bytes.
 func writeCount(w http.ResponseWriter, n int) {

@@ -55,9 +55,8 @@ func TestEveryStackServesTheSameApp(t *testing.T) {
 			jar, _ := cookiejar.New(nil)
 			c := &http.Client{Jar: jar}
 
-			handled := 2 // /handled counts every finished /count, 404s included
+			handled := 2 // /handled counts the /count requests answered 200
 			if name != "no-session" {
-				handled++
 				for _, path := range []string{"/read", "/count"} {
 					if code, _ := get(t, http.DefaultClient, ts.URL+path); code != http.StatusNotFound {
 						t.Errorf("%s without a session: status %d, want 404", path, code)
@@ -125,7 +124,7 @@ func TestBoltsessionReadWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	h, err := boltsessionApp(store, Config{HashKey: hashKey})
+	h, err := boltsessionApp(store, Config{HashKey: hashKey}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
