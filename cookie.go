@@ -123,8 +123,10 @@ func (m *Manager) readCookie(r *http.Request) (id string, hadCookie bool) {
 
 // cookieValue returns the value of the first cookie called name in the
 // Cookie headers. It scans in place instead of using Request.Cookie, which
-// parses and allocates every cookie of the request; the codec verifies the
-// value, so no syntax check is needed here beyond dropping quotes.
+// parses and allocates every cookie of the request. Like net/http, it skips
+// a value holding bytes that RFC 6265 does not allow in a cookie: the codecs
+// would not all refuse them (base64 decoding ignores CR and LF, so a signed
+// value with one inserted would still verify).
 func cookieValue(h http.Header, name string) (string, bool) {
 	for _, line := range h["Cookie"] {
 		for line != "" {
@@ -137,10 +139,24 @@ func cookieValue(h http.Header, name string) (string, bool) {
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
+			if !validCookieValue(v) {
+				continue
+			}
 			return v, true
 		}
 	}
 	return "", false
+}
+
+// validCookieValue reports whether every byte of v is a cookie-octet as
+// net/http accepts it (printable ASCII but for '"', ';' and '\\').
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // requestSecure reports whether r reached us over TLS or, with TrustProxy,

@@ -22,6 +22,9 @@ func TestCookieValueFindsOurCookieAmongOthers(t *testing.T) {
 		{"no spaces", []string{"a=1;sid=abc"}, "abc", true},
 		{"empty value", []string{"sid="}, "", true},
 		{"flag without value", []string{"sid; a=1"}, "", false},
+		{"carriage return is not a cookie byte", []string{"sid=ab\rc"}, "", false},
+		{"bytes a cookie cannot hold are skipped, as net/http does", []string{"sid=a\\b; sid=\"x y\"; sid=ok"}, "x y", true},
+		{"non-ASCII is skipped", []string{"sid=caf\u00e9; sid=abc"}, "abc", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
