@@ -102,14 +102,13 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 		return sum, errors.New("boltsession: ImportFileStore needs a destination store")
 	}
 
-	w := dirimport.NewWriter[Update](ctx, "boltsession", dst)
 	files := dirimport.Dir{
 		Path:        dir,
 		MaxFileSize: opts.MaxFileSize,
 		ErrPrefix:   "boltsession",
 		SessionID:   func(name string) (string, bool) { return strings.CutSuffix(name, ext) },
 	}
-	ignored, skipped, err := files.Read(ctx, func(f dirimport.File) (*dirimport.Skip, error) {
+	res, err := dirimport.Import[Update](ctx, files, dst, func(f dirimport.File, save func(Update) error) (*dirimport.Skip, error) {
 		s, err := parseFileStoreSession(f.Data, ttl, f.ModTime)
 		if err != nil {
 			reason := ReasonCorrupt
@@ -142,18 +141,14 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 		if owner != "" {
 			u.Owner = &owner
 		}
-		return nil, w.Save(u)
+		return nil, save(u)
 	})
-	sum.Ignored = ignored
-	for _, k := range skipped {
+	sum.Ignored = res.Ignored
+	for _, k := range res.Skipped {
 		sum.Skipped = append(sum.Skipped, ImportSkip(k))
 	}
-	written, werr := w.Wait()
 	if !opts.DryRun {
-		sum.Imported = written
-	}
-	if err == nil {
-		err = werr
+		sum.Imported = res.Written
 	}
 	return sum, err
 }

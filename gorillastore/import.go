@@ -80,26 +80,20 @@ func ImportFilesystemStore(ctx context.Context, dir string, dst boltsession.Stor
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := dirimport.NewWriter[boltsession.Update](ctx, "gorillastore", dst)
-	ignored, skipped, err := importFiles(ctx, dir, opts, &sum, w)
-	sum.Ignored = ignored
-	for _, k := range skipped {
+	res, err := importFiles(ctx, dir, dst, opts, &sum)
+	sum.Ignored = res.Ignored
+	for _, k := range res.Skipped {
 		sum.Skipped = append(sum.Skipped, boltsession.ImportSkip(k))
 	}
-	written, werr := w.Wait()
 	if !opts.DryRun {
-		sum.Imported = written
-	}
-	if err == nil {
-		err = werr
+		sum.Imported = res.Written
 	}
 	return sum, err
 }
 
-// importFiles reads dir and queues a save for every live session file;
-// opts has its defaults filled in. It counts expired and dry-run sessions in
-// sum and returns what the directory read ignored and skipped.
-func importFiles(ctx context.Context, dir string, opts ImportOptions, sum *boltsession.ImportSummary, w *dirimport.Writer[boltsession.Update]) (int, []dirimport.Skip, error) {
+// importFiles reads dir and saves every live session file to dst; opts has
+// its defaults filled in. It counts expired and dry-run sessions in sum.
+func importFiles(ctx context.Context, dir string, dst boltsession.Store, opts ImportOptions, sum *boltsession.ImportSummary) (dirimport.Result, error) {
 	codecs := fileCodecs(opts.KeyPairs)
 	maxAge := time.Duration(opts.MaxAge) * time.Second
 	files := dirimport.Dir{
@@ -108,7 +102,7 @@ func importFiles(ctx context.Context, dir string, opts ImportOptions, sum *bolts
 		ErrPrefix:   "gorillastore",
 		SessionID:   func(name string) (string, bool) { return strings.CutPrefix(name, sessionFilePrefix) },
 	}
-	return files.Read(ctx, func(f dirimport.File) (*dirimport.Skip, error) {
+	return dirimport.Import[boltsession.Update](ctx, files, dst, func(f dirimport.File, save func(boltsession.Update) error) (*dirimport.Skip, error) {
 		gobValues, err := parseFilesystemSession(f.Data, opts.Names, codecs)
 		if err != nil {
 			return &dirimport.Skip{Reason: boltsession.ReasonCorrupt, Err: err}, nil
@@ -126,7 +120,7 @@ func importFiles(ctx context.Context, dir string, opts ImportOptions, sum *bolts
 		if err != nil {
 			return nil, err
 		}
-		return nil, w.Save(boltsession.Update{
+		return nil, save(boltsession.Update{
 			ID:      f.ID,
 			Create:  true,
 			Created: f.ModTime,

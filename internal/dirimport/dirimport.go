@@ -241,3 +241,29 @@ func (w *Writer[T]) Wait() (written int, err error) {
 	defer w.mu.Unlock()
 	return w.written, w.err
 }
+
+// Result is what Import did with a directory.
+type Result struct {
+	Ignored int    // entries ignored by name or as subdirectories
+	Skipped []Skip // files left out, in name order
+	Written int    // records saved
+}
+
+// Import reads d as Read does, calling importFile for each session file with
+// save, which queues a record on a Writer saving to dst. It returns once the
+// queued saves are done. The error is the read's (the directory, ctx or
+// importFile) or else the first failed save's.
+func Import[T any](ctx context.Context, d Dir, dst Saver[T], importFile func(f File, save func(T) error) (*Skip, error)) (Result, error) {
+	w := NewWriter(ctx, d.ErrPrefix, dst)
+	var res Result
+	var err error
+	res.Ignored, res.Skipped, err = d.Read(ctx, func(f File) (*Skip, error) {
+		return importFile(f, w.Save)
+	})
+	written, werr := w.Wait()
+	res.Written = written
+	if err == nil {
+		err = werr
+	}
+	return res, err
+}

@@ -150,9 +150,9 @@ func TestReadDefaultsTheSizeLimitToOneMiB(t *testing.T) {
 }
 
 // saveFunc adapts a function to Saver.
-type saveFunc func(context.Context, int) error
+type saveFunc[T any] func(context.Context, T) error
 
-func (f saveFunc) Save(ctx context.Context, r int) error { return f(ctx, r) }
+func (f saveFunc[T]) Save(ctx context.Context, r T) error { return f(ctx, r) }
 
 func TestWriterKeepsWritersSavesInFlight(t *testing.T) {
 	// Each save waits until all Writers saves have started: the test only
@@ -161,14 +161,14 @@ func TestWriterKeepsWritersSavesInFlight(t *testing.T) {
 	started.Add(Writers)
 	var mu sync.Mutex
 	saved := map[int]bool{}
-	w := NewWriter(context.Background(), "test", Saver[int](saveFunc(func(ctx context.Context, r int) error {
+	w := NewWriter(context.Background(), "test", saveFunc[int](func(ctx context.Context, r int) error {
 		started.Done()
 		started.Wait()
 		mu.Lock()
 		defer mu.Unlock()
 		saved[r] = true
 		return nil
-	})))
+	}))
 	for r := range Writers {
 		if err := w.Save(r); err != nil {
 			t.Fatal(err)
@@ -182,12 +182,12 @@ func TestWriterKeepsWritersSavesInFlight(t *testing.T) {
 
 func TestWriterStopsAtTheFirstFailedSave(t *testing.T) {
 	broken := errors.New("disk full")
-	w := NewWriter(context.Background(), "test", Saver[int](saveFunc(func(ctx context.Context, r int) error {
+	w := NewWriter(context.Background(), "test", saveFunc[int](func(ctx context.Context, r int) error {
 		if r == 3 {
 			return broken
 		}
 		return nil
-	})))
+	}))
 	var err error
 	for r := 0; err == nil; r++ {
 		err = w.Save(r)
@@ -203,10 +203,10 @@ func TestWriterStopsAtTheFirstFailedSave(t *testing.T) {
 func TestWriterStopsWhenItsContextIsCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	block := make(chan struct{})
-	w := NewWriter(ctx, "test", Saver[int](saveFunc(func(ctx context.Context, r int) error {
+	w := NewWriter(ctx, "test", saveFunc[int](func(ctx context.Context, r int) error {
 		<-block
 		return nil
-	})))
+	}))
 	cancel()
 	var err error
 	// Saves are accepted until every writer holds one; then the cancelled
@@ -227,5 +227,32 @@ func TestWriterDoesNotCallANilSaverInADryRun(t *testing.T) {
 	w := NewWriter[int](context.Background(), "test", nil)
 	if n, err := w.Wait(); n != 0 || err != nil {
 		t.Fatalf("Wait: %d, %v", n, err)
+	}
+}
+
+func TestImportSavesWhatImportFileQueuesAndReportsTheFirstFailure(t *testing.T) {
+	dir, _ := sessionDir(t)
+	var mu sync.Mutex
+	var saved []string
+	store := saveFunc[string](func(_ context.Context, id string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		saved = append(saved, id)
+		return nil
+	})
+	res, err := Import(context.Background(), testDir(dir), store, func(f File, save func(string) error) (*Skip, error) {
+		return nil, save(f.ID)
+	})
+	if err != nil || res.Written != 2 || res.Ignored != 3 || len(res.Skipped) != 3 || len(saved) != 2 {
+		t.Fatalf("import: %+v, saved %v, %v", res, saved, err)
+	}
+
+	broken := errors.New("disk full")
+	failing := saveFunc[string](func(context.Context, string) error { return broken })
+	res, err = Import(context.Background(), testDir(dir), failing, func(f File, save func(string) error) (*Skip, error) {
+		return nil, save(f.ID)
+	})
+	if !errors.Is(err, broken) || res.Written != 0 {
+		t.Fatalf("import into a failing store: %+v, %v", res, err)
 	}
 }
