@@ -210,17 +210,12 @@ func (m *Manager) sessionCookie(r *http.Request, value string, expires time.Time
 	return c
 }
 
-// expiredCookie builds the cookie that tells the browser to drop ours.
+// expiredCookie builds the cookie that tells the browser to drop ours. A
+// browser drops a cookie only when name, path and domain match, so it has
+// every attribute of sessionCookie's.
 func (m *Manager) expiredCookie(r *http.Request) *http.Cookie {
-	return &http.Cookie{
-		Name:        m.cfg.Name,
-		Path:        m.cfg.Cookie.Path,
-		Domain:      m.cfg.Cookie.Domain,
-		Secure:      m.cookieSecure(r),
-		HttpOnly:    m.cfg.httpOnly,
-		SameSite:    m.cfg.Cookie.SameSite,
-		Partitioned: m.cfg.Cookie.Partitioned,
-		MaxAge:      -1,
-		Expires:     time.Unix(0, 0),
-	}
+	c := m.sessionCookie(r, "", time.Time{}, false)
+	c.MaxAge = -1
+	c.Expires = time.Unix(0, 0)
+	return c
 }
