@@ -72,8 +72,17 @@ func (c *secureCookieCodec) Encode(name, id string) (string, error) {
 	return v, nil
 }
 
-// Decode tries every key pair in order.
+// Decode tries every key pair in order. It accepts only the one base64
+// spelling of a value: securecookie's decoder also takes CR and LF anywhere
+// and any bits in the padding, which would let many strings name one
+// cookie, and a cookie should be exactly the bytes the server issued.
 func (c *secureCookieCodec) Decode(name, value string) (string, error) {
+	if strings.ContainsAny(value, "\r\n") {
+		return "", errors.New("boltsession: decode cookie: not a cookie this codec issued: line break")
+	}
+	if _, err := base64.URLEncoding.Strict().DecodeString(value); err != nil { // Strict still skips CR and LF
+		return "", fmt.Errorf("boltsession: decode cookie: not a cookie this codec issued: %w", err)
+	}
 	var id []byte
 	var err error
 	for _, sc := range c.codecs {
