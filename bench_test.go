@@ -53,6 +53,25 @@ func benchCreate(b *testing.B, s *BoltStore, id string, values map[string][]byte
 	}
 }
 
+// benchFill stores n sessions, IDs prefix0 to prefix<n-1>, expiring at
+// expires, in one transaction: the setup is not what is measured.
+func benchFill(b *testing.B, s *BoltStore, prefix string, n int, expires time.Time, values map[string][]byte) {
+	b.Helper()
+	now := time.Now()
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		for i := range n {
+			u := Update{ID: prefix + strconv.Itoa(i), Create: true, Expires: expires, Set: values}
+			if err := s.applySave(tx, &u, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
 func BenchmarkLoad(b *testing.B) {
 	s := openBench(b, false)
 	benchCreate(b, s, "session-id-0123456789abcdefghijklmnopqrstuvw", benchValues(b))
@@ -159,21 +178,7 @@ func BenchmarkSaveParallel(b *testing.B) {
 
 func BenchmarkDelete(b *testing.B) {
 	s := openBench(b, false)
-	// Fill in one transaction: the setup is not what is measured.
-	values := benchValues(b)
-	now := time.Now()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		for i := range b.N {
-			u := Update{ID: "s" + strconv.Itoa(i), Create: true, Expires: now.Add(time.Hour), Set: values}
-			if err := s.applySave(tx, &u, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	benchFill(b, s, "s", b.N, time.Now().Add(time.Hour), benchValues(b))
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -199,28 +204,13 @@ func BenchmarkSweep(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/expired=%d/stored=%d", c.sync, c.expired, c.stored), func(b *testing.B) {
 			s := openBench(b, c.sync == "nosync")
 			values := benchValues(b)
-			fill := func(prefix string, n int, expires time.Time) {
-				now := time.Now()
-				err := s.db.Update(func(tx *bbolt.Tx) error {
-					for i := range n {
-						u := Update{ID: prefix + strconv.Itoa(i), Create: true, Expires: expires, Set: values}
-						if err := s.applySave(tx, &u, now); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			fill("live", c.stored, time.Now().Add(time.Hour))
+			benchFill(b, s, "live", c.stored, time.Now().Add(time.Hour), values)
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
-				fill("expired", c.expired, time.Now().Add(-time.Minute))
+				benchFill(b, s, "expired", c.expired, time.Now().Add(-time.Minute), values)
 				b.StartTimer()
 				res, err := s.Sweep(ctx)
 				if err != nil || res.Swept != c.expired {

@@ -20,28 +20,6 @@ import (
 	"github.com/boltsession/boltsession/storetest"
 )
 
-// fakeClock is a settable clock for the store.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // openTest opens a store in a temp dir, with the background sweeper off
 // unless opts asks for it, and closes it at the end of the test.
 func openTest(t testing.TB, opts *boltsession.BoltOptions) *boltsession.BoltStore {
@@ -128,7 +106,7 @@ func TestBoltStoreConformanceNoSync(t *testing.T) {
 }
 
 func TestExpiryFollowsTheInjectedClock(t *testing.T) {
-	clock := newFakeClock()
+	clock := boltsession.NewTestClock()
 	s := openTest(t, &boltsession.BoltOptions{Now: clock.Now})
 	ctx := context.Background()
 	mustSave(t, s, boltsession.Update{ID: "a", Create: true, Expires: clock.Now().Add(time.Minute)})
@@ -509,7 +487,7 @@ func TestSavesGoOnWhileABackupReaderStalls(t *testing.T) {
 }
 
 func TestStatsReportContentsAndActivity(t *testing.T) {
-	clock := newFakeClock()
+	clock := boltsession.NewTestClock()
 	s := openTest(t, &boltsession.BoltOptions{Now: clock.Now})
 	for i := range 6 {
 		life := time.Hour
@@ -546,7 +524,7 @@ func TestStatsReportContentsAndActivity(t *testing.T) {
 
 func TestCorruptRecordIsReportedAndSkipped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	clock := newFakeClock()
+	clock := boltsession.NewTestClock()
 	s := openAt(t, path, &boltsession.BoltOptions{Now: clock.Now})
 	for _, id := range []string{"good", "bad", "bad-indexed"} {
 		mustSave(t, s, boltsession.Update{ID: id, Create: true, Expires: clock.Now().Add(time.Hour), Owner: ptr("u")})

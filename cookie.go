@@ -72,8 +72,17 @@ func (c *secureCookieCodec) Encode(name, id string) (string, error) {
 	return v, nil
 }
 
-// Decode tries every key pair in order.
+// Decode tries every key pair in order. It accepts only the one base64
+// spelling of a value: securecookie's decoder also takes CR and LF anywhere
+// and any bits in the padding, which would let many strings name one
+// cookie, and a cookie should be exactly the bytes the server issued.
 func (c *secureCookieCodec) Decode(name, value string) (string, error) {
+	if strings.ContainsAny(value, "\r\n") {
+		return "", errors.New("boltsession: decode cookie: not a cookie this codec issued: line break")
+	}
+	if _, err := base64.URLEncoding.Strict().DecodeString(value); err != nil { // Strict still skips CR and LF
+		return "", fmt.Errorf("boltsession: decode cookie: not a cookie this codec issued: %w", err)
+	}
 	var id []byte
 	var err error
 	for _, sc := range c.codecs {
@@ -123,8 +132,10 @@ func (m *Manager) readCookie(r *http.Request) (id string, hadCookie bool) {
 
 // cookieValue returns the value of the first cookie called name in the
 // Cookie headers. It scans in place instead of using Request.Cookie, which
-// parses and allocates every cookie of the request; the codec verifies the
-// value, so no syntax check is needed here beyond dropping quotes.
+// parses and allocates every cookie of the request. Like net/http, it skips
+// a value holding bytes that RFC 6265 does not allow in a cookie: the codecs
+// would not all refuse them (base64 decoding ignores CR and LF, so a signed
+// value with one inserted would still verify).
 func cookieValue(h http.Header, name string) (string, bool) {
 	for _, line := range h["Cookie"] {
 		for line != "" {
@@ -137,10 +148,24 @@ func cookieValue(h http.Header, name string) (string, bool) {
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
+			if !validCookieValue(v) {
+				continue
+			}
 			return v, true
 		}
 	}
 	return "", false
+}
+
+// validCookieValue reports whether every byte of v is a cookie-octet as
+// net/http accepts it (printable ASCII but for '"', ';' and '\\').
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // requestSecure reports whether r reached us over TLS or, with TrustProxy,
@@ -194,17 +219,12 @@ func (m *Manager) sessionCookie(r *http.Request, value string, expires time.Time
 	return c
 }
 
-// expiredCookie builds the cookie that tells the browser to drop ours.
+// expiredCookie builds the cookie that tells the browser to drop ours. A
+// browser drops a cookie only when name, path and domain match, so it has
+// every attribute of sessionCookie's.
 func (m *Manager) expiredCookie(r *http.Request) *http.Cookie {
-	return &http.Cookie{
-		Name:        m.cfg.Name,
-		Path:        m.cfg.Cookie.Path,
-		Domain:      m.cfg.Cookie.Domain,
-		Secure:      m.cookieSecure(r),
-		HttpOnly:    m.cfg.httpOnly,
-		SameSite:    m.cfg.Cookie.SameSite,
-		Partitioned: m.cfg.Cookie.Partitioned,
-		MaxAge:      -1,
-		Expires:     time.Unix(0, 0),
-	}
+	c := m.sessionCookie(r, "", time.Time{}, false)
+	c.MaxAge = -1
+	c.Expires = time.Unix(0, 0)
+	return c
 }

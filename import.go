@@ -3,6 +3,8 @@ package boltsession
 import (
 	"fmt"
 	"strings"
+
+	"github.com/boltsession/boltsession/internal/dirimport"
 )
 
 // ImportSummary reports what an importer did with a directory of sessions
@@ -60,13 +62,13 @@ const (
 
 	// ReasonNotRegular: a symbolic link, device, pipe or socket. Importers
 	// never follow a link, so they never read outside the directory.
-	ReasonNotRegular = "not a regular file"
+	ReasonNotRegular = dirimport.ReasonNotRegular // "not a regular file"
 
 	// ReasonTooLarge: the file is larger than the importer's size limit.
-	ReasonTooLarge = "too large"
+	ReasonTooLarge = dirimport.ReasonTooLarge // "too large"
 
 	// ReasonUnreadable: opening or reading the file failed.
-	ReasonUnreadable = "unreadable"
+	ReasonUnreadable = dirimport.ReasonUnreadable // "unreadable"
 )
 
 // String renders the summary as a few human-readable lines, the skipped

@@ -6,16 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"math"
-	"os"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/boltsession/boltsession/internal/dirimport"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -106,215 +102,55 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 		return sum, errors.New("boltsession: ImportFileStore needs a destination store")
 	}
 
-	w := newImportWriter(ctx, dst)
-	err := readSessionDir(ctx, dir, opts.MaxFileSize, &sum,
-		func(name string) (string, bool) {
-			id, ok := strings.CutSuffix(name, ext)
-			return id, ok && id != ""
-		},
-		func(id string, data []byte, modTime time.Time) (*ImportSkip, error) {
-			s, err := parseFileStoreSession(data, ttl, modTime)
-			if err != nil {
-				reason := ReasonCorrupt
-				if errors.Is(err, errEncryptedFileStore) {
-					reason = ReasonEncrypted
-				}
-				return &ImportSkip{Reason: reason, Err: err}, nil
-			}
-			if !s.expires.After(now()) {
-				sum.Expired++
-				return nil, nil
-			}
-			owner := fileStoreOwner(data, opts.OwnerField)
-			// Refused here, as corrupt input (and in a dry run too), rather
-			// than by the store, where it would stop the whole import.
-			if err := checkOwner("import", owner); err != nil {
-				return &ImportSkip{Reason: ReasonCorrupt, Err: fmt.Errorf("%w: %s: %w", ErrCorrupt, opts.OwnerField, err)}, nil
-			}
-			if opts.DryRun {
-				sum.Imported++
-				return nil, nil
-			}
-			u := Update{
-				ID:      id,
-				Create:  true,
-				Created: s.lastAccess,
-				Set:     s.values,
-				Expires: s.expires,
-			}
-			if owner != "" {
-				u.Owner = &owner
-			}
-			return nil, w.save(u)
-		})
-	written, werr := w.wait()
-	if !opts.DryRun {
-		sum.Imported = written
+	files := dirimport.Dir{
+		Path:        dir,
+		MaxFileSize: opts.MaxFileSize,
+		ErrPrefix:   "boltsession",
+		SessionID:   func(name string) (string, bool) { return strings.CutSuffix(name, ext) },
 	}
-	if err == nil {
-		err = werr
+	res, err := dirimport.Import[Update](ctx, files, dst, func(f dirimport.File, save func(Update) error) (*dirimport.Skip, error) {
+		s, err := parseFileStoreSession(f.Data, ttl, f.ModTime)
+		if err != nil {
+			reason := ReasonCorrupt
+			if errors.Is(err, errEncryptedFileStore) {
+				reason = ReasonEncrypted
+			}
+			return &dirimport.Skip{Reason: reason, Err: err}, nil
+		}
+		if !s.expires.After(now()) {
+			sum.Expired++
+			return nil, nil
+		}
+		owner := fileStoreOwner(f.Data, opts.OwnerField)
+		// Refused here, as corrupt input (and in a dry run too), rather
+		// than by the store, where it would stop the whole import.
+		if err := checkOwner("import", owner); err != nil {
+			return &dirimport.Skip{Reason: ReasonCorrupt, Err: fmt.Errorf("%w: %s: %w", ErrCorrupt, opts.OwnerField, err)}, nil
+		}
+		if opts.DryRun {
+			sum.Imported++
+			return nil, nil
+		}
+		u := Update{
+			ID:      f.ID,
+			Create:  true,
+			Created: s.lastAccess,
+			Set:     s.values,
+			Expires: s.expires,
+		}
+		if owner != "" {
+			u.Owner = &owner
+		}
+		return nil, save(u)
+	})
+	sum.Ignored = res.Ignored
+	for _, k := range res.Skipped {
+		sum.Skipped = append(sum.Skipped, ImportSkip(k))
+	}
+	if !opts.DryRun {
+		sum.Imported = res.Written
 	}
 	return sum, err
-}
-
-// importWriters is how many saves an import keeps in flight: enough for a
-// store with group commit (BoltStore) to share each fsync among many
-// sessions, few enough not to crowd out the app's own requests.
-const importWriters = 16
-
-// importWriter saves an import's records concurrently. The first failed
-// save stops the import.
-type importWriter struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	dst    Store
-	work   chan Update
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	err     error
-	written int
-}
-
-func newImportWriter(ctx context.Context, dst Store) *importWriter {
-	w := &importWriter{dst: dst, work: make(chan Update)}
-	w.ctx, w.cancel = context.WithCancel(ctx)
-	for range importWriters {
-		w.wg.Add(1)
-		go w.run()
-	}
-	return w
-}
-
-func (w *importWriter) run() {
-	defer w.wg.Done()
-	for u := range w.work {
-		err := w.dst.Save(w.ctx, u)
-		w.mu.Lock()
-		if err == nil {
-			w.written++
-		} else if w.err == nil {
-			w.err = fmt.Errorf("boltsession: importing session file: %w", err)
-			w.cancel()
-		}
-		w.mu.Unlock()
-	}
-}
-
-// save queues u, or returns the error that stopped the import.
-func (w *importWriter) save(u Update) error {
-	select {
-	case w.work <- u:
-		return nil
-	case <-w.ctx.Done():
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.err != nil {
-			return w.err
-		}
-		return fmt.Errorf("boltsession: import interrupted: %w", w.ctx.Err())
-	}
-}
-
-// wait lets the queued saves finish and reports how many were written and
-// the first error.
-func (w *importWriter) wait() (int, error) {
-	close(w.work)
-	w.wg.Wait()
-	w.cancel()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.written, w.err
-}
-
-// readSessionDir calls importFile for every regular file in dir whose name
-// sessionID accepts, in name order, and fills sum with the files it ignores
-// or skips. It opens files only through an os.Root on dir and skips anything
-// that is not a regular file, so it never reads outside dir.
-//
-// importFile returns a skip to record, or an error that ends the import.
-func readSessionDir(ctx context.Context, dir string, maxSize int64, sum *ImportSummary,
-	sessionID func(name string) (id string, ok bool),
-	importFile func(id string, data []byte, modTime time.Time) (*ImportSkip, error),
-) error {
-	if maxSize <= 0 {
-		maxSize = 1 << 20
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return fmt.Errorf("boltsession: opening session directory: %w", err)
-	}
-	defer root.Close()
-	entries, err := fs.ReadDir(root.FS(), ".")
-	if err != nil {
-		return fmt.Errorf("boltsession: reading session directory: %w", err)
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("boltsession: import interrupted: %w", err)
-		}
-		name := e.Name()
-		id, ok := sessionID(name)
-		if !ok || e.IsDir() {
-			sum.Ignored++
-			continue
-		}
-		if !e.Type().IsRegular() {
-			sum.Skipped = append(sum.Skipped, ImportSkip{File: name, Reason: ReasonNotRegular,
-				Err: fmt.Errorf("boltsession: %s is a %v, not followed", name, e.Type())})
-			continue
-		}
-		data, modTime, skip := readSessionFile(root, name, maxSize)
-		if skip == nil {
-			skip, err = importFile(id, data, modTime)
-			if err != nil {
-				return err
-			}
-		}
-		if skip != nil {
-			skip.File = name
-			sum.Skipped = append(sum.Skipped, *skip)
-		}
-	}
-	return nil
-}
-
-// readSessionFile reads one file through root, refusing anything that is not
-// a regular file by the time it is open (it may have been swapped since the
-// directory was listed) or that is larger than maxSize.
-func readSessionFile(root *os.Root, name string, maxSize int64) ([]byte, time.Time, *ImportSkip) {
-	fi, err := root.Lstat(name)
-	if err != nil {
-		return nil, time.Time{}, &ImportSkip{Reason: ReasonUnreadable, Err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, time.Time{}, &ImportSkip{Reason: ReasonNotRegular,
-			Err: fmt.Errorf("boltsession: %s is a %v, not followed", name, fi.Mode().Type())}
-	}
-	f, err := root.Open(name)
-	if err != nil {
-		return nil, time.Time{}, &ImportSkip{Reason: ReasonUnreadable, Err: err}
-	}
-	defer f.Close()
-	fi, err = f.Stat()
-	if err != nil {
-		return nil, time.Time{}, &ImportSkip{Reason: ReasonUnreadable, Err: err}
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, time.Time{}, &ImportSkip{Reason: ReasonNotRegular,
-			Err: fmt.Errorf("boltsession: %s is a %v, not followed", name, fi.Mode().Type())}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, time.Time{}, &ImportSkip{Reason: ReasonUnreadable, Err: err}
-	}
-	if int64(len(data)) > maxSize {
-		return nil, time.Time{}, &ImportSkip{Reason: ReasonTooLarge,
-			Err: fmt.Errorf("boltsession: %s is larger than %d bytes", name, maxSize)}
-	}
-	return data, fi.ModTime(), nil
 }
 
 // errEncryptedFileStore marks a file written with session-file-store's

@@ -17,9 +17,9 @@ import (
 
 // inspectFixture is a store holding four sessions on a fake clock:
 // a and b of owner u1, c of u2, and d (no owner) already expired.
-func inspectFixture(t *testing.T) (*boltsession.BoltStore, *fakeClock, string) {
+func inspectFixture(t *testing.T) (*boltsession.BoltStore, *boltsession.TestClock, string) {
 	t.Helper()
-	clock := newFakeClock()
+	clock := boltsession.NewTestClock()
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	s := openAt(t, path, &boltsession.BoltOptions{Now: clock.Now})
 	now := clock.Now()

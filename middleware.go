@@ -141,6 +141,15 @@ func (m *Manager) load(r *http.Request, s *Session, unlock *func()) error {
 	}
 	if id != "" {
 		rec, err := m.store.Load(r.Context(), id)
+		if err == nil && m.pastAbsolute(rec, now) {
+			// Stored before AbsoluteMaxAge was lowered: its expiry lies
+			// ahead, but its absolute lifetime is over. End it like an
+			// expired one.
+			if derr := m.store.Delete(context.WithoutCancel(r.Context()), id); derr != nil {
+				return fmt.Errorf("boltsession: delete session %s past AbsoluteMaxAge: %w", logID(id), derr)
+			}
+			err = ErrNotFound
+		}
 		switch {
 		case err == nil:
 			s.id = id
@@ -165,6 +174,12 @@ func (m *Manager) load(r *http.Request, s *Session, unlock *func()) error {
 	s.created = now
 	s.expires = m.expiry(s, now)
 	return nil
+}
+
+// pastAbsolute reports whether rec has outlived AbsoluteMaxAge at now.
+func (m *Manager) pastAbsolute(rec *Record, now time.Time) bool {
+	abs := m.cfg.AbsoluteMaxAge
+	return abs > 0 && !now.Before(rec.Created.Add(abs))
 }
 
 // expiry is when s expires if it is used at now: its idle lifetime from

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -421,6 +423,33 @@ func TestAbsoluteExpiryCapsActiveSessionAndCookie(t *testing.T) {
 	e.clock.Advance(2 * time.Minute) // 91 minutes after creation, 2 after last use
 	if got := e.mustGet(nil, "/get?k=views"); got != "none" {
 		t.Errorf("count %s past AbsoluteMaxAge, want a fresh session", got)
+	}
+}
+
+// TestAbsoluteMaxAgeIsCheckedWhenASessionLoads pins down that the absolute
+// lifetime is enforced on load, not only when an expiry is computed: an app
+// restarted with a (lower) AbsoluteMaxAge ends the sessions older than it at
+// their next request, although their stored expiry lies ahead.
+func TestAbsoluteMaxAgeIsCheckedWhenASessionLoads(t *testing.T) {
+	e := newEnv(t, Options{MaxAge: 24 * time.Hour})
+	e.mustGet(nil, "/incr")
+	e.clock.Advance(2 * time.Hour)
+	if got := e.mustGet(nil, "/get?k=views"); got != "1" {
+		t.Fatalf("count %s before the restart", got)
+	}
+	capped, err := New(e.store, Options{Keys: [][]byte{testHashKey}, MaxAge: 24 * time.Hour, AbsoluteMaxAge: time.Hour, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(e.srv.URL)
+	req := httptest.NewRequest(http.MethodGet, "/get?k=views", nil)
+	for _, c := range e.client.Jar.Cookies(u) {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	capped.Middleware(e.mux).ServeHTTP(rec, req)
+	if got := rec.Body.String(); got != "none" {
+		t.Errorf("count %s from a session two hours old under a one-hour AbsoluteMaxAge, want a fresh session", got)
 	}
 }
 

@@ -108,8 +108,9 @@ type Options struct {
 	MaxAge time.Duration
 
 	// AbsoluteMaxAge caps a session's life from its creation, however
-	// active it is; the cookie's Max-Age never reaches past it. Zero (the
-	// default) means no cap.
+	// active it is; the cookie's Max-Age never reaches past it. It is also
+	// checked when a session loads, so lowering it ends older sessions at
+	// their next request. Zero (the default) means no cap.
 	AbsoluteMaxAge time.Duration
 
 	// TouchAfter is the lazy-touch threshold: a request that changes

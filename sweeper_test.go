@@ -14,7 +14,7 @@ import (
 
 func TestSweepRemovesExpiredRecordsAndTheirIndexEntries(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	clock := newFakeClock()
+	clock := boltsession.NewTestClock()
 	s := openAt(t, path, &boltsession.BoltOptions{Now: clock.Now})
 	ctx := context.Background()
 	for i := range 10 {
@@ -53,7 +53,7 @@ func TestSweepRemovesExpiredRecordsAndTheirIndexEntries(t *testing.T) {
 
 func TestSweepDeletesInChunks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	clock := newFakeClock()
+	clock := boltsession.NewTestClock()
 	s := openAt(t, path, &boltsession.BoltOptions{Now: clock.Now, SweepChunk: 7, NoSync: true})
 	for i := range 110 {
 		life := time.Minute
@@ -81,7 +81,7 @@ func TestSweepDeletesInChunks(t *testing.T) {
 }
 
 func TestSweepHonoursCancelledContext(t *testing.T) {
-	clock := newFakeClock()
+	clock := boltsession.NewTestClock()
 	s := openTest(t, &boltsession.BoltOptions{Now: clock.Now})
 	mustSave(t, s, boltsession.Update{ID: "a", Create: true, Expires: clock.Now().Add(time.Minute)})
 	clock.Advance(time.Hour)
@@ -110,7 +110,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestBackgroundSweeperRunsAndCloseStopsIt(t *testing.T) {
 	before := runtime.NumGoroutine()
-	clock := newFakeClock()
+	clock := boltsession.NewTestClock()
 	s, err := boltsession.Open(filepath.Join(t.TempDir(), "s.db"),
 		&boltsession.BoltOptions{Now: clock.Now, SweepInterval: time.Millisecond})
 	if err != nil {

@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/internal/dirimport"
 	"github.com/gorilla/securecookie"
 )
 
@@ -81,88 +77,57 @@ func ImportFilesystemStore(ctx context.Context, dir string, dst boltsession.Stor
 	if opts.MaxAge == 0 {
 		opts.MaxAge = 86400 * 30
 	}
-	if opts.MaxFileSize <= 0 {
-		opts.MaxFileSize = 1 << 20
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := newImportWriter(ctx, dst)
-	err := importFiles(ctx, dir, opts, &sum, w)
-	written, werr := w.wait()
-	if !opts.DryRun {
-		sum.Imported = written
+	res, err := importFiles(ctx, dir, dst, opts, &sum)
+	sum.Ignored = res.Ignored
+	for _, k := range res.Skipped {
+		sum.Skipped = append(sum.Skipped, boltsession.ImportSkip(k))
 	}
-	if err == nil {
-		err = werr
+	if !opts.DryRun {
+		sum.Imported = res.Written
 	}
 	return sum, err
 }
 
-// importFiles reads dir and queues a save for every live session file;
-// opts has its defaults filled in.
-func importFiles(ctx context.Context, dir string, opts ImportOptions, sum *boltsession.ImportSummary, w *importWriter) error {
+// importFiles reads dir and saves every live session file to dst; opts has
+// its defaults filled in. It counts expired and dry-run sessions in sum.
+func importFiles(ctx context.Context, dir string, dst boltsession.Store, opts ImportOptions, sum *boltsession.ImportSummary) (dirimport.Result, error) {
 	codecs := fileCodecs(opts.KeyPairs)
 	maxAge := time.Duration(opts.MaxAge) * time.Second
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return fmt.Errorf("gorillastore: opening session directory: %w", err)
+	files := dirimport.Dir{
+		Path:        dir,
+		MaxFileSize: opts.MaxFileSize,
+		ErrPrefix:   "gorillastore",
+		SessionID:   func(name string) (string, bool) { return strings.CutPrefix(name, sessionFilePrefix) },
 	}
-	defer root.Close()
-	entries, err := fs.ReadDir(root.FS(), ".")
-	if err != nil {
-		return fmt.Errorf("gorillastore: reading session directory: %w", err)
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("gorillastore: import interrupted: %w", err)
-		}
-		name := e.Name()
-		id, ok := strings.CutPrefix(name, sessionFilePrefix)
-		if !ok || id == "" || e.IsDir() {
-			sum.Ignored++
-			continue
-		}
-		skip := func(reason string, err error) {
-			sum.Skipped = append(sum.Skipped, boltsession.ImportSkip{File: name, Reason: reason, Err: err})
-		}
-		data, modTime, reason, err := readRegularFile(root, name, e, opts.MaxFileSize)
+	return dirimport.Import[boltsession.Update](ctx, files, dst, func(f dirimport.File, save func(boltsession.Update) error) (*dirimport.Skip, error) {
+		gobValues, err := parseFilesystemSession(f.Data, opts.Names, codecs)
 		if err != nil {
-			skip(reason, err)
-			continue
+			return &dirimport.Skip{Reason: boltsession.ReasonCorrupt, Err: err}, nil
 		}
-		gobValues, err := parseFilesystemSession(data, opts.Names, codecs)
-		if err != nil {
-			skip(boltsession.ReasonCorrupt, err)
-			continue
-		}
-		expires := modTime.Add(maxAge)
+		expires := f.ModTime.Add(maxAge)
 		if !expires.After(opts.Now()) {
 			sum.Expired++
-			continue
+			return nil, nil
 		}
 		if opts.DryRun {
 			sum.Imported++
-			continue
+			return nil, nil
 		}
 		value, err := wrapGob(gobValues)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		err = w.save(boltsession.Update{
-			ID:      id,
+		return nil, save(boltsession.Update{
+			ID:      f.ID,
 			Create:  true,
-			Created: modTime,
+			Created: f.ModTime,
 			Set:     map[string][]byte{ValuesKey: value},
 			Expires: expires,
 		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // fileCodecs are the store's codecs set up to read files: no timestamp check
@@ -196,108 +161,4 @@ func parseFilesystemSession(data []byte, names []string, codecs []securecookie.C
 		lastErr = err
 	}
 	return nil, fmt.Errorf("gorillastore: file does not verify with the key pairs and names given: %w", lastErr)
-}
-
-// readRegularFile reads one directory entry through root, refusing anything
-// that is not a regular file (also if it was swapped after the listing) or
-// is larger than maxSize.
-func readRegularFile(root *os.Root, name string, e fs.DirEntry, maxSize int64) ([]byte, time.Time, string, error) {
-	notRegular := func(m fs.FileMode) error {
-		return fmt.Errorf("gorillastore: %s is a %v, not followed", name, m.Type())
-	}
-	if !e.Type().IsRegular() {
-		return nil, time.Time{}, boltsession.ReasonNotRegular, notRegular(e.Type())
-	}
-	fi, err := root.Lstat(name)
-	if err != nil {
-		return nil, time.Time{}, boltsession.ReasonUnreadable, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, time.Time{}, boltsession.ReasonNotRegular, notRegular(fi.Mode())
-	}
-	f, err := root.Open(name)
-	if err != nil {
-		return nil, time.Time{}, boltsession.ReasonUnreadable, err
-	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, time.Time{}, boltsession.ReasonUnreadable, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, time.Time{}, boltsession.ReasonNotRegular, notRegular(fi.Mode())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, time.Time{}, boltsession.ReasonUnreadable, err
-	}
-	if int64(len(data)) > maxSize {
-		return nil, time.Time{}, boltsession.ReasonTooLarge, fmt.Errorf("gorillastore: %s is larger than %d bytes", name, maxSize)
-	}
-	return data, fi.ModTime(), "", nil
-}
-
-// importWriters is how many saves an import keeps in flight, so that a
-// store with group commit (BoltStore) shares each fsync among many sessions.
-const importWriters = 16
-
-// importWriter saves an import's records concurrently; the first failed
-// save stops the import.
-type importWriter struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	work   chan boltsession.Update
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	err     error
-	written int
-}
-
-func newImportWriter(ctx context.Context, dst boltsession.Store) *importWriter {
-	w := &importWriter{work: make(chan boltsession.Update)}
-	w.ctx, w.cancel = context.WithCancel(ctx)
-	for range importWriters {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			for u := range w.work {
-				err := dst.Save(w.ctx, u)
-				w.mu.Lock()
-				if err == nil {
-					w.written++
-				} else if w.err == nil {
-					w.err = fmt.Errorf("gorillastore: importing session file: %w", err)
-					w.cancel()
-				}
-				w.mu.Unlock()
-			}
-		}()
-	}
-	return w
-}
-
-// save queues u, or returns the error that stopped the import.
-func (w *importWriter) save(u boltsession.Update) error {
-	select {
-	case w.work <- u:
-		return nil
-	case <-w.ctx.Done():
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.err != nil {
-			return w.err
-		}
-		return fmt.Errorf("gorillastore: import interrupted: %w", w.ctx.Err())
-	}
-}
-
-// wait lets the queued saves finish; it returns how many were written and
-// the first error.
-func (w *importWriter) wait() (int, error) {
-	close(w.work)
-	w.wg.Wait()
-	w.cancel()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.written, w.err
 }

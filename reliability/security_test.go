@@ -329,7 +329,9 @@ func TestSessionIDsNeverAppearInLogs(t *testing.T) {
 	r.do(nil, http.MethodPost, "/incr", "", nil)
 
 	logs := r.logs.String()
-	if r.issued.len() < 40 {
+	// 20 anonymous writes and 16 logins issue at least one ID each; the
+	// write-versus-logout races add a varying number on top.
+	if r.issued.len() < 36 {
 		t.Fatalf("only %d IDs issued; the scenarios did not run", r.issued.len())
 	}
 	if len(logs) == 0 {

@@ -26,12 +26,9 @@ a running app holds, download the backup from the app's admin handler.`,
 
 func runBackup(e *env, c *command, args []string) error {
 	flags := flag.NewFlagSet("backup", flag.ContinueOnError)
-	pos, err := parse(e, c, flags, args)
+	pos, err := parseExactly(e, c, flags, args, "FILE", "OUT")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		return usagef("want FILE and OUT, got %d arguments", len(pos))
 	}
 	path, out := pos[0], pos[1]
 	if a, err := os.Stat(path); err == nil {

@@ -29,12 +29,9 @@ func runCompact(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("compact", flag.ContinueOnError)
 	out := fs.String("out", "", "write the compacted copy to `NEW` and leave FILE as it is")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parse(e, c, fs, args)
+	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want one FILE, got %d arguments", len(pos))
 	}
 	path := pos[0]
 	// Open it once as a store: the same checks and messages as every other

@@ -29,12 +29,9 @@ consistent snapshot. With --out, F appears only once complete.`,
 func runExport(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	out := fs.String("out", "", "write to file `F` instead of standard output")
-	pos, err := parse(e, c, fs, args)
+	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want one FILE, got %d arguments", len(pos))
 	}
 	path := pos[0]
 	s, err := openExisting(path)

@@ -82,6 +82,10 @@ func parseLine(line []byte) (boltsession.Record, error) {
 		return boltsession.Record{}, errors.New(`field "created": missing`)
 	case l.Expires.IsZero():
 		return boltsession.Record{}, errors.New(`field "expires": missing`)
+	case !storable(l.Created):
+		return boltsession.Record{}, fmt.Errorf(`field "created": %s is outside the years the store keeps (%d to %d)`, l.Created.Format(time.RFC3339), firstYear, lastYear)
+	case !storable(l.Expires):
+		return boltsession.Record{}, fmt.Errorf(`field "expires": %s is outside the years the store keeps (%d to %d)`, l.Expires.Format(time.RFC3339), firstYear, lastYear)
 	case l.Expires.Before(l.Created):
 		return boltsession.Record{}, errors.New(`field "expires": before "created"`)
 	case len(l.Owner) > maxOwnerLen:
@@ -154,4 +158,17 @@ func describeJSONError(line []byte, err error) error {
 		}
 	}
 	return err
+}
+
+// The store keeps times as Unix nanoseconds, which reach from 1677 to 2262;
+// a time outside those whole years would not come back from an export as it
+// went in, so an import refuses it.
+const (
+	firstYear = 1678
+	lastYear  = 2261
+)
+
+func storable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= firstYear && y <= lastYear
 }

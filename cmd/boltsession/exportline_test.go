@@ -37,6 +37,8 @@ func TestParseLineSaysWhatIsWrong(t *testing.T) {
 		{`{"id":"a","created":"2026-01-01T00:00:00Z"}`, `field "expires": missing`},
 		{`{"id":"a","created":"2026-01-01T00:00:00Z","expires":"tomorrow"}`, `field "expires": parsing time`},
 		{`{"id":"a","created":"2026-01-03T00:00:00Z","expires":"2026-01-02T00:00:00Z"}`, `field "expires": before "created"`},
+		{`{"id":"a","created":"0000-01-01T00:00:00+01:00","expires":"2026-01-02T00:00:00Z"}`, `field "created": 0000-01-01T00:00:00+01:00 is outside the years the store keeps`},
+		{`{"id":"a","created":"2026-01-01T00:00:00Z","expires":"2300-01-02T00:00:00Z"}`, `field "expires": 2300-01-02T00:00:00Z is outside the years the store keeps`},
 		{`{"id":7,"created":"2026-01-01T00:00:00Z","expires":"2026-01-02T00:00:00Z"}`, `field "id": number where string was expected`},
 		{`{"id":"a","created":"2026-01-01T00:00:00Z","expires":"2026-01-02T00:00:00Z","owner":"a\u0000b"}`, `field "owner": contains a NUL byte`},
 		{`{"id":"a","created":"2026-01-01T00:00:00Z","expires":"2026-01-02T00:00:00Z","maxage":"soon"}`, `field "maxage"`},

@@ -35,12 +35,9 @@ const maxLine = 16 << 20
 func runImport(e *env, c *command, args []string) error {
 	flags := flag.NewFlagSet("import", flag.ContinueOnError)
 	in := flags.String("in", "", "read from file `F` instead of standard input")
-	pos, err := parse(e, c, flags, args)
+	pos, err := parseExactly(e, c, flags, args, "FILE")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want one FILE, got %d arguments", len(pos))
 	}
 	path := pos[0]
 	src, name := e.stdin, "standard input"

@@ -65,12 +65,9 @@ func runImportFileStore(e *env, c *command, args []string) error {
 	ownerField := fs.String("owner-field", "", "dotted `PATH` in the session to the user's ID, e.g. passport.user (sets the owner)")
 	dryRun := fs.Bool("dry-run", false, "read and count everything, write nothing")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parse(e, c, fs, args)
+	pos, err := parseExactly(e, c, fs, args, "DIR", "FILE")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		return usagef("want DIR and FILE, got %d arguments", len(pos))
 	}
 	if *ttl <= 0 {
 		return usagef("--ttl must be a positive number of seconds")
@@ -90,12 +87,9 @@ func runImportGorilla(e *env, c *command, args []string) error {
 	maxAge := fs.Int("max-age", 86400*30, "the store's MaxAge `S`, in seconds: a session expires that long after its file was written")
 	dryRun := fs.Bool("dry-run", false, "verify and count everything, write nothing")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parse(e, c, fs, args)
+	pos, err := parseExactly(e, c, fs, args, "DIR", "FILE")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		return usagef("want DIR and FILE, got %d arguments", len(pos))
 	}
 	if len(keys) == 0 || len(names) == 0 {
 		return usagef("--key and --name are required")

@@ -49,12 +49,9 @@ func runLs(e *env, c *command, args []string) error {
 	expired := fs.Bool("expired", false, "include sessions past their expiry that the sweeper has not removed yet")
 	limit := fs.Int("limit", 0, "list at most `N` sessions (0: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
-	pos, err := parse(e, c, fs, args)
+	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want one FILE, got %d arguments", len(pos))
 	}
 	if *limit < 0 {
 		return usagef("--limit must be 0 or more")

@@ -183,6 +183,24 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Sprintf(format, args...)}
 }
 
+// parseExactly parses args as parse does and requires exactly the
+// positional arguments names lists ("FILE"; "DIR", "FILE"), so that every
+// command words the usage error alike.
+func parseExactly(e *env, c *command, fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
+	pos, err := parse(e, c, fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != len(names) {
+		want := strings.Join(names, " and ")
+		if len(names) == 1 {
+			want = "one " + want
+		}
+		return nil, usagef("want %s, got %d arguments", want, len(pos))
+	}
+	return pos, nil
+}
+
 // parse parses a command's flags, which may come before, between or after
 // its positional arguments (`ls FILE --limit 5` and `ls --limit 5 FILE`
 // alike); everything after "--" is positional, for IDs that start with "-".

@@ -33,12 +33,9 @@ ID may be the full ID or an unambiguous prefix of at least 6 characters.
 func runShow(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("show", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parse(e, c, fs, args)
+	pos, err := parseExactly(e, c, fs, args, "FILE", "ID")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		return usagef("want FILE and ID, got %d arguments", len(pos))
 	}
 	path := pos[0]
 	s, err := openExisting(path)

@@ -90,12 +90,9 @@ func runStats(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	deep := fs.Bool("deep", false, "also read every record: oldest and newest by creation, record bytes, corrupt records")
-	pos, err := parse(e, c, fs, args)
+	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want one FILE, got %d arguments", len(pos))
 	}
 	s, err := openExisting(pos[0])
 	if err != nil {

@@ -18,12 +18,9 @@ swept 1204 expired sessions (0 corrupt records, 0 stale index entries) in 38ms`,
 func runSweep(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parse(e, c, fs, args)
+	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want one FILE, got %d arguments", len(pos))
 	}
 	s, err := openExisting(pos[0])
 	if err != nil {

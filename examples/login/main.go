@@ -176,16 +176,35 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}{name})
 }
 
-func (s *server) me(w http.ResponseWriter, r *http.Request) {
-	sess := boltsession.FromContext(r.Context())
-	name := user(sess)
-	if name == "" {
+// signedIn returns the request's session and its user, or answers 401
+// and returns ok false when nobody is logged in.
+func signedIn(w http.ResponseWriter, r *http.Request) (sess *boltsession.Session, name string, ok bool) {
+	sess = boltsession.FromContext(r.Context())
+	if name = user(sess); name == "" {
 		app.WriteJSON(w, http.StatusUnauthorized, errorBody{"not logged in"})
-		return
+		return nil, "", false
+	}
+	return sess, name, true
+}
+
+// userSessions returns the logged-in user and their live sessions, or
+// answers 401 or 500 and returns ok false.
+func (s *server) userSessions(w http.ResponseWriter, r *http.Request) (name string, infos []sessionInfo, ok bool) {
+	sess, name, ok := signedIn(w, r)
+	if !ok {
+		return "", nil, false
 	}
 	infos, err := s.list(r, sess, name)
 	if err != nil {
 		s.fail(w, r, err)
+		return "", nil, false
+	}
+	return name, infos, true
+}
+
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	name, infos, ok := s.userSessions(w, r)
+	if !ok {
 		return
 	}
 	app.WriteJSON(w, http.StatusOK, struct {
@@ -195,15 +214,8 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
-	sess := boltsession.FromContext(r.Context())
-	name := user(sess)
-	if name == "" {
-		app.WriteJSON(w, http.StatusUnauthorized, errorBody{"not logged in"})
-		return
-	}
-	infos, err := s.list(r, sess, name)
-	if err != nil {
-		s.fail(w, r, err)
+	_, infos, ok := s.userSessions(w, r)
+	if !ok {
 		return
 	}
 	app.WriteJSON(w, http.StatusOK, infos)
@@ -221,10 +233,8 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
-	sess := boltsession.FromContext(r.Context())
-	name := user(sess)
-	if name == "" {
-		app.WriteJSON(w, http.StatusUnauthorized, errorBody{"not logged in"})
+	sess, name, ok := signedIn(w, r)
+	if !ok {
 		return
 	}
 	n, err := s.m.DestroyOwner(r.Context(), name)

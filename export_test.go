@@ -1,0 +1,7 @@
+package boltsession
+
+// The external tests (package boltsession_test) use the internal tests'
+// clock, so there is one settable clock for both.
+type TestClock = testClock
+
+var NewTestClock = newTestClock
