@@ -14,7 +14,7 @@ import (
 // store skips rewriting such entries): the owner still finds the session,
 // the sweeper still expires it on time, and no entry is left behind.
 func TestSavesThatKeepOwnerAndExpiryKeepTheirIndexEntries(t *testing.T) {
-	clock := newFakeClock()
+	clock := boltsession.NewTestClock()
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	s := openAt(t, path, &boltsession.BoltOptions{Now: clock.Now})
 	ctx := context.Background()
