@@ -42,6 +42,7 @@ import (
 
 	"github.com/boltsession/boltsession"
 	"github.com/vmihailenco/msgpack/v5"
+	bolt "go.etcd.io/bbolt"
 )
 
 // out receives the report; tests capture it.
@@ -127,6 +128,16 @@ func run(cfg config) error {
 		fmt.Fprintf(out, "load: %d sessions: median %v, mean %v | %d sessions: median %v, mean %v | ratio (median) %.2f× (goal ≤ 1.5×)\n",
 			cfg.small, small.median, small.mean, cfg.sessions, big.median, big.mean,
 			float64(big.median)/float64(small.median))
+		for _, f := range []struct {
+			n    int
+			path string
+		}{{cfg.small, smallPath}, {cfg.sessions, large}} {
+			shape, err := treeShape(f.path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "load: %d sessions: %s\n", f.n, shape)
+		}
 	}
 	if cfg.checks["sweep"] {
 		if err := sweepCheck(cfg, large, clk, sample); err != nil {
@@ -410,4 +421,30 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// treeShape describes the sessions bucket's B+tree of a closed session file
+// (read with bbolt directly): how many pages a Load walks and how full
+// they are, which is what a Load's cost grows with.
+func treeShape(path string) (string, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var st bolt.BucketStats
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("sessions"))
+		if b == nil {
+			return fmt.Errorf("%s has no sessions bucket", path)
+		}
+		st = b.Stats()
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	fill := func(inuse, alloc int) float64 { return 100 * float64(inuse) / float64(max(1, alloc)) }
+	return fmt.Sprintf("sessions tree depth %d (pages a Load walks), %d branch + %d leaf pages, leaves %.0f%% full",
+		st.Depth, st.BranchPageN, st.LeafPageN, fill(st.LeafInuse, st.LeafAlloc)), nil
 }

@@ -28,6 +28,7 @@ func TestEveryCheckRunsAndReports(t *testing.T) {
 		"create: 2000 sessions",
 		"heap: after creating 2000 sessions",
 		"load: 500 sessions: median",
+		"load: 2000 sessions: sessions tree depth",
 		"swept 200 in",
 		"live after 1800",
 		"(300 live)",
