@@ -83,6 +83,26 @@ func parse(r io.Reader) ([]result, []string, error) {
 	return out, extra, sc.Err()
 }
 
+// The table's order: store operations before middleware, boltsession and
+// its floors before the peers. Names not listed follow in the order seen.
+var (
+	scenarioOrder = []string{"Load", "Save", "SaveParallel64", "MiddlewareRead", "MiddlewareWrite"}
+	stackOrder    = []string{"boltsession", "bbolt-floor", "bbolt-update", "bbolt-batch-default",
+		"boltsession-redisstore", "goredis-floor", "scs-memstore", "scs-redisstore", "gorilla-filesystem", "no-session"}
+)
+
+// byPreference sorts names stably by their index in order; unlisted names
+// keep their relative order after the listed ones.
+func byPreference(names, order []string) {
+	rank := func(n string) int {
+		if i := slices.Index(order, n); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return rank(a) - rank(b) })
+}
+
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -109,6 +129,8 @@ func write(w io.Writer, results []result) {
 			allocs[k] = append(allocs[k], r.allocs)
 		}
 	}
+	byPreference(scenarios, scenarioOrder)
+	byPreference(stacks, stackOrder)
 	fmt.Fprintf(w, "| stack | %s |\n", strings.Join(scenarios, " | "))
 	fmt.Fprintf(w, "|---|%s\n", strings.Repeat("---:|", len(scenarios)))
 	for _, st := range stacks {
