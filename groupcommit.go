@@ -28,6 +28,14 @@ type writeOp struct {
 	ctx  context.Context
 	fn   func(tx *bbolt.Tx, now time.Time) error
 	done chan error
+
+	answered bool // set by the leader that sent its outcome
+}
+
+// answer sends w its outcome. Only the leader whose batch holds w calls it.
+func (w *writeOp) answer(err error) {
+	w.answered = true
+	w.done <- err
 }
 
 // rejected marks an error that an operation returned before writing
@@ -79,7 +87,27 @@ func (s *BoltStore) lead() {
 	s.wmu.Lock()
 	batch := slices.Clone(s.waiting[:min(len(s.waiting), s.max)])
 	s.wmu.Unlock()
+	defer s.handOff(batch)
 	s.commit(batch)
+}
+
+// errPanicked answers the writes of a batch in which one write panicked
+// (a bug): bbolt rolled the transaction back, so none of them was written.
+var errPanicked = errors.New("boltsession: a write in the same commit panicked; nothing was written")
+
+// handOff removes the leader's batch from the queue and passes the front to
+// the next writer. It runs even when a write panicked inside the commit:
+// then the batch's unanswered writes get errPanicked and the panic goes on
+// to the leader's caller, so the writers queued behind never wait forever.
+func (s *BoltStore) handOff(batch []*writeOp) {
+	if p := recover(); p != nil {
+		for _, w := range batch {
+			if !w.answered {
+				w.answer(errPanicked)
+			}
+		}
+		defer panic(p)
+	}
 	s.wmu.Lock()
 	n := copy(s.waiting, s.waiting[len(batch):])
 	clear(s.waiting[n:]) // drop references for the collector
@@ -98,7 +126,7 @@ func (s *BoltStore) commit(batch []*writeOp) {
 	live := batch[:0:0]
 	for _, w := range batch {
 		if err := w.ctx.Err(); err != nil {
-			w.done <- err
+			w.answer(err)
 			continue
 		}
 		live = append(live, w)
@@ -124,12 +152,12 @@ func (s *BoltStore) commit(batch []*writeOp) {
 			if results[i] == nil {
 				s.writes.Add(1)
 			}
-			w.done <- results[i]
+			w.answer(results[i])
 		}
 		return
 	}
 	if len(live) == 1 {
-		live[0].done <- err
+		live[0].answer(err)
 		return
 	}
 	for _, w := range live {
