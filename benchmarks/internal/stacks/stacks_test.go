@@ -34,7 +34,7 @@ func TestEveryStackServesTheSameApp(t *testing.T) {
 						if os.Getenv("BOLTSESSION_REQUIRE_REDIS") == "1" {
 							t.Fatal(err)
 						}
-						t.Skipf("skipped: %v", err)
+						t.Skipf("skipped: %v (apt-get install redis-server; BOLTSESSION_REQUIRE_REDIS=1 makes this a failure)", err)
 					}
 					parent.Cleanup(srv.Stop) // shared by the Redis stacks
 					redisAddr = srv.Addr
