@@ -6,8 +6,11 @@
 // users know (cookie name, keys, resave, saveUninitialized, rolling, cookie
 // attributes). Values are msgpack-encoded one by one, so Get[T] decodes only
 // the key asked for, into the caller's type. BoltStore keeps every session
-// in one file, fsyncs every acknowledged save (concurrent saves share one
-// fsync) and sweeps expired sessions in the background; sessions survive a
-// restart with no server to run. The redisstore module runs the same Store
-// contract on Redis for apps that outgrow one machine.
+// in one file, fsyncs every acknowledged save and sweeps expired sessions in
+// the background; sessions survive a restart with no server to run.
+// Concurrent saves share one transaction and one fsync (group commit): the
+// writer at the front of a queue commits its own save and those queued
+// behind it, and a lone save commits at once, with no batching delay. The
+// redisstore module runs the same Store contract on Redis for apps that
+// outgrow one machine.
 package boltsession
