@@ -77,11 +77,8 @@ func (c *secureCookieCodec) Encode(name, id string) (string, error) {
 // and any bits in the padding, which would let many strings name one
 // cookie, and a cookie should be exactly the bytes the server issued.
 func (c *secureCookieCodec) Decode(name, value string) (string, error) {
-	if strings.ContainsAny(value, "\r\n") {
-		return "", errors.New("boltsession: decode cookie: not a cookie this codec issued: line break")
-	}
-	if _, err := base64.URLEncoding.Strict().DecodeString(value); err != nil { // Strict still skips CR and LF
-		return "", fmt.Errorf("boltsession: decode cookie: not a cookie this codec issued: %w", err)
+	if strings.ContainsAny(value, "\r\n") || !zeroPadBits(value) {
+		return "", errors.New("boltsession: decode cookie: not a cookie this codec issued")
 	}
 	var id []byte
 	var err error
@@ -94,6 +91,30 @@ func (c *secureCookieCodec) Decode(name, value string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("boltsession: decode cookie: %w", err)
+}
+
+// zeroPadBits reports whether the bits that padded base64 leaves unused in
+// the last character before "=" are zero, as an encoder writes them. A
+// decoder ignores them, so without this check four spellings would name one
+// cookie. The alphabet and the length are left to securecookie's decoding,
+// which runs next: checking here costs no second decode.
+func zeroPadBits(v string) bool {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(v) < 4 {
+		return true // too short to be a cookie: securecookie refuses it
+	}
+	var last byte
+	var unused int // low bits of the last character that carry no data
+	switch {
+	case strings.HasSuffix(v, "=="):
+		last, unused = v[len(v)-3], 4
+	case strings.HasSuffix(v, "="):
+		last, unused = v[len(v)-2], 2
+	default:
+		return true
+	}
+	i := strings.IndexByte(alphabet, last)
+	return i >= 0 && i&(1<<unused-1) == 0
 }
 
 // newID is the default Options.GenID: 256 random bits, base64url.
