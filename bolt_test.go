@@ -44,6 +44,25 @@ func openAt(t testing.TB, path string, opts *boltsession.BoltOptions) *boltsessi
 	return s
 }
 
+// saveConcurrently creates writers×each sessions from writers goroutines
+// released at once, so that their saves queue up behind each other.
+func saveConcurrently(t *testing.T, s boltsession.Store, writers, each int) {
+	t.Helper()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			<-start
+			for i := range each {
+				mustSave(t, s, boltsession.Update{ID: fmt.Sprintf("w%d-%d", w, i), Create: true,
+					Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"v": []byte("x")}})
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
 func mustSave(t testing.TB, s boltsession.Store, u boltsession.Update) {
 	t.Helper()
 	if err := s.Save(context.Background(), u); err != nil {
@@ -187,19 +206,7 @@ func TestGroupCommitIsolatesNotFound(t *testing.T) {
 func TestConcurrentSavesShareCommits(t *testing.T) {
 	s := openTest(t, nil) // fsync on: commits are slow enough to gather company
 	const writers, each = 64, 5
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			<-start
-			for i := range each {
-				mustSave(t, s, boltsession.Update{ID: fmt.Sprintf("w%d-%d", w, i), Create: true,
-					Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"v": []byte("x")}})
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
+	saveConcurrently(t, s, writers, each)
 	st := s.Stats()
 	if st.Writes != writers*each {
 		t.Fatalf("Stats.Writes = %d, want %d", st.Writes, writers*each)

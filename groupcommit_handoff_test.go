@@ -1,10 +1,7 @@
 package boltsession_test
 
 import (
-	"fmt"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/boltsession/boltsession"
 )
@@ -16,19 +13,7 @@ import (
 func TestQueuedWritesAreHandedOnInBatchesOfMaxBatch(t *testing.T) {
 	s := openTest(t, &boltsession.BoltOptions{MaxBatch: 2}) // fsync on: writers queue up
 	const writers, each = 32, 4
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			<-start
-			for i := range each {
-				mustSave(t, s, boltsession.Update{ID: fmt.Sprintf("w%d-%d", w, i), Create: true,
-					Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"v": []byte("x")}})
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
+	saveConcurrently(t, s, writers, each)
 	st := s.Stats()
 	if st.Writes != writers*each || st.Sessions != writers*each {
 		t.Fatalf("Writes %d, Sessions %d; want %d each", st.Writes, st.Sessions, writers*each)
