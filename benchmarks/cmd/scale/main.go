@@ -7,7 +7,10 @@
 //
 // The checks:
 //
-//	load   Load of a random live session at -small sessions vs at -sessions
+//	load   Load of a random live session at -small sessions vs at -sessions,
+//	       and beside it the same lookup on bbolt alone (View, Get, copy)
+//	       and on an scs memstore (a Go map): what this machine's caches
+//	       and memory charge any store for the larger set
 //	heap   Go heap (after GC) once -sessions sessions have been created
 //	sweep  a sweep of -expired expired sessions among -sessions, while
 //	       -loaders goroutines Load live sessions: Load p50/p99 before and
@@ -23,6 +26,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/base64"
@@ -40,6 +44,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/boltsession/boltsession"
 	"github.com/vmihailenco/msgpack/v5"
 	bolt "go.etcd.io/bbolt"
@@ -117,26 +122,8 @@ func run(cfg config) error {
 		if err != nil {
 			return err
 		}
-		small, err := timeLoads(cfg, smallPath, clk, smallSample)
-		if err != nil {
+		if err := loadCheck(cfg, large, smallPath, clk, sample, smallSample); err != nil {
 			return err
-		}
-		big, err := timeLoads(cfg, large, clk, sample)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "load: %d sessions: median %v, mean %v | %d sessions: median %v, mean %v | ratio (median) %.2f× (goal ≤ 1.5×)\n",
-			cfg.small, small.median, small.mean, cfg.sessions, big.median, big.mean,
-			float64(big.median)/float64(small.median))
-		for _, f := range []struct {
-			n    int
-			path string
-		}{{cfg.small, smallPath}, {cfg.sessions, large}} {
-			shape, err := treeShape(f.path)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "load: %d sessions: %s\n", f.n, shape)
 		}
 	}
 	if cfg.checks["sweep"] {
@@ -249,25 +236,37 @@ func createStore(cfg config, path string, clk *clock, n, expired int, reportHeap
 		fmt.Fprintf(out, "heap: after creating %d sessions, store open: HeapAlloc %s, HeapInuse %s, Sys %s (goal: heap < 64 MiB)\n",
 			n, mib(int64(ms.HeapAlloc)), mib(int64(ms.HeapInuse)), mib(int64(ms.Sys)))
 	}
-	return sample, st.Close()
+	if err := st.Close(); err != nil {
+		return nil, err
+	}
+	// The file was written without fsync; write it out now, so the kernel
+	// flushing hundreds of MiB is not part of what the checks measure.
+	return sample, syncFile(path)
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 type loadTimes struct{ median, mean time.Duration }
 
-// timeLoads reopens path with default options (fsync on) and times
-// cfg.loadOps Loads of random IDs from sample, one at a time.
-func timeLoads(cfg config, path string, clk *clock, sample []string) (loadTimes, error) {
-	st, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, Now: clk.now})
-	if err != nil {
-		return loadTimes{}, err
-	}
-	defer st.Close()
-	ctx := context.Background()
-	// Warm up: touch every sampled record once so both stores start with
-	// their pages in the page cache.
+func (t loadTimes) String() string { return fmt.Sprintf("median %v, mean %v", t.median, t.mean) }
+
+// ratio is how many times slower big is than small, by median.
+func ratio(small, big loadTimes) float64 { return float64(big.median) / float64(small.median) }
+
+// timeOps warms up by running op once on every sampled ID, so every
+// record's pages are in the page cache and page faults are not counted,
+// then times cfg.loadOps calls of op on random sampled IDs, one at a time.
+func timeOps(cfg config, sample []string, op func(id string) error) (loadTimes, error) {
 	for _, id := range sample {
-		if _, err := st.Load(ctx, id); err != nil {
-			return loadTimes{}, fmt.Errorf("load %d: %w", len(sample), err)
+		if err := op(id); err != nil {
+			return loadTimes{}, err
 		}
 	}
 	d := make([]time.Duration, cfg.loadOps)
@@ -275,7 +274,7 @@ func timeLoads(cfg config, path string, clk *clock, sample []string) (loadTimes,
 	for i := range d {
 		id := sample[rand.IntN(len(sample))]
 		t0 := time.Now()
-		if _, err := st.Load(ctx, id); err != nil {
+		if err := op(id); err != nil {
 			return loadTimes{}, err
 		}
 		d[i] = time.Since(t0)
@@ -283,6 +282,128 @@ func timeLoads(cfg config, path string, clk *clock, sample []string) (loadTimes,
 	}
 	slices.Sort(d)
 	return loadTimes{median: d[len(d)/2], mean: total / time.Duration(len(d))}, nil
+}
+
+// timeLoads reopens path with default options (fsync on) and times Loads
+// of sampled IDs.
+func timeLoads(cfg config, path string, clk *clock, sample []string) (loadTimes, error) {
+	st, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, Now: clk.now})
+	if err != nil {
+		return loadTimes{}, err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	return timeOps(cfg, sample, func(id string) error {
+		_, err := st.Load(ctx, id)
+		return err
+	})
+}
+
+// timeBoltGets times the floor under Load on the same closed session file:
+// bbolt's own read transaction and Get, plus a copy of the stored bytes
+// (which Load must make, as nothing may be kept from a transaction). It
+// also returns one stored record, for the map check to hold.
+func timeBoltGets(cfg config, path string, sample []string) (loadTimes, []byte, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return loadTimes{}, nil, err
+	}
+	defer db.Close()
+	var last []byte
+	t, err := timeOps(cfg, sample, func(id string) error {
+		return db.View(func(tx *bolt.Tx) error {
+			v := tx.Bucket([]byte("sessions")).Get([]byte(id))
+			if v == nil {
+				return fmt.Errorf("%s: no session %q", path, id)
+			}
+			last = bytes.Clone(v)
+			return nil
+		})
+	})
+	return t, last, err
+}
+
+// timeMapFinds fills an scs memstore (a Go map behind a mutex, no I/O)
+// with n entries of rec and times Finds of sampled tokens, the ones
+// among the first len(sample) it stored: the same question asked of a
+// store that keeps everything in the Go heap.
+func timeMapFinds(cfg config, n int, rec []byte) (loadTimes, error) {
+	m := memstore.NewWithCleanupInterval(0)
+	expiry := time.Now().Add(liveFor)
+	sample := make([]string, 0, min(n, 10_000))
+	for i := range n {
+		token := newID()
+		if err := m.Commit(token, bytes.Clone(rec), expiry); err != nil {
+			return loadTimes{}, err
+		}
+		if i < cap(sample) {
+			sample = append(sample, token)
+		}
+	}
+	return timeOps(cfg, sample, func(token string) error {
+		if _, found, err := m.Find(token); err != nil || !found {
+			return fmt.Errorf("memstore: find: found %v, %v", found, err)
+		}
+		return nil
+	})
+}
+
+// loadCheck sets Load at cfg.small sessions beside Load at cfg.sessions,
+// then asks the same of bbolt alone and of an in-memory map, so the ratio
+// has its floors beside it: how much of the growth any store on this
+// machine's memory pays.
+func loadCheck(cfg config, large, smallPath string, clk *clock, sample, smallSample []string) error {
+	type row struct {
+		name       string
+		small, big loadTimes
+	}
+	var rows []row
+	small, err := timeLoads(cfg, smallPath, clk, smallSample)
+	if err != nil {
+		return err
+	}
+	big, err := timeLoads(cfg, large, clk, sample)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"boltsession Load", small, big})
+	smallGet, _, err := timeBoltGets(cfg, smallPath, smallSample)
+	if err != nil {
+		return err
+	}
+	bigGet, rec, err := timeBoltGets(cfg, large, sample)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"bbolt View+Get+copy", smallGet, bigGet})
+	smallMap, err := timeMapFinds(cfg, cfg.small, rec)
+	if err != nil {
+		return err
+	}
+	bigMap, err := timeMapFinds(cfg, cfg.sessions, rec)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"scs memstore Find (Go map)", smallMap, bigMap})
+	for i, r := range rows {
+		goal := ""
+		if i == 0 {
+			goal = " (goal ≤ 1.5×)"
+		}
+		fmt.Fprintf(out, "load: %s: %d sessions: %v | %d sessions: %v | ratio (median) %.2f×%s\n",
+			r.name, cfg.small, r.small, cfg.sessions, r.big, ratio(r.small, r.big), goal)
+	}
+	for _, f := range []struct {
+		n    int
+		path string
+	}{{cfg.small, smallPath}, {cfg.sessions, large}} {
+		shape, err := treeShape(f.path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "load: %d sessions: %s\n", f.n, shape)
+	}
+	return nil
 }
 
 // sweepCheck measures Load latency with no sweep, then advances the clock
@@ -294,6 +415,13 @@ func sweepCheck(cfg config, path string, clk *clock, sample []string) error {
 	}
 	defer st.Close()
 	before := st.Stats()
+	// A fresh mapping faults each page in on first touch; fault the sampled
+	// records in first, so the baseline's p99 is not those faults.
+	for _, id := range sample {
+		if _, err := st.Load(context.Background(), id); err != nil {
+			return fmt.Errorf("sweep check warm-up: %w", err)
+		}
+	}
 
 	baseline := loadDuring(cfg, st, sample, func() { time.Sleep(cfg.baseline) })
 

@@ -27,7 +27,9 @@ func TestEveryCheckRunsAndReports(t *testing.T) {
 	for _, want := range []string{
 		"create: 2000 sessions",
 		"heap: after creating 2000 sessions",
-		"load: 500 sessions: median",
+		"load: boltsession Load: 500 sessions: median",
+		"load: bbolt View+Get+copy: 500 sessions",
+		"load: scs memstore Find (Go map): 500 sessions",
 		"load: 2000 sessions: sessions tree depth",
 		"swept 200 in",
 		"live after 1800",
