@@ -30,11 +30,14 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -103,6 +106,10 @@ func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 func run(cfg config) error {
+	if cfg.expired >= cfg.sessions || cfg.small < 1 {
+		return fmt.Errorf("-expired (%d) must be below -sessions (%d), and -small (%d) at least 1: the checks load live sessions",
+			cfg.expired, cfg.sessions, cfg.small)
+	}
 	fmt.Fprintf(out, "scale: %s, %d CPUs, %s; %d sessions (small %d), %d expired, load avg %s\n",
 		runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.Version(), cfg.sessions, cfg.small, cfg.expired, loadAvg())
 	clk := &clock{}
@@ -299,6 +306,62 @@ func timeLoads(cfg config, path string, clk *clock, sample []string) (loadTimes,
 	})
 }
 
+// timeRequests times what a request pays: the middleware, on the store at
+// path, serving a GET that carries a sampled session's signed cookie and
+// reads one value (inside TouchAfter, so nothing is written).
+func timeRequests(cfg config, path string, clk *clock, sample []string) (loadTimes, error) {
+	st, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, Now: clk.now})
+	if err != nil {
+		return loadTimes{}, err
+	}
+	defer st.Close()
+	key := make([]byte, 32)
+	_, _ = crand.Read(key)
+	codec, err := boltsession.SecureCookie(key)
+	if err != nil {
+		return loadTimes{}, err
+	}
+	m, err := boltsession.New(st, boltsession.Options{Codec: codec, Now: clk.now})
+	if err != nil {
+		return loadTimes{}, err
+	}
+	var handlerErr error
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, handlerErr = boltsession.Get[string](boltsession.FromContext(r.Context()), "k0")
+	}))
+	cookies := make(map[string][]string, len(sample))
+	for _, id := range sample {
+		value, err := codec.Encode("sid", id)
+		if err != nil {
+			return loadTimes{}, err
+		}
+		cookies[id] = []string{"sid=" + value}
+	}
+	// One request, its Cookie header swapped per call: what a server holds
+	// per request is one fresh request, not thousands kept in memory.
+	r := httptest.NewRequest(http.MethodGet, "/read", nil)
+	w := &discardWriter{h: http.Header{}}
+	writes := st.Stats().Writes
+	t, err := timeOps(cfg, sample, func(id string) error {
+		clear(w.h)
+		r.Header["Cookie"] = cookies[id]
+		h.ServeHTTP(w, r)
+		return handlerErr
+	})
+	if err == nil && st.Stats().Writes != writes {
+		err = errors.New("the read requests wrote to the store")
+	}
+	return t, err
+}
+
+// discardWriter keeps the headers and drops the body, so the figure is
+// the middleware's and not a recorder's.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
 // timeBoltGets times the floor under Load on the same closed session file:
 // bbolt's own read transaction and Get, plus a copy of the stored bytes
 // (which Load must make, as nothing may be kept from a transaction). It
@@ -367,6 +430,15 @@ func loadCheck(cfg config, large, smallPath string, clk *clock, sample, smallSam
 		return err
 	}
 	rows = append(rows, row{"boltsession Load", small, big})
+	smallReq, err := timeRequests(cfg, smallPath, clk, smallSample)
+	if err != nil {
+		return err
+	}
+	bigReq, err := timeRequests(cfg, large, clk, sample)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"a /read request through the middleware", smallReq, bigReq})
 	smallGet, _, err := timeBoltGets(cfg, smallPath, smallSample)
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ func TestEveryCheckRunsAndReports(t *testing.T) {
 		"heap: after creating 2000 sessions",
 		"load: boltsession Load: 500 sessions: median",
 		"load: bbolt View+Get+copy: 500 sessions",
+		"load: a /read request through the middleware: 500 sessions",
 		"load: scs memstore Find (Go map): 500 sessions",
 		"load: 2000 sessions: sessions tree depth",
 		"swept 200 in",
