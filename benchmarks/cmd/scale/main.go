@@ -387,9 +387,9 @@ func timeBoltGets(cfg config, path string, sample []string) (loadTimes, []byte, 
 }
 
 // timeMapFinds fills an scs memstore (a Go map behind a mutex, no I/O)
-// with n entries of rec and times Finds of sampled tokens, the ones
-// among the first len(sample) it stored: the same question asked of a
-// store that keeps everything in the Go heap.
+// with n copies of rec under random tokens and times Finds of the first
+// 10,000 tokens it stored: the same question asked of a store that keeps
+// everything in the Go heap.
 func timeMapFinds(cfg config, n int, rec []byte) (loadTimes, error) {
 	m := memstore.NewWithCleanupInterval(0)
 	expiry := time.Now().Add(liveFor)
@@ -412,71 +412,55 @@ func timeMapFinds(cfg config, n int, rec []byte) (loadTimes, error) {
 }
 
 // loadCheck sets Load at cfg.small sessions beside Load at cfg.sessions,
-// then asks the same of bbolt alone and of an in-memory map, so the ratio
-// has its floors beside it: how much of the growth any store on this
-// machine's memory pays.
+// then asks the same of a request through the middleware, of bbolt alone
+// and of an in-memory map, so the ratio has its floors beside it: how much
+// of the growth any store pays on this machine's memory.
 func loadCheck(cfg config, large, smallPath string, clk *clock, sample, smallSample []string) error {
-	type row struct {
-		name       string
-		small, big loadTimes
+	type size struct {
+		n      int
+		path   string
+		sample []string
 	}
-	var rows []row
-	small, err := timeLoads(cfg, smallPath, clk, smallSample)
-	if err != nil {
-		return err
+	sizes := [2]size{{cfg.small, smallPath, smallSample}, {cfg.sessions, large, sample}}
+	var rec []byte // a stored record, for the map to hold
+	checks := []struct {
+		name, goal string
+		time       func(size) (loadTimes, error)
+	}{
+		{"boltsession Load", " (goal ≤ 1.5×)", func(s size) (loadTimes, error) {
+			return timeLoads(cfg, s.path, clk, s.sample)
+		}},
+		{"a /read request through the middleware", "", func(s size) (loadTimes, error) {
+			return timeRequests(cfg, s.path, clk, s.sample)
+		}},
+		{"bbolt View+Get+copy", "", func(s size) (t loadTimes, err error) {
+			t, rec, err = timeBoltGets(cfg, s.path, s.sample)
+			return t, err
+		}},
+		{"scs memstore Find (Go map)", "", func(s size) (loadTimes, error) {
+			return timeMapFinds(cfg, s.n, rec)
+		}},
 	}
-	big, err := timeLoads(cfg, large, clk, sample)
-	if err != nil {
-		return err
+	for _, c := range checks {
+		var t [2]loadTimes
+		for i, s := range sizes {
+			var err error
+			if t[i], err = c.time(s); err != nil {
+				return fmt.Errorf("load check, %s at %d sessions: %w", c.name, s.n, err)
+			}
+		}
+		fmt.Fprintf(out, "load: %s: %d sessions: %v | %d sessions: %v | ratio (median) %.2f×%s\n",
+			c.name, cfg.small, t[0], cfg.sessions, t[1], ratio(t[0], t[1]), c.goal)
 	}
-	rows = append(rows, row{"boltsession Load", small, big})
-	smallReq, err := timeRequests(cfg, smallPath, clk, smallSample)
-	if err != nil {
-		return err
-	}
-	bigReq, err := timeRequests(cfg, large, clk, sample)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{"a /read request through the middleware", smallReq, bigReq})
-	smallGet, _, err := timeBoltGets(cfg, smallPath, smallSample)
-	if err != nil {
-		return err
-	}
-	bigGet, rec, err := timeBoltGets(cfg, large, sample)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{"bbolt View+Get+copy", smallGet, bigGet})
-	smallMap, err := timeMapFinds(cfg, cfg.small, rec)
-	if err != nil {
-		return err
-	}
-	bigMap, err := timeMapFinds(cfg, cfg.sessions, rec)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{"scs memstore Find (Go map)", smallMap, bigMap})
 	// The million-entry map is garbage now; collect it here rather than in
 	// the middle of the sweep check's baseline.
 	runtime.GC()
-	for i, r := range rows {
-		goal := ""
-		if i == 0 {
-			goal = " (goal ≤ 1.5×)"
-		}
-		fmt.Fprintf(out, "load: %s: %d sessions: %v | %d sessions: %v | ratio (median) %.2f×%s\n",
-			r.name, cfg.small, r.small, cfg.sessions, r.big, ratio(r.small, r.big), goal)
-	}
-	for _, f := range []struct {
-		n    int
-		path string
-	}{{cfg.small, smallPath}, {cfg.sessions, large}} {
-		shape, err := treeShape(f.path)
+	for _, s := range sizes {
+		shape, err := treeShape(s.path)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "load: %d sessions: %s\n", f.n, shape)
+		fmt.Fprintf(out, "load: %d sessions: %s\n", s.n, shape)
 	}
 	return nil
 }

@@ -41,3 +41,14 @@ func TestEveryCheckRunsAndReports(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusesASizeWithNoLiveSessions: the checks load live sessions, so
+// -expired must leave some; a run that could not sample is refused up front.
+func TestRefusesASizeWithNoLiveSessions(t *testing.T) {
+	out = &bytes.Buffer{}
+	t.Cleanup(func() { out = nil })
+	err := run(config{sessions: 100, small: 10, expired: 100, dir: t.TempDir(), checks: map[string]bool{"load": true}})
+	if err == nil || !strings.Contains(err.Error(), "-expired (100) must be below -sessions (100)") {
+		t.Fatalf("run = %v, want the -expired error", err)
+	}
+}
