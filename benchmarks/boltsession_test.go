@@ -60,8 +60,11 @@ func mustMsgpack(b *testing.B, v any) []byte {
 // openBoltsession loads with BoltStore.Load (the record with its values
 // still encoded: a Get decodes only the key asked for) and saves count as
 // a per-key merge, encoding the value in the loop as a Set would.
-func openBoltsession(b *testing.B) storeBench {
-	st := openBoltStore(b)
+func openBoltsession(b *testing.B) storeBench { return boltsessionBench(b, openBoltStore(b)) }
+
+// boltsessionBench seeds one session in st and returns its load and its
+// per-key save of count; both boltsession stores are measured through it.
+func boltsessionBench(b *testing.B, st boltsession.Store) storeBench {
 	const id = "bench-session-id-0123456789abcdef0123456789ab"
 	seedBoltsession(b, st, id)
 	ctx := context.Background()
@@ -85,23 +88,7 @@ func openBoltsession(b *testing.B) storeBench {
 func openBoltsessionRedis(b *testing.B) storeBench {
 	rdb := goredis.NewClient(&goredis.Options{Addr: redisAddr})
 	b.Cleanup(func() { rdb.Close() })
-	st := redisstore.New(rdb, &redisstore.Options{Prefix: fmt.Sprintf("bs%d:", redisPrefix.Add(1))})
-	const id = "bench-session-id-0123456789abcdef0123456789ab"
-	seedBoltsession(b, st, id)
-	ctx := context.Background()
-	return storeBench{
-		load: func() error {
-			_, err := st.Load(ctx, id)
-			return err
-		},
-		save: func(n int) error {
-			v, err := msgpack.Marshal(n)
-			if err != nil {
-				return err
-			}
-			return st.Save(ctx, boltsession.Update{ID: id, Set: map[string][]byte{"count": v}})
-		},
-	}
+	return boltsessionBench(b, redisstore.New(rdb, &redisstore.Options{Prefix: fmt.Sprintf("bs%d:", redisPrefix.Add(1))}))
 }
 
 func boltsessionParallel(b *testing.B) func(int64) func() error {
