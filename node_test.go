@@ -27,7 +27,7 @@ func requireNode(t *testing.T) string {
 			if os.Getenv("BOLTSESSION_REQUIRE_NODE") == "1" {
 				t.Fatalf("%s not found and BOLTSESSION_REQUIRE_NODE=1: %v", tool, err)
 			}
-			t.Skipf("skipping: %s not found (install node 20+ and npm to run the Node compatibility tests)", tool)
+			t.Skipf("skipping: %s not found (install node 20+ and npm to run the Node compatibility tests; BOLTSESSION_REQUIRE_NODE=1 makes this a failure)", tool)
 		}
 	}
 	dir, err := filepath.Abs(filepath.Join("testdata", "node"))

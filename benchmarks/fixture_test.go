@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 func needRedis(b *testing.B) {
 	b.Helper()
 	if redisAddr == "" {
-		b.Skipf("Redis peers skipped: %v", redisErr)
+		b.Skipf("Redis peers skipped: %v (apt-get install redis-server to measure them)", redisErr)
 	}
 }
 
