@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +24,7 @@ var (
 	bucketSessions = []byte("sessions") // ID → record
 	bucketExpiry   = []byte("expiry")   // 8-byte big-endian expiry ‖ ID → empty
 	bucketOwners   = []byte("owners")   // owner ‖ 0x00 ‖ ID → empty
+	bucketReplaced = []byte("replaced") // markers of replaced sessions (see index.go)
 	bucketMeta     = []byte("meta")     // "version" → 8-byte big-endian format version
 	keyVersion     = []byte("version")
 )
@@ -193,7 +193,21 @@ func initFile(db *bbolt.DB) error {
 	// An existing session file is only checked, in a read transaction: a
 	// write here would change the file on every Open, even for a look.
 	if db.View(checkFormat) == nil {
-		return nil
+		var complete bool
+		_ = db.View(func(tx *bbolt.Tx) error {
+			complete = tx.Bucket(bucketReplaced) != nil
+			return nil
+		})
+		if complete {
+			return nil
+		}
+		// A file written before markers of replaced sessions existed
+		// gains their bucket; the format is otherwise unchanged, so
+		// older releases still read it.
+		return db.Update(func(tx *bbolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(bucketReplaced)
+			return err
+		})
 	}
 	return db.Update(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketMeta) == nil {
@@ -205,7 +219,7 @@ func initFile(db *bbolt.DB) error {
 			if len(other) > 0 {
 				return fmt.Errorf("%w: a bbolt file without a session format version (buckets %q)", ErrVersion, other)
 			}
-			for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners, bucketMeta} {
+			for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners, bucketReplaced, bucketMeta} {
 				if _, err := tx.CreateBucket(name); err != nil {
 					return err
 				}
@@ -287,68 +301,6 @@ func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
 	return rec, nil
 }
 
-// Save applies u atomically through the group committer; see Store and
-// Update. It returns once the transaction holding it has committed (and
-// been fsynced unless NoSync). A Create with a zero Created uses the store
-// clock. An empty ID, an ID or owner longer than 1024 bytes, and an owner
-// holding a NUL byte (the owner index's separator) are refused.
-func (s *BoltStore) Save(ctx context.Context, u Update) error {
-	if err := checkKey("save", u.ID); err != nil {
-		return err
-	}
-	if u.Owner != nil {
-		if err := checkOwner("save", *u.Owner); err != nil {
-			return err
-		}
-	}
-	if u.Create && u.Expires.IsZero() {
-		return errors.New("boltsession: save: a new record needs an expiry")
-	}
-	return s.write(ctx, "save", func(tx *bbolt.Tx, now time.Time) error {
-		return s.applySave(tx, &u, now)
-	})
-}
-
-// Touch moves the expiry of a live record; see Store. A zero expires is
-// refused.
-func (s *BoltStore) Touch(ctx context.Context, id string, expires time.Time) error {
-	if err := checkKey("touch", id); err != nil {
-		return err
-	}
-	if expires.IsZero() {
-		return errors.New("boltsession: touch: zero expiry")
-	}
-	return s.write(ctx, "touch", func(tx *bbolt.Tx, now time.Time) error {
-		return s.applySave(tx, &Update{ID: id, Expires: expires}, now)
-	})
-}
-
-// Delete removes the record and its index entries; a missing record is not
-// an error.
-func (s *BoltStore) Delete(ctx context.Context, id string) error {
-	if id == "" || len(id) > maxIDLen {
-		return nil // no such key can exist
-	}
-	// A delete of a missing record needs no commit (and no fsync); a
-	// record created after this check is ordered after the delete.
-	var present bool
-	if err := s.enter(ctx, "delete"); err != nil {
-		return err
-	}
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		present = tx.Bucket(bucketSessions).Get([]byte(id)) != nil
-		return nil
-	})
-	s.mu.RUnlock()
-	if err != nil || !present {
-		return wrapIf("delete", err)
-	}
-	return s.write(ctx, "delete", func(tx *bbolt.Tx, now time.Time) error {
-		_, err := s.deleteRecord(tx, []byte(id), now)
-		return err
-	})
-}
-
 func checkKey(op, id string) error {
 	if id == "" {
 		return fmt.Errorf("boltsession: %s: empty session ID", op)
@@ -376,233 +328,6 @@ func wrapIf(op string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("boltsession: %s: %w", op, err)
-}
-
-// applySave is one save (or touch) inside a write transaction. It validates
-// everything before its first write, returning a rejected error if the save
-// must not happen, so a failed save leaves the shared transaction untouched.
-func (s *BoltStore) applySave(tx *bbolt.Tx, u *Update, now time.Time) error {
-	sessions := tx.Bucket(bucketSessions)
-	key := []byte(u.ID)
-	var old *Record
-	if raw := sessions.Get(key); raw != nil {
-		var err error
-		old, err = decodeRecord(u.ID, raw)
-		if err != nil {
-			s.corrupt.Add(1)
-			if !u.Create {
-				return rejected{err}
-			}
-			old = nil // replaced; its index entries, if any, are stale and ignored
-		}
-	}
-	live := old != nil && now.Before(old.Expires)
-
-	var rec Record
-	if u.Create {
-		rec = Record{ID: u.ID, Created: u.Created, Values: make(map[string][]byte, len(u.Set))}
-		if rec.Created.IsZero() {
-			rec.Created = now
-		}
-	} else {
-		if !live {
-			return rejected{ErrNotFound}
-		}
-		rec = *old
-		if u.Clear {
-			rec.Values = make(map[string][]byte, len(u.Set))
-		}
-	}
-	for k, v := range u.Set {
-		rec.Values[k] = v
-	}
-	for _, k := range u.Delete {
-		delete(rec.Values, k)
-	}
-	if !u.Expires.IsZero() {
-		rec.Expires = u.Expires
-	}
-	if u.Owner != nil {
-		rec.Owner = *u.Owner
-	}
-	if u.MaxAge != nil {
-		rec.MaxAge = *u.MaxAge
-	}
-	raw, err := encodeRecord(&rec)
-	if err != nil {
-		return rejected{err}
-	}
-
-	if old != nil {
-		if old.Owner != rec.Owner || u.Create {
-			if err := removeOwnerEntry(tx, old.Owner, u.ID); err != nil {
-				return err
-			}
-		}
-		if !old.Expires.Equal(rec.Expires) || u.Create {
-			if err := tx.Bucket(bucketExpiry).Delete(expiryKey(old.Expires, u.ID)); err != nil {
-				return err
-			}
-		}
-	}
-	if err := sessions.Put(key, raw); err != nil {
-		return err
-	}
-	// An index entry that is already there is not put again: bbolt
-	// rewrites the page of every key it is given, so an unchanged owner
-	// entry would cost a dirty page (written and fsynced) on every save of
-	// a logged-in session.
-	fresh := old == nil || u.Create
-	if fresh || !old.Expires.Equal(rec.Expires) {
-		if err := tx.Bucket(bucketExpiry).Put(expiryKey(rec.Expires, u.ID), nil); err != nil {
-			return err
-		}
-	}
-	if rec.Owner != "" && (fresh || old.Owner != rec.Owner) {
-		if err := tx.Bucket(bucketOwners).Put(ownerKey(rec.Owner, u.ID), nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// deleteRecord removes the record with the given ID and, when it decodes,
-// its index entries. It reports whether a live record was removed.
-func (s *BoltStore) deleteRecord(tx *bbolt.Tx, id []byte, now time.Time) (wasLive bool, err error) {
-	sessions := tx.Bucket(bucketSessions)
-	raw := sessions.Get(id)
-	if raw == nil {
-		return false, nil
-	}
-	rec, derr := decodeIndexFields(string(id), raw)
-	if derr != nil {
-		s.corrupt.Add(1) // its index entries, if any, are cleaned when met
-	} else {
-		if err := removeOwnerEntry(tx, rec.Owner, rec.ID); err != nil {
-			return false, err
-		}
-		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(rec.Expires, rec.ID)); err != nil {
-			return false, err
-		}
-		wasLive = now.Before(rec.Expires)
-	}
-	return wasLive, sessions.Delete(id)
-}
-
-func removeOwnerEntry(tx *bbolt.Tx, owner, id string) error {
-	if owner == "" {
-		return nil
-	}
-	return tx.Bucket(bucketOwners).Delete(ownerKey(owner, id))
-}
-
-// expiryKey is the key of the expiry index: the expiry as big-endian Unix
-// nanoseconds (clamped at 0, so the byte order is the time order) followed
-// by the ID.
-func expiryKey(t time.Time, id string) []byte {
-	k := make([]byte, 8+len(id))
-	binary.BigEndian.PutUint64(k, uint64(max(timeToNanos(t), 0)))
-	copy(k[8:], id)
-	return k
-}
-
-// expiryPrefix is the smallest expiry key of any entry expiring after t.
-func expiryLimit(t time.Time) []byte {
-	k := make([]byte, 8)
-	binary.BigEndian.PutUint64(k, uint64(max(timeToNanos(t), 0)))
-	return k
-}
-
-// ownerKey is the key of the owner index. Save refuses owners holding a
-// 0x00 byte, so the first 0x00 of a key ends the owner.
-func ownerKey(owner, id string) []byte {
-	k := make([]byte, 0, len(owner)+1+len(id))
-	k = append(k, owner...)
-	k = append(k, 0)
-	return append(k, id...)
-}
-
-// Owned returns the owner's live sessions, oldest first, with Values nil.
-func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
-	if err := s.enter(ctx, "owned"); err != nil {
-		return nil, err
-	}
-	defer s.mu.RUnlock()
-	if owner == "" || strings.IndexByte(owner, 0) >= 0 {
-		return nil, nil // no such owner can be stored
-	}
-	now := s.now()
-	var out []Record
-	prefix := ownerKey(owner, "")
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		sessions := tx.Bucket(bucketSessions)
-		c := tx.Bucket(bucketOwners).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			id := string(k[len(prefix):])
-			raw := sessions.Get(k[len(prefix):])
-			if raw == nil {
-				continue
-			}
-			rec, err := decodeIndexFields(id, raw)
-			if err != nil {
-				s.corrupt.Add(1)
-				continue
-			}
-			if rec.Owner != owner || !now.Before(rec.Expires) {
-				continue
-			}
-			out = append(out, *rec)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("boltsession: owned: %w", err)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out, nil
-}
-
-// DestroyOwner deletes every session of the owner in one transaction and
-// returns how many live ones it ended.
-func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error) {
-	if owner == "" || strings.IndexByte(owner, 0) >= 0 {
-		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("boltsession: destroy owner: %w", err)
-		}
-		return 0, nil // no such owner can be stored
-	}
-	var n int
-	err := s.write(ctx, "destroy owner", func(tx *bbolt.Tx, now time.Time) error {
-		n = 0
-		prefix := ownerKey(owner, "")
-		var ids [][]byte
-		c := tx.Bucket(bucketOwners).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			ids = append(ids, bytes.Clone(k[len(prefix):]))
-		}
-		sessions := tx.Bucket(bucketSessions)
-		for _, id := range ids {
-			if raw := sessions.Get(id); raw != nil {
-				if rec, err := decodeIndexFields(string(id), raw); err == nil && rec.Owner == owner {
-					live, err := s.deleteRecord(tx, id, now)
-					if err != nil {
-						return err
-					}
-					if live {
-						n++
-					}
-					continue
-				}
-			}
-			// A stale entry: the record is gone, corrupt or owned by
-			// someone else now.
-			if err := tx.Bucket(bucketOwners).Delete(ownerKey(owner, string(id))); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return n, err
 }
 
 // Count returns the number of live sessions. It does not decode records:

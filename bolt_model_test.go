@@ -2,6 +2,7 @@ package boltsession
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -28,15 +29,79 @@ type modelRecord struct {
 	values  map[string]string
 }
 
-// storeModel is the reference the BoltStore is checked against.
-type storeModel map[string]*modelRecord
+// apply is what a merge of u does to the record.
+func (rec *modelRecord) apply(u *Update) {
+	if u.Clear {
+		rec.values = map[string]string{}
+	}
+	for k, v := range u.Set {
+		rec.values[k] = string(v)
+	}
+	for _, k := range u.Delete {
+		delete(rec.values, k)
+	}
+	if !u.Expires.IsZero() {
+		rec.expires = u.Expires
+	}
+	if u.Owner != nil {
+		rec.owner = *u.Owner
+	}
+	if u.MaxAge != nil {
+		rec.maxAge = *u.MaxAge
+	}
+}
 
-func (m storeModel) live(id string, now time.Time) *modelRecord {
-	r := m[id]
+// modelMarker is a kept marker of a replaced session: replaced by next,
+// kept until until.
+type modelMarker struct {
+	next  string
+	until time.Time
+}
+
+// storeModel is the reference the BoltStore is checked against: records
+// by ID, and the markers of replaced sessions by the replaced ID.
+type storeModel struct {
+	recs    map[string]*modelRecord
+	markers map[string]modelMarker
+}
+
+func newStoreModel() *storeModel {
+	return &storeModel{recs: map[string]*modelRecord{}, markers: map[string]modelMarker{}}
+}
+
+func (m *storeModel) live(id string, now time.Time) *modelRecord {
+	r := m.recs[id]
 	if r == nil || !now.Before(r.expires) {
 		return nil
 	}
 	return r
+}
+
+// replaced reports whether a marker for id is kept and not yet past.
+func (m *storeModel) replaced(id string, now time.Time) bool {
+	mk, ok := m.markers[id]
+	return ok && now.Before(mk.until)
+}
+
+// gone is the error a merge or touch of a session that is not live gives.
+func (m *storeModel) gone(id string, now time.Time) error {
+	if m.replaced(id, now) {
+		return ErrReplaced
+	}
+	return ErrNotFound
+}
+
+// end is what Delete does: remove id, then follow live markers.
+func (m *storeModel) end(id string, now time.Time) {
+	for {
+		delete(m.recs, id)
+		mk, ok := m.markers[id]
+		delete(m.markers, id)
+		if !ok || !now.Before(mk.until) {
+			return
+		}
+		id = mk.next
+	}
 }
 
 // modelRun drives one random sequence of operations against a BoltStore and
@@ -47,7 +112,7 @@ type modelRun struct {
 	rng   *rand.Rand
 	clock *testClock
 	s     *BoltStore
-	m     storeModel
+	m     *storeModel
 	ctx   context.Context
 	log   []string
 }
@@ -74,7 +139,7 @@ func (r *modelRun) fail(format string, args ...any) {
 func (r *modelRun) step() {
 	now := r.clock.Now()
 	id := r.pick(modelIDs)
-	switch op := r.rng.IntN(12); op {
+	switch op := r.rng.IntN(13); op {
 	case 0, 1: // create
 		u := Update{ID: id, Create: true, Expires: r.expiry(), Set: map[string][]byte{}}
 		if r.rng.IntN(2) == 0 {
@@ -92,9 +157,17 @@ func (r *modelRun) step() {
 			u.MaxAge = ptrTo(time.Duration(r.rng.IntN(3)) * time.Minute)
 		}
 		r.log = append(r.log, fmt.Sprintf("create %s exp=%v owner=%v", id, u.Expires.Sub(now), deref(u.Owner)))
-		if err := r.s.Save(r.ctx, u); err != nil {
+		err := r.s.Save(r.ctx, u)
+		if r.m.live(id, now) != nil || r.m.replaced(id, now) {
+			if !errors.Is(err, ErrExists) {
+				r.fail("create of %s in use: got %v, want ErrExists", id, err)
+			}
+			return
+		}
+		if err != nil {
 			r.fail("create %s: %v", id, err)
 		}
+		delete(r.m.markers, id) // a marker past its time goes
 		rec := &modelRecord{created: u.Created, expires: u.Expires, values: map[string]string{}}
 		if rec.created.IsZero() {
 			rec.created = now
@@ -108,7 +181,7 @@ func (r *modelRun) step() {
 		if u.MaxAge != nil {
 			rec.maxAge = *u.MaxAge
 		}
-		r.m[id] = rec
+		r.m.recs[id] = rec
 	case 2, 3: // per-key update
 		u := Update{ID: id, Clear: r.rng.IntN(5) == 0}
 		for _, k := range modelKeys {
@@ -135,40 +208,66 @@ func (r *modelRun) step() {
 		err := r.s.Save(r.ctx, u)
 		rec := r.m.live(id, now)
 		if rec == nil {
-			if !errors.Is(err, ErrNotFound) {
-				r.fail("update of gone %s: got %v, want ErrNotFound", id, err)
+			if want := r.m.gone(id, now); !errors.Is(err, want) {
+				r.fail("update of gone %s: got %v, want %v", id, err, want)
 			}
 			return
 		}
 		if err != nil {
 			r.fail("update %s: %v", id, err)
 		}
-		if u.Clear {
-			rec.values = map[string]string{}
+		rec.apply(&u)
+	case 10: // replace
+		next := r.pick(modelIDs)
+		u := Update{ID: next, Create: true, Replaces: id, Expires: r.expiry()}
+		if r.rng.IntN(2) == 0 {
+			u.Set = map[string][]byte{r.pick(modelKeys): []byte("r")}
 		}
-		for k, v := range u.Set {
-			rec.values[k] = string(v)
+		if r.rng.IntN(3) == 0 {
+			u.Owner = ptrTo(r.pick(modelOwners))
 		}
-		for _, k := range u.Delete {
-			delete(rec.values, k)
+		r.log = append(r.log, fmt.Sprintf("replace %s by %s exp=%v owner=%v", id, next, u.Expires.Sub(now), deref(u.Owner)))
+		err := r.s.Save(r.ctx, u)
+		from := r.m.live(id, now)
+		switch {
+		case next == id:
+			if err == nil {
+				r.fail("replace of %s by itself succeeded", id)
+			}
+			return
+		case r.m.live(next, now) != nil || r.m.replaced(next, now):
+			if !errors.Is(err, ErrExists) {
+				r.fail("replace by %s in use: got %v, want ErrExists", next, err)
+			}
+			return
+		case from == nil:
+			if want := r.m.gone(id, now); !errors.Is(err, want) {
+				r.fail("replace of gone %s: got %v, want %v", id, err, want)
+			}
+			return
 		}
-		if !u.Expires.IsZero() {
-			rec.expires = u.Expires
+		if err != nil {
+			r.fail("replace %s by %s: %v", id, next, err)
 		}
-		if u.Owner != nil {
-			rec.owner = *u.Owner
+		rec := *from
+		rec.values = maps.Clone(from.values)
+		rec.apply(&u)
+		r.m.recs[next] = &rec
+		delete(r.m.recs, id)
+		delete(r.m.markers, next)
+		until := from.expires
+		if grace := now.Add(ReplacedGrace); grace.Before(until) {
+			until = grace
 		}
-		if u.MaxAge != nil {
-			rec.maxAge = *u.MaxAge
-		}
+		r.m.markers[id] = modelMarker{next: next, until: until}
 	case 4: // touch
 		exp := r.expiry()
 		r.log = append(r.log, fmt.Sprintf("touch %s exp=%v", id, exp.Sub(now)))
 		err := r.s.Touch(r.ctx, id, exp)
 		rec := r.m.live(id, now)
 		if rec == nil {
-			if !errors.Is(err, ErrNotFound) {
-				r.fail("touch of gone %s: got %v, want ErrNotFound", id, err)
+			if want := r.m.gone(id, now); !errors.Is(err, want) {
+				r.fail("touch of gone %s: got %v, want %v", id, err, want)
 			}
 			return
 		}
@@ -181,7 +280,7 @@ func (r *modelRun) step() {
 		if err := r.s.Delete(r.ctx, id); err != nil {
 			r.fail("delete %s: %v", id, err)
 		}
-		delete(r.m, id)
+		r.m.end(id, now)
 	case 6: // destroy owner
 		owner := r.pick(modelOwners)
 		r.log = append(r.log, fmt.Sprintf("destroy owner %q", owner))
@@ -191,12 +290,12 @@ func (r *modelRun) step() {
 		}
 		want := 0
 		if owner != "" {
-			for mid, rec := range r.m {
+			for mid, rec := range r.m.recs {
 				if rec.owner == owner {
 					if now.Before(rec.expires) {
 						want++
 					}
-					delete(r.m, mid)
+					delete(r.m.recs, mid)
 				}
 			}
 		}
@@ -209,15 +308,21 @@ func (r *modelRun) step() {
 		if err != nil {
 			r.fail("sweep: %v", err)
 		}
-		want := 0
-		for mid, rec := range r.m {
+		want, wantMarkers := 0, 0
+		for mid, rec := range r.m.recs {
 			if !now.Before(rec.expires) {
 				want++
-				delete(r.m, mid)
+				delete(r.m.recs, mid)
 			}
 		}
-		if res.Swept != want || res.Stale != 0 || res.Corrupt != 0 {
-			r.fail("sweep: %+v, want Swept %d and nothing stale or corrupt", res, want)
+		for mid, mk := range r.m.markers {
+			if !now.Before(mk.until) {
+				wantMarkers++
+				delete(r.m.markers, mid)
+			}
+		}
+		if res.Swept != want || res.Replaced != wantMarkers || res.Stale != 0 || res.Corrupt != 0 {
+			r.fail("sweep: %+v, want Swept %d, Replaced %d and nothing stale or corrupt", res, want, wantMarkers)
 		}
 	case 8, 9: // advance the clock
 		d := time.Duration(r.rng.IntN(2000)) * time.Millisecond
@@ -265,7 +370,7 @@ func (r *modelRun) check() {
 		for _, rec := range recs {
 			got = append(got, rec.ID)
 		}
-		for id, rec := range r.m {
+		for id, rec := range r.m.recs {
 			if rec.owner == owner && now.Before(rec.expires) {
 				want = append(want, id)
 			}
@@ -281,7 +386,7 @@ func (r *modelRun) check() {
 		r.fail("count: %v", err)
 	}
 	live := 0
-	for id := range r.m {
+	for id := range r.m.recs {
 		if r.m.live(id, now) != nil {
 			live++
 		}
@@ -290,28 +395,33 @@ func (r *modelRun) check() {
 		r.fail("count: got %d, want %d", n, live)
 	}
 
-	want := map[string]map[string]bool{"sessions": {}, "expiry": {}, "owners": {}}
-	for id, rec := range r.m {
+	want := map[string]map[string]bool{"sessions": {}, "expiry": {}, "owners": {}, "replaced": {}}
+	for id, rec := range r.m.recs {
 		want["sessions"][id] = true
 		want["expiry"][string(expiryKey(rec.expires, id))] = true
 		if rec.owner != "" {
 			want["owners"][string(ownerKey(rec.owner, id))] = true
 		}
 	}
+	for id, mk := range r.m.markers {
+		want["replaced"][string(markerIDKey(id))] = true
+		want["replaced"][string(markerUntilKey(mk.until, id))] = true
+	}
 	got := bucketKeys(r.t, r.s)
-	for _, b := range []string{"sessions", "expiry", "owners"} {
+	for _, b := range []string{"sessions", "expiry", "owners", "replaced"} {
 		if !maps.Equal(got[b], want[b]) {
 			r.fail("bucket %s: got %q, want %q", b, slices.Sorted(maps.Keys(got[b])), slices.Sorted(maps.Keys(want[b])))
 		}
 	}
 }
 
-// bucketKeys returns the keys of the sessions, expiry and owners buckets.
+// bucketKeys returns the keys of the sessions, expiry, owners and replaced
+// buckets.
 func bucketKeys(t *testing.T, s *BoltStore) map[string]map[string]bool {
 	t.Helper()
 	got := map[string]map[string]bool{}
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		for _, b := range []string{"sessions", "expiry", "owners"} {
+		for _, b := range []string{"sessions", "expiry", "owners", "replaced"} {
 			got[b] = map[string]bool{}
 			if err := tx.Bucket([]byte(b)).ForEach(func(k, _ []byte) error {
 				got[b][string(k)] = true
@@ -355,6 +465,32 @@ func indexConsistent(t *testing.T, s *BoltStore) error {
 			return fmt.Errorf("bucket %s: got %q, want %q", b, slices.Sorted(maps.Keys(got[b])), slices.Sorted(maps.Keys(want[b])))
 		}
 	}
+	// Each marker has its time entry and nothing else is there.
+	markers := map[string]bool{}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketReplaced).ForEach(func(k, v []byte) error {
+			if k[0] == markerByID {
+				id := string(k[1:])
+				if tx.Bucket(bucketSessions).Get(k[1:]) != nil {
+					return fmt.Errorf("marker of %q beside a record of that ID", id)
+				}
+				markers[string(markerUntilKey(nanosToTime(int64(binary.BigEndian.Uint64(v))), id))] = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for k := range got["replaced"] {
+		if k[0] == markerByUntil && !markers[k] {
+			return fmt.Errorf("replaced bucket: time entry %q without its marker", k)
+		}
+		delete(markers, k)
+	}
+	if len(markers) > 0 {
+		return fmt.Errorf("replaced bucket: markers without their time entry: %q", slices.Sorted(maps.Keys(markers)))
+	}
 	return nil
 }
 
@@ -379,7 +515,7 @@ func openModelStore(t *testing.T, clock *testClock, chunk int) *BoltStore {
 }
 
 // TestRandomOperationsKeepStoreAndIndexesEqualToModel runs random sequences
-// of Create, update, Touch, Delete, DestroyOwner, Sweep and clock steps on a
+// of Create, update, replace, Touch, Delete, DestroyOwner, Sweep and clock steps on a
 // few IDs and owners, and after every step compares Load, Owned and Count
 // with an in-memory model and the sessions, expiry and owners buckets with
 // exactly the keys the model's records call for: no record resurrected, no
@@ -397,7 +533,7 @@ func TestRandomOperationsKeepStoreAndIndexesEqualToModel(t *testing.T) {
 				rng:   rand.New(rand.NewPCG(uint64(seed), 7)),
 				clock: clock,
 				s:     openModelStore(t, clock, 1+seed%3),
-				m:     storeModel{},
+				m:     newStoreModel(),
 				ctx:   context.Background(),
 			}
 			for range steps {
@@ -409,7 +545,7 @@ func TestRandomOperationsKeepStoreAndIndexesEqualToModel(t *testing.T) {
 }
 
 // TestConcurrentOperationsOnOneIDLeaveIndexesConsistent fires creates,
-// updates, touches, deletes, owner destructions and sweeps at the same few
+// updates, touches, replaces, deletes, owner destructions and sweeps at the same few
 // IDs from many goroutines, so that they share group commits in every
 // order, and then checks that the expiry and owners buckets index exactly
 // the records left.
@@ -429,7 +565,7 @@ func TestConcurrentOperationsOnOneIDLeaveIndexesConsistent(t *testing.T) {
 					exp := clock.Now().Add(time.Duration(rng.IntN(6)-1) * time.Second)
 					owner := modelOwners[rng.IntN(len(modelOwners))]
 					var err error
-					switch rng.IntN(6) {
+					switch rng.IntN(7) {
 					case 0:
 						err = s.Save(ctx, Update{ID: id, Create: true, Expires: exp, Owner: &owner,
 							Set: map[string][]byte{"k": {byte(g)}}})
@@ -443,8 +579,11 @@ func TestConcurrentOperationsOnOneIDLeaveIndexesConsistent(t *testing.T) {
 						_, err = s.DestroyOwner(ctx, owner)
 					case 5:
 						_, err = s.Sweep(ctx)
+					case 6:
+						err = s.Save(ctx, Update{ID: modelIDs[2+rng.IntN(2)], Create: true, Replaces: id,
+							Expires: exp, Set: map[string][]byte{"r": {byte(g)}}})
 					}
-					if err != nil && !errors.Is(err, ErrNotFound) {
+					if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrExists) && !errors.Is(err, ErrReplaced) {
 						t.Errorf("round %d: %v", round, err)
 					}
 				}

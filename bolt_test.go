@@ -572,7 +572,15 @@ func TestCorruptRecordIsReportedAndSkipped(t *testing.T) {
 		t.Fatalf("Stats.Corrupt = %d, want every sighting counted (at least 7)", c)
 	}
 
-	// A create replaces a corrupt record; a delete removes one.
+	// A create never overwrites what it cannot read; once a delete
+	// removed the corrupt record, the ID is free again.
+	err := s.Save(ctx, boltsession.Update{ID: "bad", Create: true, Expires: clock.Now().Add(3 * time.Hour)})
+	if !errors.Is(err, boltsession.ErrExists) || !errors.Is(err, boltsession.ErrCorrupt) {
+		t.Fatalf("create over a corrupt record: %v, want ErrExists and ErrCorrupt", err)
+	}
+	if err := s.Delete(ctx, "bad"); err != nil {
+		t.Fatal(err)
+	}
 	mustSave(t, s, boltsession.Update{ID: "bad", Create: true, Expires: clock.Now().Add(3 * time.Hour)})
 	mustLoad(t, s, "bad")
 	if err := s.Delete(ctx, "garbage"); err != nil {

@@ -1,6 +1,7 @@
 package boltsession
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,11 +11,11 @@ import (
 // ImportSummary reports what an importer did with a directory of sessions
 // (ImportFileStore; gorillastore.ImportFilesystemStore).
 //
-// Importers are idempotent: each session is written with Update.Create, which
-// replaces a record with the same ID, so running an import twice gives the
-// same store and the same summary. Run the import before the new app takes
-// traffic: a session the new app has changed since would be replaced by the
-// file's older copy.
+// Importers are idempotent: each session is created (Update.Create), and
+// where its ID is already in use the record there is deleted first, so
+// running an import twice gives the same store and the same summary. Run the
+// import before the new app takes traffic: a session the new app has changed
+// since would be replaced by the file's older copy.
 type ImportSummary struct {
 	// DryRun is true when nothing was written: Imported then counts the
 	// sessions that would have been.
@@ -84,4 +85,14 @@ func (s ImportSummary) String() string {
 		fmt.Fprintf(&b, "\n  %s: %s: %v", k.File, k.Reason, k.Err)
 	}
 	return b.String()
+}
+
+// importSaver is what the importers write through: the file's copy of a
+// session replaces a record with its ID (see ImportSummary).
+func importSaver(dst Store) dirimport.Overwriting[Update] {
+	return dirimport.Overwriting[Update]{
+		Store:  dst,
+		ID:     func(u Update) string { return u.ID },
+		Exists: func(err error) bool { return errors.Is(err, ErrExists) },
+	}
 }

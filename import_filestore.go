@@ -108,7 +108,7 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 		ErrPrefix:   "boltsession",
 		SessionID:   func(name string) (string, bool) { return strings.CutSuffix(name, ext) },
 	}
-	res, err := dirimport.Import[Update](ctx, files, dst, func(f dirimport.File, save func(Update) error) (*dirimport.Skip, error) {
+	res, err := dirimport.Import[Update](ctx, files, importSaver(dst), func(f dirimport.File, save func(Update) error) (*dirimport.Skip, error) {
 		s, err := parseFileStoreSession(f.Data, ttl, f.ModTime)
 		if err != nil {
 			reason := ReasonCorrupt

@@ -288,9 +288,8 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 	defer s.mu.RUnlock()
 
 	type entry struct {
-		id, owner string
-		expires   time.Time
-		raw       []byte
+		rec Record
+		raw []byte
 	}
 	var (
 		res     RestoreResult
@@ -328,15 +327,16 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 		if err != nil {
 			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: %w", rec.ID, err)
 		}
-		e := entry{id: r.ID, owner: r.Owner, expires: r.Expires, raw: raw}
-		if i, ok := index[e.id]; ok {
+		r.Values = nil // encoded in raw; put needs only the index fields
+		e := entry{rec: r, raw: raw}
+		if i, ok := index[r.ID]; ok {
 			entries[i] = e
 			continue
 		}
-		index[e.id] = len(entries)
+		index[r.ID] = len(entries)
 		entries = append(entries, e)
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.id, b.id) })
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.rec.ID, b.rec.ID) })
 
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		// Keys go in in order, so pages can be filled nearly full when they
@@ -344,52 +344,25 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {
 			tx.Bucket(name).FillPercent = restoreFillPercent
 		}
-		sessions := tx.Bucket(bucketSessions)
-		var delExpiry, delOwners, putExpiry, putOwners [][]byte
+		r := recordsOf(tx)
+		r.batch = &indexBatch{}
 		for _, e := range entries {
-			if old := sessions.Get([]byte(e.id)); old != nil {
-				// The replaced record's index entries go; a corrupt one's
-				// cannot be found and are cleaned when met.
-				if rec, err := decodeRecord(e.id, old); err == nil {
-					delExpiry = append(delExpiry, expiryKey(rec.Expires, e.id))
-					if rec.Owner != "" {
-						delOwners = append(delOwners, ownerKey(rec.Owner, e.id))
-					}
-				} else {
-					s.corrupt.Add(1)
-				}
+			old, err := r.load(e.rec.ID)
+			if err != nil {
+				// Replaced anyway; its index entries cannot be found and
+				// are cleaned when met.
+				s.corrupt.Add(1)
+				old = nil
 			}
-			if err := sessions.Put([]byte(e.id), e.raw); err != nil {
+			if err := r.put(old, &e.rec, e.raw); err != nil {
 				return err
 			}
-			putExpiry = append(putExpiry, expiryKey(e.expires, e.id))
-			if e.owner != "" {
-				putOwners = append(putOwners, ownerKey(e.owner, e.id))
+			if err := r.unmark(e.rec.ID); err != nil {
+				return err
 			}
 		}
-		// Deletes first: an entry both removed and written back (same
-		// owner or expiry) must end up present.
-		for _, step := range []struct {
-			bucket []byte
-			keys   [][]byte
-			put    bool
-		}{
-			{bucketExpiry, delExpiry, false}, {bucketOwners, delOwners, false},
-			{bucketExpiry, putExpiry, true}, {bucketOwners, putOwners, true},
-		} {
-			b := tx.Bucket(step.bucket)
-			slices.SortFunc(step.keys, bytes.Compare)
-			for _, k := range step.keys {
-				var err error
-				if step.put {
-					err = b.Put(k, nil)
-				} else {
-					err = b.Delete(k)
-				}
-				if err != nil {
-					return err
-				}
-			}
+		if err := r.flush(); err != nil {
+			return err
 		}
 		return ctx.Err()
 	})

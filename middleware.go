@@ -96,9 +96,12 @@ func (x *exchange) release() {
 // return if it wrote nothing. The save happens before the status line and
 // headers go out, so a 2xx means the store acknowledged the save, and the
 // Set-Cookie header is in place even when next streams. A save that fails
-// there goes to Options.ErrorHandler instead of the response, and next's
-// later writes are discarded. Changes made after the commit point are
-// saved when next returns.
+// there goes to Options.ErrorHandler instead of the response, with the
+// headers next had set removed, and next's later writes are discarded.
+// That includes a change that could not land because another request
+// ended the session (ErrEnded) or regenerated it (ErrReplaced) after this
+// one loaded it; a request that changed nothing is not failed for that.
+// Changes made after the commit point are saved when next returns.
 //
 // A request that already went through this Manager's middleware (nested
 // twice) passes through unchanged; another Manager's session is replaced
@@ -119,6 +122,9 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 		s.r = r
 		x.w = responseWriter{ResponseWriter: w, m: m, s: s, r: r}
+		if h := w.Header(); len(h) > 0 {
+			x.w.entryHeader = h.Clone() // only when an outer handler set some: no allocation otherwise
+		}
 		next.ServeHTTP(&x.w, r)
 		x.w.finish()
 	})
@@ -130,7 +136,10 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 func (m *Manager) load(r *http.Request, s *Session, unlock *func()) error {
 	now := m.cfg.Now()
 	s.m, s.r = m, r
-	s.noSave = m.cfg.Cookie.Secure == SecureAlways && !m.requestSecure(r)
+	// A cookie that must be Secure is dropped by browsers when it comes
+	// over plain HTTP: send none and save nothing (a record nobody can
+	// name is an orphan).
+	s.noSave = m.cfg.secureOnly && !m.requestSecure(r)
 	id, had := m.readCookie(r)
 	s.hadCookie = had
 	if id != "" && m.cfg.Serialize {
@@ -153,12 +162,12 @@ func (m *Manager) load(r *http.Request, s *Session, unlock *func()) error {
 		switch {
 		case err == nil:
 			s.id = id
+			s.state = stored
 			s.created = rec.Created
 			s.expires = rec.Expires
 			s.maxAge = rec.MaxAge
 			s.owner = rec.Owner
 			s.base = rec.Values
-			s.stored = true
 			return nil
 		case errors.Is(err, ErrNotFound):
 			// Deleted or expired: a fresh session with a fresh ID, never
@@ -213,154 +222,63 @@ func (m *Manager) touchAfter(s *Session) time.Duration {
 	return m.cfg.TouchAfter
 }
 
-// saveReason says who asked persist to write.
-type saveReason int8
+// createTries is how many IDs a create draws before it gives up: a GenID
+// that keeps returning IDs in use is broken, and a create never overwrites
+// another user's session.
+const createTries = 3
 
-const (
-	saveAtCommit saveReason = iota // the commit point: the cookie can still be sent
-	saveAtReturn                   // handler return after the commit point
-	saveExplicit                   // Session.Save
-)
-
-// errInsecure is what Save returns when the cookie could never be sent.
-var errInsecure = errors.New("boltsession: session not saved: its Secure cookie cannot be sent over plain HTTP")
-
-// persist writes what s needs written; s.mu is held. It decides between
-// delete, create, per-key merge, lazy touch and nothing, as DESIGN.md's
-// request flow lays out, and marks the cookie due when what the browser
-// holds must change.
-func (m *Manager) persist(ctx context.Context, s *Session, why saveReason) error {
-	// A client hanging up must not cancel a save or a logout halfway; only
-	// Save honours its caller's cancellation. Made only when the store is
-	// called, so the read path allocates nothing for it.
-	storeCtx := func() context.Context {
-		if why == saveExplicit {
-			return ctx
-		}
-		return context.WithoutCancel(ctx)
+// save executes s's save plan for why; s.mu is held. A client hanging up
+// must not cancel a save or a logout halfway, so only an explicit Save
+// honours its caller's cancellation.
+func (m *Manager) save(ctx context.Context, s *Session, why saveReason) error {
+	p, err := s.plan(why, m.cfg.Now())
+	if err != nil || p.step == stepNone {
+		return err
 	}
-	if s.destroyed {
-		if s.oldID != "" {
-			if err := m.store.Delete(storeCtx(), s.oldID); err != nil {
-				return fmt.Errorf("boltsession: delete session %s: %w", logID(s.oldID), err)
-			}
-			s.oldID = ""
-		}
-		if s.stored {
-			if err := m.store.Delete(storeCtx(), s.id); err != nil {
-				return fmt.Errorf("boltsession: delete session %s: %w", logID(s.id), err)
-			}
-			s.stored = false
-		}
-		return nil
+	if why != saveExplicit {
+		ctx = context.WithoutCancel(ctx)
 	}
-	if s.gone {
-		return nil
-	}
-	if s.noSave {
-		m.insecureOnce.Do(func() {
-			m.log.Warn("boltsession: Cookie.Secure is SecureAlways but a request is not secure: no cookie sent, session not saved (set TrustProxy behind a TLS proxy)")
-		})
-		if why == saveExplicit {
-			return errInsecure
-		}
-		return nil
-	}
-	now := m.cfg.Now()
-	exp := m.expiry(s, now)
-
-	if !s.stored {
-		if !s.regenerated && !s.modified() && !m.cfg.SaveUninitialized && why != saveExplicit {
-			return nil
-		}
-		if s.headersSent {
-			// The cookie that would name the record cannot reach the
-			// client any more: a record now would be an orphan.
-			if why == saveExplicit {
-				return errors.New("boltsession: a new or regenerated session cannot be saved after the response started")
-			}
-			m.log.Warn("boltsession: new or regenerated session changed after the response started; not saved")
-			return nil
-		}
-		s.ensureID()
-		if s.id == "" {
-			return errors.New("boltsession: Options.GenID returned an empty ID")
-		}
-		if err := m.store.Save(storeCtx(), s.createUpdate(exp)); err != nil {
-			return fmt.Errorf("boltsession: create session %s: %w", logID(s.id), err)
-		}
-		if s.oldID != "" {
-			// A regeneration must not outlive a logout or DestroyOwner
-			// that ended the session it replaces while this request ran:
-			// the new record would carry the session on under a new ID.
-			// The check comes after the create, so a DestroyOwner later
-			// than it finds the new record and ends it too.
-			if _, err := m.store.Load(storeCtx(), s.oldID); errors.Is(err, ErrNotFound) {
-				if err := m.store.Delete(storeCtx(), s.id); err != nil {
-					return fmt.Errorf("boltsession: delete regenerated session %s: %w", logID(s.id), err)
-				}
-				m.log.Debug("boltsession: session ended while being regenerated; the new ID is dropped", "session", logID(s.oldID))
-				s.oldID = ""
-				s.regenerated = false
-				s.gone = true
-				return nil
-			}
-		}
-		s.saved(exp)
-		s.cookieDue = true
-		s.regenerated = false
-		if s.oldID != "" {
-			if err := m.store.Delete(storeCtx(), s.oldID); err != nil {
-				return fmt.Errorf("boltsession: delete regenerated session %s: %w", logID(s.oldID), err)
-			}
-			s.oldID = ""
-		}
-		return nil
-	}
-
-	if s.modified() || (m.cfg.Resave && why == saveAtCommit) {
-		err := m.store.Save(storeCtx(), s.mergeUpdate(exp, m.cfg.Resave))
-		if err != nil {
-			return m.lost(s, "save", err)
-		}
-		s.saved(exp)
-		return nil
-	}
-	if why == saveAtReturn && !s.touchDue {
-		return nil // the commit point already touched as far as needed
-	}
-	moved := exp.Sub(s.expires)
-	if s.touchDue || (moved > 0 && (m.cfg.touchAlways || moved > m.touchAfter(s))) {
-		if err := m.store.Touch(storeCtx(), s.id, exp); err != nil {
-			if !s.touchDue && !errors.Is(err, ErrNotFound) {
-				// A lazy touch only moves a live record's expiry
-				// forward; the request was served from the record.
-				// Failing it (a full disk) would turn every read into
-				// an error page, so the session keeps its current
-				// expiry and a later request touches it again.
-				m.log.Error("boltsession: could not extend a session's expiry; it keeps the current one",
-					"session", logID(s.id), "error", err)
-				return nil
-			}
-			return m.lost(s, "touch", err)
-		}
-		s.saved(exp)
-	}
-	return nil
+	return s.settle(&p, m.execute(ctx, s.r, &p))
 }
 
-// lost handles an error from saving or touching an existing session. A
-// record that is gone was destroyed by a request that raced this one
-// (logout, DestroyOwner) or expired: the change is dropped, since bringing
-// the session back would undo the logout. s.mu is held.
-func (m *Manager) lost(s *Session, op string, err error) error {
-	if errors.Is(err, ErrNotFound) {
-		m.log.Debug("boltsession: session gone before "+op+"; change dropped", "session", logID(s.id))
-		s.gone = true
-		s.stored = false
-		return nil
+// execute runs p as one store call (a create that ends a destroyed
+// session first makes two; see plan.ends). A create whose ID is in use
+// draws another, createTries times at most.
+func (m *Manager) execute(ctx context.Context, r *http.Request, p *plan) error {
+	switch p.step {
+	case stepDestroy:
+		return m.store.Delete(ctx, p.ends)
+	case stepMerge:
+		return m.store.Save(ctx, p.u)
+	case stepTouch:
+		return m.store.Touch(ctx, p.u.ID, p.u.Expires)
 	}
-	return fmt.Errorf("boltsession: %s session %s: %w", op, logID(s.id), err)
+	if p.ends != "" {
+		if err := m.store.Delete(ctx, p.ends); err != nil {
+			return err
+		}
+		p.ends = ""
+	}
+	for tries := 1; ; tries++ {
+		err := m.store.Save(ctx, p.u)
+		if !errors.Is(err, ErrExists) {
+			return err
+		}
+		if tries == createTries {
+			return fmt.Errorf("%w (Options.GenID returned %d IDs in a row that were in use)", err, tries)
+		}
+		if p.u.ID = m.cfg.GenID(r); p.u.ID == "" {
+			return errors.New("boltsession: Options.GenID returned an empty ID")
+		}
+	}
+}
+
+// warnInsecure logs, once per Manager, that a request could not get the
+// session cookie because it must be Secure and the request is not.
+func (m *Manager) warnInsecure() {
+	m.insecureOnce.Do(func() {
+		m.log.Warn("boltsession: the session cookie must be Secure (Cookie.Secure SecureAlways, SameSite=None, Partitioned, or a __Secure-/__Host- name) but a request is not secure: no cookie sent, session not saved (set TrustProxy behind a TLS proxy)")
+	})
 }
 
 // commit runs at the commit point: save, then put the cookie in the
@@ -368,17 +286,17 @@ func (m *Manager) lost(s *Session, op string, err error) error {
 func (m *Manager) commit(h http.Header, s *Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := m.persist(s.r.Context(), s, saveAtCommit)
+	err := m.save(s.r.Context(), s, saveAtCommit)
 	s.headersSent = true
 	if err != nil {
 		return err
 	}
 	switch {
-	case s.destroyed:
+	case s.state == destroyed:
 		if s.hadCookie {
 			addCookie(h, m.expiredCookie(s.r))
 		}
-	case s.stored && (s.cookieDue || m.cfg.Rolling):
+	case s.state == stored && (s.cookieDue || m.cfg.Rolling):
 		v, err := m.cfg.Codec.Encode(m.cfg.Name, s.id)
 		if err != nil {
 			return fmt.Errorf("boltsession: encode cookie for session %s: %w", logID(s.id), err)
@@ -400,6 +318,11 @@ func addCookie(h http.Header, c *http.Cookie) {
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if m.cfg.ErrorHandler != nil {
 		m.cfg.ErrorHandler(w, r, err)
+		return
+	}
+	if errors.Is(err, ErrEnded) || errors.Is(err, ErrReplaced) {
+		m.log.Info("boltsession: the request's session changes did not land", "error", err, "method", r.Method, "path", r.URL.Path)
+		http.Error(w, "409 Conflict: the session was ended or renewed by another request; the change was not saved", http.StatusConflict)
 		return
 	}
 	if errors.Is(err, ErrBusy) {
@@ -428,6 +351,13 @@ type responseWriter struct {
 
 	committed bool // the commit point has passed
 	failed    bool // the save there failed: the error handler answered
+
+	// entryHeader is the header map as the handlers outside the
+	// middleware left it (nil when empty). A failed save at the commit
+	// point puts it back before the error answer: that answer must carry
+	// none of the headers the handler set for the answer it meant to give
+	// (its cookies, Content-Encoding, Location, Content-Type).
+	entryHeader http.Header
 }
 
 // commitNow runs the commit point once and reports whether the handler's
@@ -439,6 +369,11 @@ func (w *responseWriter) commitNow() bool {
 	w.committed = true
 	if err := w.m.commit(w.ResponseWriter.Header(), w.s); err != nil {
 		w.failed = true
+		h := w.ResponseWriter.Header()
+		clear(h)
+		for k, v := range w.entryHeader {
+			h[k] = v
+		}
 		w.m.fail(w.ResponseWriter, w.r, err)
 		return false
 	}
@@ -456,7 +391,7 @@ func (w *responseWriter) finish() {
 		return
 	}
 	w.s.mu.Lock()
-	err := w.m.persist(w.r.Context(), w.s, saveAtReturn)
+	err := w.m.save(w.r.Context(), w.s, saveAtReturn)
 	w.s.mu.Unlock()
 	if err != nil {
 		w.failed = true // the response is out: what the handler writes goes nowhere

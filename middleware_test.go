@@ -85,7 +85,7 @@ func TestCookieOptionsAreApplied(t *testing.T) {
 			Path: "/", Domain: "", HTTPOnly: Off, SameSite: http.SameSiteStrictMode,
 			Partitioned: true, Persist: Off,
 		},
-	})
+	}, envConfig{tls: true}) // Partitioned cookies are taken only when Secure
 	raw := e.get(nil, "/incr").header.Get("Set-Cookie")
 	if !strings.HasPrefix(raw, "app=") {
 		t.Errorf("cookie name: %q", raw)
@@ -571,8 +571,8 @@ func TestDestroyCannotBeUndoneByRacingRequest(t *testing.T) {
 	e.mustGet(nil, "/destroy")
 	close(g.release)
 	r := <-done
-	if r.status != 200 {
-		t.Fatalf("racing request: status %d %q", r.status, r.body)
+	if r.status != http.StatusConflict {
+		t.Fatalf("racing request: status %d %q; want 409: its change did not land", r.status, r.body)
 	}
 	if r.cookie("sid") != nil {
 		t.Error("racing request re-sent the cookie")
@@ -951,11 +951,12 @@ func TestDestroyThenRegenerateStartsNewSessionAndDeletesOld(t *testing.T) {
 	}
 }
 
-func TestRegenerateAfterResponseStartedKeepsOldSession(t *testing.T) {
+func TestRegenerateAfterResponseStartedFailsAndKeepsOldSession(t *testing.T) {
 	e := newEnv(t, Options{})
+	regenErr := make(chan error, 1)
 	e.mux.HandleFunc("/lateregen", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "body first")
-		FromContext(r.Context()).Regenerate()
+		regenErr <- FromContext(r.Context()).Regenerate()
 	})
 	e.mustGet(nil, "/incr")
 	oldID := e.mustGet(nil, "/id")
@@ -969,8 +970,8 @@ func TestRegenerateAfterResponseStartedKeepsOldSession(t *testing.T) {
 	if got := e.mustGet(nil, "/incr"); got != "2" {
 		t.Errorf("count %s: the client lost its session", got)
 	}
-	if !strings.Contains(e.logs.String(), "after the response started") {
-		t.Error("not logged")
+	if err := <-regenErr; err == nil || !strings.Contains(err.Error(), "after the response has started") {
+		t.Errorf("Regenerate after the response started returned %v, want an error saying so", err)
 	}
 }
 
@@ -1124,8 +1125,8 @@ func TestRegenerateCannotBringBackADestroyedSession(t *testing.T) {
 	e.mustGet(nil, "/destroy")
 	close(g.release)
 	r := <-done
-	if r.status != 200 {
-		t.Fatalf("racing request: status %d %q", r.status, r.body)
+	if r.status != http.StatusConflict {
+		t.Fatalf("racing request: status %d %q; want 409: the regeneration did not land", r.status, r.body)
 	}
 	if c := r.cookie("sid"); c != nil {
 		t.Errorf("racing request sent cookie %v for a resurrected session", c)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,9 @@ const (
 	// not secure (as SecureAuto would judge it) the browser would drop the
 	// cookie, so the Manager sends none and saves nothing for that request
 	// (a saved session nobody can name is an orphan); it logs this once.
+	// SecureAuto behaves the same way on such a request when browsers
+	// accept the cookie only with Secure: SameSite=None, Partitioned, or a
+	// name starting with "__Secure-" or "__Host-".
 	SecureAlways
 
 	// SecureNever never marks the cookie Secure.
@@ -66,8 +70,11 @@ type CookieOptions struct {
 	HTTPOnly Toggle
 
 	// SameSite attribute; the zero value means http.SameSiteLaxMode.
-	// http.SameSiteNoneMode together with SecureNever is refused by New,
-	// since browsers drop such cookies.
+	// http.SameSiteNoneMode needs a Secure cookie: New refuses it with
+	// SecureNever, and with SecureAuto a request over plain HTTP gets no
+	// cookie and saves nothing (see SecureAlways). To send no SameSite
+	// attribute at all, as express-session does by default, use
+	// http.SameSiteDefaultMode.
 	SameSite http.SameSite
 
 	// Partitioned adds the Partitioned attribute (CHIPS). Browsers accept
@@ -86,7 +93,11 @@ type CookieOptions struct {
 // Options configure a Manager. The zero value of every field selects the
 // default documented on it; only Keys (or Codec) is required.
 type Options struct {
-	// Name of the session cookie; default "sid".
+	// Name of the session cookie; default "sid". A name starting with
+	// "__Secure-" or "__Host-" gets the rules browsers apply to it: New
+	// refuses it with SecureNever, and a "__Host-" one also with a Domain
+	// or a Path other than "/"; with SecureAuto a request over plain HTTP
+	// gets no cookie (see SecureAlways).
 	Name string
 
 	// Keys are securecookie key pairs: hash key, block key, hash key,
@@ -182,11 +193,21 @@ type Options struct {
 	LockTimeout time.Duration
 
 	// ErrorHandler answers a request whose session could not be loaded or
-	// saved. It is called before the response has started, except for a
-	// save after the commit point (changes made after the handler started
-	// writing), where the response is already on its way and what
-	// ErrorHandler writes is discarded. Default: log the error and reply
-	// 500, or 503 with Retry-After: 1 for ErrBusy (Serialize).
+	// saved. It is called before the response has started, with the
+	// headers the handler had set removed, except for a save after the
+	// commit point (changes made after the handler started writing), where
+	// the response is already on its way and what ErrorHandler writes is
+	// discarded.
+	//
+	// Errors to branch on (errors.Is): ErrEnded (the session was logged
+	// out, destroyed by DestroyOwner, or expired while the request ran) and
+	// ErrReplaced (another request regenerated it): the request's changes
+	// did not land; an app may redirect to its login page, answer 409, or
+	// retry the request, which then runs on the session its cookie now
+	// names. ErrBusy: Serialize's lock wait timed out.
+	//
+	// Default: 409 Conflict for ErrEnded and ErrReplaced, 503 with
+	// Retry-After: 1 for ErrBusy, 500 for anything else; each is logged.
 	ErrorHandler func(http.ResponseWriter, *http.Request, error)
 
 	// Logger receives the Manager's log lines; default slog.Default().
@@ -206,6 +227,7 @@ type config struct {
 	touchAuto   bool // TouchAfter was zero: a tenth of each session's lifetime
 	httpOnly    bool
 	persist     bool
+	secureOnly  bool // browsers take the cookie only with Secure: no cookie over plain HTTP
 }
 
 // newConfig fills in the defaults of o and rejects what cannot work.
@@ -268,6 +290,18 @@ func newConfig(o Options) (*config, error) {
 	if err := (&http.Cookie{Name: c.Name, Value: "v", Path: c.Cookie.Path, Domain: c.Cookie.Domain}).Valid(); err != nil {
 		return nil, fmt.Errorf("boltsession: invalid cookie options: %w", err)
 	}
+	// Cookie name prefixes (RFC 6265bis §4.1.3): browsers refuse a
+	// "__Secure-" cookie without Secure, and a "__Host-" one also unless
+	// its Path is "/" and it has no Domain.
+	prefixed := strings.HasPrefix(c.Name, "__Secure-") || strings.HasPrefix(c.Name, "__Host-")
+	if prefixed && c.Cookie.Secure == SecureNever {
+		return nil, fmt.Errorf("boltsession: cookie name %q needs a Secure cookie; browsers drop it with SecureNever", c.Name)
+	}
+	if strings.HasPrefix(c.Name, "__Host-") && (c.Cookie.Path != "/" || c.Cookie.Domain != "") {
+		return nil, fmt.Errorf("boltsession: cookie name %q needs Cookie.Path \"/\" and no Cookie.Domain; browsers drop it otherwise", c.Name)
+	}
+	c.secureOnly = c.Cookie.Secure == SecureAlways || c.Cookie.SameSite == http.SameSiteNoneMode ||
+		c.Cookie.Partitioned || prefixed
 	c.httpOnly = c.Cookie.HTTPOnly.on(true)
 	c.persist = c.Cookie.Persist.on(true)
 	if c.GenID == nil {

@@ -41,8 +41,8 @@ func TestRegenerateCannotUndoDestroyOwnerThatRacedIt(t *testing.T) {
 			}
 			close(g.release)
 			r := <-done
-			if r.status != http.StatusOK {
-				t.Fatalf("racing regenerate: %d %q", r.status, r.body)
+			if r.status != http.StatusConflict {
+				t.Fatalf("racing regenerate: %d %q; want 409: the regeneration did not land", r.status, r.body)
 			}
 			if c := r.cookie("sid"); c != nil && c.MaxAge >= 0 {
 				t.Errorf("racing regenerate handed out a new session cookie")

@@ -1,8 +1,8 @@
 package boltsession
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -18,9 +18,18 @@ import (
 // kept after the handler returns.
 //
 // Changes are held in memory and written at the commit point (the first
-// WriteHeader, Write or Flush, or the handler's return) or by Save. While
-// a save is in flight the session is locked, so another goroutine's Get or
-// Set waits for the store's acknowledgement.
+// WriteHeader, Write or Flush, or the handler's return) or by Save, as one
+// lifecycle step of the store (see Update): what the request did becomes a
+// plan (plan.go) that the Manager executes. While a save is in flight the
+// session is locked, so another goroutine's Get or Set waits for the
+// store's acknowledgement.
+//
+// Methods that change the session return an error when the change cannot
+// be saved: after Destroy (ErrDestroyed), once the session is known to have
+// been ended or replaced by another request (ErrEnded, ErrReplaced), or on
+// a nil Session (ErrNoSession: FromContext found none). Methods that only
+// read panic on a nil Session with a message that names the missing
+// middleware.
 type Session struct {
 	mu sync.Mutex
 	m  *Manager
@@ -28,7 +37,12 @@ type Session struct {
 
 	// id is "" for a fresh session until something needs it, so a
 	// cookieless read-only request never draws random bytes.
-	id      string
+	id    string
+	state sessionState
+	from  string // renewed: the stored ID the new one replaces ("" for none)
+	ends  string // an ID to delete at the save: destroyed, or renewed after Destroy
+	gone  error  // gone: why, wrapping ErrEnded or ErrReplaced
+
 	isNew   bool
 	created time.Time
 	expires time.Time
@@ -47,22 +61,70 @@ type Session struct {
 	maxAgeDirty bool
 	touchDue    bool // Touch: extend the expiry whatever TouchAfter says
 
-	stored      bool   // a record under id exists in the store, as far as we know
-	gone        bool   // the record vanished under us (ErrNotFound on save): drop changes
-	regenerated bool   // id is new; the record is created at the next save
-	oldID       string // a stored ID to delete once the regenerated record is saved
-	destroyed   bool
-
 	hadCookie   bool // the request carried a cookie of our name
-	noSave      bool // SecureAlways on a request that is not secure
+	noSave      bool // the cookie cannot be sent over this request (see Manager.load)
 	headersSent bool // the commit point has passed: no cookie can be sent any more
 	cookieDue   bool // a save changed what the cookie must say
 }
 
+// sessionState is where a Session stands against the store.
+type sessionState int8
+
+const (
+	// unsaved: a new session, not in the store.
+	unsaved sessionState = iota
+	// stored: the record under id is live, as far as this request knows.
+	stored
+	// renewed: Regenerate gave the session a new id, created at the save,
+	// replacing the stored record from (if any) in the same step.
+	renewed
+	// destroyed: Destroy; the record ends (the ID in ends) at the save.
+	destroyed
+	// gone: another request ended or replaced the session; nothing this
+	// request changes can be saved.
+	gone
+)
+
+// lock takes s.mu for a method that only reads, with a clear message in
+// place of a nil-pointer panic when there is no session.
+func (s *Session) lock(method string) {
+	if s == nil {
+		panic("boltsession: Session." + method + " called on a nil *Session: FromContext found no session (wrap the handler with Manager.Middleware)")
+	}
+	s.mu.Lock()
+}
+
+// lockChange takes s.mu for a method that changes the session and
+// reports why the change could not be saved, if so; s.mu is then not
+// held.
+func (s *Session) lockChange() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	switch {
+	case s.state == destroyed:
+		s.mu.Unlock()
+		return ErrDestroyed
+	case s.state == gone:
+		s.mu.Unlock()
+		return s.gone
+	case s.headersSent && s.state != stored:
+		s.mu.Unlock()
+		return errLate
+	}
+	return nil
+}
+
+// errLate is what a change of a new or regenerated session returns after
+// the commit point: the cookie that would name its record cannot be sent
+// any more, so it cannot be saved.
+var errLate = errors.New("boltsession: the response has started: a new or regenerated session can no longer be saved (its cookie cannot be sent)")
+
 // ID returns the session ID. A fresh session gets its ID on the first call
 // (or when it is first saved). The ID is a bearer credential: do not log it.
 func (s *Session) ID() string {
-	s.mu.Lock()
+	s.lock("ID")
 	defer s.mu.Unlock()
 	s.ensureID()
 	return s.id
@@ -79,7 +141,7 @@ func (s *Session) ensureID() {
 // session started empty in this request. It stays true after the session
 // is first saved.
 func (s *Session) IsNew() bool {
-	s.mu.Lock()
+	s.lock("IsNew")
 	defer s.mu.Unlock()
 	return s.isNew
 }
@@ -87,7 +149,7 @@ func (s *Session) IsNew() bool {
 // Created returns when the session was created (for a new session: when
 // this request started it). Regenerate keeps it.
 func (s *Session) Created() time.Time {
-	s.mu.Lock()
+	s.lock("Created")
 	defer s.mu.Unlock()
 	return s.created
 }
@@ -96,9 +158,9 @@ func (s *Session) Created() time.Time {
 // session not yet in the store (new or regenerated), the expiry it would get
 // if saved now.
 func (s *Session) Expires() time.Time {
-	s.mu.Lock()
+	s.lock("Expires")
 	defer s.mu.Unlock()
-	if !s.stored {
+	if s.state != stored {
 		return s.m.expiry(s, s.m.cfg.Now())
 	}
 	return s.expires
@@ -129,6 +191,9 @@ func (s *Session) fork() {
 // field name; `msgpack` struct tags rename).
 func Get[T any](s *Session, key string) (T, error) {
 	var v T
+	if s == nil {
+		return v, ErrNoSession
+	}
 	s.mu.Lock()
 	b, ok := s.current()[key]
 	s.mu.Unlock()
@@ -145,9 +210,12 @@ func Get[T any](s *Session, key string) (T, error) {
 // Pop returns the value under key, as Get does, and deletes it: a flash
 // message read once. On any error the value stays.
 func Pop[T any](s *Session, key string) (T, error) {
+	var v T
+	if s == nil {
+		return v, ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var v T
 	b, ok := s.current()[key]
 	if !ok {
 		return v, fmt.Errorf("%w: %q", ErrNoValue, key)
@@ -163,14 +231,17 @@ func Pop[T any](s *Session, key string) (T, error) {
 
 // Set stores v under key, msgpack-encoded at once (so later changes to v
 // do not leak in). The session counts as modified only if the encoded
-// bytes differ from what the store holds. An error means v cannot be
-// encoded; the session is then unchanged.
+// bytes differ from what the store holds. An error means the value will
+// not be saved: v cannot be encoded, or the session cannot be saved any
+// more (see Session); the session is then unchanged.
 func (s *Session) Set(key string, v any) error {
 	b, err := msgpack.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("boltsession: encode value for key %q: %w", key, err)
 	}
-	s.mu.Lock()
+	if err := s.lockChange(); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	s.fork()
 	s.values[key] = b
@@ -178,100 +249,139 @@ func (s *Session) Set(key string, v any) error {
 }
 
 // Delete removes key. Deleting a key the session does not hold changes
-// nothing.
-func (s *Session) Delete(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.current()[key]; !ok {
-		return
+// nothing. An error means the session cannot be saved any more (see
+// Session).
+func (s *Session) Delete(key string) error {
+	if err := s.lockChange(); err != nil {
+		return err
 	}
-	s.fork()
-	delete(s.values, key)
+	defer s.mu.Unlock()
+	if _, ok := s.current()[key]; ok {
+		s.fork()
+		delete(s.values, key)
+	}
+	return nil
 }
 
 // Clear removes every value. The save then also removes values that a
-// concurrent request added to the stored record.
-func (s *Session) Clear() {
-	s.mu.Lock()
+// concurrent request added to the stored record. An error means the
+// session cannot be saved any more (see Session).
+func (s *Session) Clear() error {
+	if err := s.lockChange(); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	if len(s.current()) == 0 && len(s.base) == 0 {
-		return
+		return nil
 	}
 	s.cleared = true
 	s.values = make(map[string][]byte)
 	s.forked = true
+	return nil
 }
 
 // Keys returns the keys the session holds, sorted.
 func (s *Session) Keys() []string {
-	s.mu.Lock()
+	s.lock("Keys")
 	defer s.mu.Unlock()
 	return slices.Sorted(maps.Keys(s.current()))
 }
 
 // Has reports whether the session holds key.
 func (s *Session) Has(key string) bool {
-	s.mu.Lock()
+	s.lock("Has")
 	defer s.mu.Unlock()
 	_, ok := s.current()[key]
 	return ok
 }
 
 // Regenerate gives the session a new ID and keeps its values, owner,
-// lifetime and creation time; at the commit point the values are saved
-// under the new ID, the old record is deleted and the new cookie is sent.
-// Call it when privileges change (at login) against session fixation. A
-// Regenerate after the response has started cannot send the new cookie, so
-// the new record is not saved and the old one stays as it was. If the old
-// record is gone by the commit point (a logout in another request destroyed
-// it, or it expired), nothing is saved and no cookie is sent, so a racing
-// request cannot undo a logout by regenerating.
-func (s *Session) Regenerate() {
+// lifetime and creation time. Call it when privileges change (at login)
+// against session fixation. At the save, one atomic step of the store
+// creates the new record from the stored one, with this request's changes
+// applied, and removes the old one (see Update.Replaces), and the new
+// cookie is sent.
+//
+// If the old session was ended meanwhile by another request (a logout,
+// DestroyOwner) or regenerated by one, nothing is created: the request
+// fails with ErrEnded or ErrReplaced (see Options.ErrorHandler), so a
+// racing request can never undo a logout by regenerating. After Destroy it
+// starts a new, empty session, created then, and the old one still ends.
+//
+// Regenerate after the response has started returns an error and changes
+// nothing: the new cookie could not be sent. It also fails on a session
+// known to be gone.
+func (s *Session) Regenerate() error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stored {
-		s.oldID = s.id
-		s.stored = false
+	switch {
+	case s.state == gone:
+		return s.gone
+	case s.headersSent:
+		return errors.New("boltsession: Regenerate after the response has started: the new cookie cannot be sent")
 	}
-	s.id = s.m.cfg.GenID(s.r)
-	s.regenerated = true
-	if s.destroyed {
+	switch s.state {
+	case stored:
+		s.from = s.id
+	case destroyed:
 		// A new session, not the destroyed one renamed: its absolute
 		// lifetime starts now.
 		s.created = s.m.cfg.Now()
 	}
-	s.destroyed = false
-	s.gone = false
+	s.id = s.m.cfg.GenID(s.r)
+	s.state = renewed
+	return nil
 }
 
-// Destroy ends the session: its values are dropped, its record is deleted
-// at the commit point and the browser is told to drop the cookie. A later
-// Regenerate in the same request starts a new, empty session, created then.
-func (s *Session) Destroy() {
+// Destroy ends the session: its values are dropped, its record (and,
+// should another request have regenerated it meanwhile, the regenerated
+// one) is deleted at the save, and the browser is told to drop the cookie.
+// Changes after it fail with ErrDestroyed until Regenerate starts a new,
+// empty session. Destroy on a session known to be gone still ends it.
+func (s *Session) Destroy() error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.destroyed = true
-	s.regenerated = false
+	switch s.state {
+	case stored, gone:
+		s.ends = s.id
+	case renewed:
+		if s.from != "" {
+			s.ends = s.from
+		}
+	}
+	s.state = destroyed
+	s.from, s.gone = "", nil
 	s.values = make(map[string][]byte)
 	s.forked = true
 	s.owner = ""
 	s.maxAge = 0
+	return nil
 }
 
 // SetOwner ties the session to an owner, typically a user ID, for
-// Manager.Owned and Manager.DestroyOwner; "" unties it.
-func (s *Session) SetOwner(owner string) {
-	s.mu.Lock()
+// Manager.Owned and Manager.DestroyOwner; "" unties it. An error means the
+// session cannot be saved any more (see Session).
+func (s *Session) SetOwner(owner string) error {
+	if err := s.lockChange(); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	if owner != s.owner {
 		s.owner = owner
 		s.ownerDirty = true
 	}
+	return nil
 }
 
 // Owner returns the session's owner, "" for none.
 func (s *Session) Owner() string {
-	s.mu.Lock()
+	s.lock("Owner")
 	defer s.mu.Unlock()
 	return s.owner
 }
@@ -280,125 +390,47 @@ func (s *Session) Owner() string {
 // (for example 30 days for "remember me"); the cookie's Max-Age follows,
 // even when Cookie.Persist is Off. d <= 0 returns the session to
 // Options.MaxAge (and, with Persist Off, to a browser-session cookie).
-// AbsoluteMaxAge still caps it.
-func (s *Session) SetMaxAge(d time.Duration) {
-	s.mu.Lock()
+// AbsoluteMaxAge still caps it. An error means the session cannot be saved
+// any more (see Session).
+func (s *Session) SetMaxAge(d time.Duration) error {
+	if err := s.lockChange(); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	d = max(d, 0)
 	if d != s.maxAge {
 		s.maxAge = d
 		s.maxAgeDirty = true
 	}
+	return nil
 }
 
 // Touch extends the session's expiry at the commit point even when
-// TouchAfter would skip it.
-func (s *Session) Touch() {
-	s.mu.Lock()
+// TouchAfter would skip it. An error means the session cannot be saved any
+// more (see Session).
+func (s *Session) Touch() error {
+	if err := s.lockChange(); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	s.touchDue = true
+	return nil
 }
 
 // Save writes the session's changes now, for handlers that run long or
 // want a change stored before they go on; a new session is saved even if
-// unmodified. The commit point still sends the cookie. After the response
-// has started a new session cannot be saved (its cookie could not reach
-// the client) and Save returns an error.
+// unmodified. The commit point still sends the cookie. It honours ctx's
+// cancellation (the commit point does not: a client hanging up must not
+// cancel a save halfway). An error wrapping ErrEnded or ErrReplaced means
+// another request ended or regenerated the session and the changes did not
+// land; later changes then fail too. After the response has started a new
+// session cannot be saved (its cookie could not reach the client) and Save
+// returns an error.
 func (s *Session) Save(ctx context.Context) error {
+	if s == nil {
+		return ErrNoSession
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.m.persist(ctx, s, saveExplicit)
-}
-
-// modified reports whether the session differs from the stored record;
-// s.mu is held. It allocates nothing, so the read path stays cheap.
-func (s *Session) modified() bool {
-	if s.cleared || s.ownerDirty || s.maxAgeDirty {
-		return true
-	}
-	if !s.forked {
-		return false
-	}
-	if len(s.values) != len(s.base) {
-		return true
-	}
-	for k, v := range s.values {
-		if b, ok := s.base[k]; !ok || !bytes.Equal(b, v) {
-			return true
-		}
-	}
-	return false
-}
-
-// createUpdate is the save that creates the record of a new or regenerated
-// session; s.mu is held.
-func (s *Session) createUpdate(expires time.Time) Update {
-	owner, maxAge := s.owner, s.maxAge
-	return Update{
-		ID:      s.id,
-		Create:  true,
-		Created: s.created,
-		Set:     s.current(),
-		Expires: expires,
-		Owner:   &owner,
-		MaxAge:  &maxAge,
-	}
-}
-
-// mergeUpdate is the per-key merge that brings an existing record up to
-// date: only keys whose bytes changed are set, only keys that were present
-// are deleted. all (Resave) sets every value. s.mu is held.
-func (s *Session) mergeUpdate(expires time.Time, all bool) Update {
-	u := Update{ID: s.id, Expires: expires, Clear: s.cleared}
-	cur := s.current()
-	if s.cleared || all {
-		u.Set = cur
-	} else {
-		for k, v := range cur {
-			if b, ok := s.base[k]; !ok || !bytes.Equal(b, v) {
-				if u.Set == nil {
-					u.Set = make(map[string][]byte)
-				}
-				u.Set[k] = v
-			}
-		}
-	}
-	if !s.cleared {
-		for k := range s.base {
-			if _, ok := cur[k]; !ok {
-				u.Delete = append(u.Delete, k)
-			}
-		}
-	}
-	if s.ownerDirty {
-		owner := s.owner
-		u.Owner = &owner
-	}
-	if s.maxAgeDirty {
-		maxAge := s.maxAge
-		u.MaxAge = &maxAge
-	}
-	return u
-}
-
-// persistent reports whether the session's cookie carries a Max-Age:
-// Cookie.Persist, or a lifetime of its own from SetMaxAge ("remember me"
-// with browser-session cookies otherwise); s.mu is held.
-func (s *Session) persistent() bool {
-	return s.m.cfg.persist || s.maxAge > 0
-}
-
-// saved records that the store now holds the session as it is; s.mu is
-// held. The saved value map becomes the base, and the next change forks
-// again, so the map handed to the store is never written to afterwards.
-func (s *Session) saved(expires time.Time) {
-	if s.maxAgeDirty || (s.persistent() && !expires.Equal(s.expires)) {
-		s.cookieDue = true // SetMaxAge can also switch the cookie between persistent and not
-	}
-	s.base = s.current()
-	s.values = nil
-	s.forked = false
-	s.expires = expires
-	s.stored = true
-	s.cleared, s.ownerDirty, s.maxAgeDirty, s.touchDue = false, false, false, false
+	return s.m.save(ctx, s, saveExplicit)
 }

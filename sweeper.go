@@ -24,6 +24,11 @@ type SweepResult struct {
 	// a record (the record had been replaced or deleted without them).
 	Stale int
 
+	// Replaced is the number of markers of replaced sessions removed (see
+	// Update.Replaces): kept for ReplacedGrace, they are swept like
+	// expired sessions.
+	Replaced int
+
 	// Transactions is the number of write transactions the pass committed:
 	// the entries removed divided by SweepChunk, rounded up. A pass with
 	// nothing to do commits none (and costs no fsync).
@@ -116,31 +121,38 @@ func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
 	}
 }
 
-// sweepChunk deletes up to s.chunk expired entries and reports whether it
+// sweepChunk deletes up to s.chunk expired entries (sessions first, then
+// markers of replaced sessions past their time) and reports whether it
 // reached the end of what has expired. Counts are added to res only when
 // the transaction commits, which bbolt does unless it returns an error; on
 // error the caller discards res anyway.
 func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (bool, error) {
-	expiry := tx.Bucket(bucketExpiry)
-	sessions := tx.Bucket(bucketSessions)
+	r := recordsOf(tx)
 	limit := expiryLimit(now)
 
 	// Collect first: deleting under a bbolt cursor can make it skip keys.
-	var keys [][]byte
-	c := expiry.Cursor()
+	var keys, markers [][]byte
+	c := r.expiry.Cursor()
 	for k, _ := c.First(); k != nil && len(keys) < s.chunk; k, _ = c.Next() {
 		if bytes.Compare(k[:min(len(k), 8)], limit) > 0 {
 			break
 		}
 		keys = append(keys, bytes.Clone(k))
 	}
+	mc := r.replaced.Cursor()
+	for k, _ := mc.Seek([]byte{markerByUntil}); k != nil && len(keys)+len(markers) < s.chunk; k, _ = mc.Next() {
+		if k[0] != markerByUntil || bytes.Compare(k[1:min(len(k), 9)], limit) > 0 {
+			break
+		}
+		markers = append(markers, bytes.Clone(k))
+	}
 
-	if len(keys) == 0 {
+	if len(keys)+len(markers) == 0 {
 		return true, errNothingExpired // roll back: nothing to commit or fsync
 	}
 	var swept, corrupt, stale int
 	for _, k := range keys {
-		if err := expiry.Delete(k); err != nil {
+		if err := r.expiry.Delete(k); err != nil {
 			return false, err
 		}
 		if len(k) < 8 {
@@ -148,7 +160,7 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			continue
 		}
 		id := k[8:]
-		raw := sessions.Get(id)
+		raw := r.sessions.Get(id)
 		if raw == nil {
 			stale++
 			continue
@@ -160,7 +172,7 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			s.corrupt.Add(1)
 			corrupt++
 			swept++
-			if err := sessions.Delete(id); err != nil {
+			if err := r.remove(id, nil); err != nil {
 				return false, err
 			}
 			continue
@@ -169,16 +181,30 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			stale++ // the record moved on; its own entry is elsewhere
 			continue
 		}
-		if err := removeOwnerEntry(tx, rec.Owner, rec.ID); err != nil {
-			return false, err
-		}
-		if err := sessions.Delete(id); err != nil {
+		if err := r.remove(id, rec); err != nil {
 			return false, err
 		}
 		swept++
 	}
+	for _, k := range markers {
+		if err := r.replaced.Delete(k); err != nil {
+			return false, err
+		}
+		if len(k) < 9 {
+			continue
+		}
+		// The marker itself goes with its time entry, unless it holds
+		// another time (then this entry was stale).
+		ik := markerIDKey(string(k[9:]))
+		if v := r.replaced.Get(ik); len(v) >= 8 && bytes.Equal(v[:8], k[1:9]) {
+			if err := r.replaced.Delete(ik); err != nil {
+				return false, err
+			}
+		}
+	}
 	res.Swept += swept
 	res.Corrupt += corrupt
 	res.Stale += stale
-	return len(keys) < s.chunk, nil
+	res.Replaced += len(markers)
+	return len(keys)+len(markers) < s.chunk, nil
 }

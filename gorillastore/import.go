@@ -102,7 +102,12 @@ func importFiles(ctx context.Context, dir string, dst boltsession.Store, opts Im
 		ErrPrefix:   "gorillastore",
 		SessionID:   func(name string) (string, bool) { return strings.CutPrefix(name, sessionFilePrefix) },
 	}
-	return dirimport.Import[boltsession.Update](ctx, files, dst, func(f dirimport.File, save func(boltsession.Update) error) (*dirimport.Skip, error) {
+	saver := dirimport.Overwriting[boltsession.Update]{
+		Store:  dst,
+		ID:     func(u boltsession.Update) string { return u.ID },
+		Exists: func(err error) bool { return errors.Is(err, boltsession.ErrExists) },
+	}
+	return dirimport.Import[boltsession.Update](ctx, files, saver, func(f dirimport.File, save func(boltsession.Update) error) (*dirimport.Skip, error) {
 		gobValues, err := parseFilesystemSession(f.Data, opts.Names, codecs)
 		if err != nil {
 			return &dirimport.Skip{Reason: boltsession.ReasonCorrupt, Err: err}, nil

@@ -36,8 +36,15 @@
 //     `if err != nil { 500 }` turns into an error page), and the fresh
 //     session gets a fresh ID instead of reusing the one from the cookie.
 //   - A Save of a session that was deleted meanwhile (a logout in a
-//     concurrent request) does not bring it back: the save is dropped and
-//     no cookie is sent.
+//     concurrent request) does not bring it back: nothing is written, no
+//     cookie is sent, and Save returns an error wrapping
+//     boltsession.ErrEnded, so the usual `if err != nil` does not answer as
+//     if the change had landed.
+//   - Loading does not depend on the request's cancellation: a request
+//     whose context is already cancelled or past its deadline (behind a
+//     timeout middleware) still gets its session, so the usual
+//     `session, _ := store.Get(r, name)` followed by a Save cannot sign the
+//     user out by issuing a new session ID.
 //   - A session's server-side lifetime is its own Options.MaxAge from its
 //     last save (FilesystemStore checks the store-wide MaxAge instead).
 package gorillastore
@@ -195,7 +202,7 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	if err := securecookie.DecodeMulti(name, c.Value, &id, s.Codecs...); err != nil {
 		return session, err
 	}
-	rec, err := s.store.Load(r.Context(), id)
+	rec, err := s.store.Load(context.WithoutCancel(r.Context()), id)
 	switch {
 	case errors.Is(err, boltsession.ErrNotFound):
 		return session, nil
@@ -219,7 +226,7 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 //
 // A session that was loaded from the store but has been deleted since (a
 // concurrent logout) is not written again and gets no cookie; Save returns
-// nil.
+// an error wrapping boltsession.ErrEnded (and boltsession.ErrNotFound).
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.Session) error {
 	ctx := context.WithoutCancel(r.Context()) // a client hanging up must not cancel a logout halfway
 	if session.Options.MaxAge < 0 {
@@ -249,16 +256,22 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.S
 		Set:     map[string][]byte{ValuesKey: value},
 		Expires: now.Add(ttl),
 	}
+	drawn := false // the ID is ours to draw again if it is in use
 	if session.IsNew || session.ID == "" {
 		if u.ID == "" {
-			u.ID = newID()
+			u.ID, drawn = newID(), true
 		}
 		u.Create = true
 		u.Created = now
 	}
-	if err := s.store.Save(ctx, u); err != nil {
-		if !u.Create && errors.Is(err, boltsession.ErrNotFound) {
-			return nil
+	err = s.store.Save(ctx, u)
+	for tries := 1; drawn && errors.Is(err, boltsession.ErrExists) && tries < 3; tries++ {
+		u.ID = newID() // a create never overwrites another user's session
+		err = s.store.Save(ctx, u)
+	}
+	if err != nil {
+		if !u.Create && (errors.Is(err, boltsession.ErrNotFound) || errors.Is(err, boltsession.ErrReplaced)) {
+			return fmt.Errorf("gorillastore: saving session: %w (%w)", boltsession.ErrEnded, err)
 		}
 		return fmt.Errorf("gorillastore: saving session: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/gob"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -354,8 +355,8 @@ func TestStoreSaveDoesNotResurrectADeletedSession(t *testing.T) {
 	c.do("/delete")
 	slow.Values["user"] = "mallory"
 	rec := httptest.NewRecorder()
-	if err := s.Save(req, rec, slow); err != nil {
-		t.Fatal(err)
+	if err := s.Save(req, rec, slow); !errors.Is(err, boltsession.ErrEnded) {
+		t.Fatalf("Save of a session deleted meanwhile: %v, want ErrEnded: the change did not land", err)
 	}
 	if n, _ := bs.Count(context.Background()); n != 0 || len(rec.Result().Cookies()) != 0 {
 		t.Fatalf("the deleted session came back: %d records, cookies %v", n, rec.Result().Cookies())
@@ -395,5 +396,38 @@ func TestNewUsesADirectoryPathAsFilesystemStoreDoes(t *testing.T) {
 	}
 	if _, err := New(filepath.Join(dir, "x.db")); err == nil {
 		t.Fatal("no keys accepted")
+	}
+}
+
+// A request whose context is cancelled or past its deadline by the time it
+// loads (behind a timeout middleware) still gets its session: with gorilla's
+// usual `session, _ := store.Get(r, name)`, an empty new session here would
+// be saved under a new ID and sign the user out.
+func TestStoreLoadsTheSessionOfACancelledRequest(t *testing.T) {
+	bs := openBolt(t, nil)
+	s := NewStore(bs, hashKey)
+	c := newClient(t, appHandler(s))
+	c.do("/set")
+	u, _ := url.Parse(c.srv.URL)
+	cookie := c.jar.Cookies(u)[0]
+
+	for name, ctx := range map[string]func() context.Context{
+		"cancelled": func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		},
+		"past its deadline": func() context.Context {
+			ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+			t.Cleanup(cancel)
+			return ctx
+		},
+	} {
+		req := httptest.NewRequest("GET", "/", nil).WithContext(ctx())
+		req.AddCookie(cookie)
+		session, err := s.New(req, "app")
+		if err != nil || session.IsNew || session.Values["user"] == nil {
+			t.Fatalf("%s request: err %v, new %v, values %v; want the stored session", name, err, session.IsNew, session.Values)
+		}
 	}
 }

@@ -18,6 +18,7 @@ const (
 	fieldExpires = "m:expires" // Unix nanoseconds, decimal; Redis's PEXPIREAT matches it
 	fieldMaxAge  = "m:maxage"  // nanoseconds, decimal; absent for zero
 	fieldOwner   = "m:owner"   // absent for no owner
+	fieldNext    = "m:next"    // only in the marker of a replaced session: the ID that replaced it
 	valuePrefix  = "v:"
 )
 

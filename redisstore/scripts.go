@@ -28,6 +28,17 @@ local function live(k, now)
   local e = redis.call('HGET', k, 'm:expires')
   return e and later(e, now)
 end
+-- marked reports whether k is the marker of a replaced session (its TTL
+-- ends it, so a marker that exists is kept).
+local function marked(k)
+  return kind(k) == 'hash' and redis.call('HEXISTS', k, 'm:next') == 1
+end
+-- gone is what a step on a session that is not live returns: -1 for a
+-- replaced one, 0 for one that is missing or expired.
+local function gone(k)
+  if marked(k) then return -1 end
+  return 0
+end
 -- cover adds the session to its owner's set and keeps the set alive at
 -- least as long as the session, so the index never loses a live session.
 local function cover(skey, okey, id)
@@ -39,36 +50,57 @@ local function cover(skey, okey, id)
 end
 `
 
-// saveScript applies one Update.
+// saveScript applies one Update: a create, a merge or a replace.
 //
-// KEYS[1] session key.
+// KEYS[1] session key; KEYS[2], for a replace only, the key of the
+// replaced session.
 // ARGV: 1 id, 2 owner key prefix, 3 now ns, 4 create "1"/"0", 5 created ns,
 // 6 clear "1"/"0", 7 expires ns ("" = unchanged), 8 expires ms,
 // 9 owner given "1"/"0", 10 owner, 11 maxage given "1"/"0", 12 maxage ns,
-// 13 number of fields to set n, then n field/value pairs, then the fields
-// to delete.
+// 13 replaced id ("" for none), 14 the replaced session's marker lasts at
+// most until this ms, 15 number of fields to set n, then n field/value
+// pairs, then the fields to delete.
 //
-// Returns 1, or 0 when an update finds no live record (nothing written).
+// Returns 1; 0 when a merge or replace finds no live record; -1 when it
+// finds the marker of a replaced one; -2 when a create finds its ID in use.
+// Nothing is written unless it returns 1.
 var saveScript = redis.NewScript(luaCommon + `
 local key, id, opfx, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 if ARGV[4] == '1' then
+  if live(key, now) or marked(key) then return -2 end
+  local from = KEYS[2]
+  if from and not live(from, now) then return gone(from) end
   local t = kind(key)
   if t == 'hash' then
     local old = redis.call('HGET', key, 'm:owner')
     if old then redis.call('SREM', opfx .. old, id) end
   end
   if t ~= 'none' then redis.call('DEL', key) end
-  redis.call('HSET', key, 'm:created', ARGV[5])
+  if from then
+    -- The new ID takes over the replaced record whole, which then becomes
+    -- a marker that says so, kept until the record would have expired or
+    -- the grace ends.
+    local old = redis.call('HGET', from, 'm:owner')
+    if old then redis.call('SREM', opfx .. old, ARGV[13]) end
+    local fexp = redis.call('HGET', from, 'm:expires')
+    redis.call('RENAME', from, key)
+    redis.call('HSET', from, 'm:next', id)
+    local until_ms = math.floor(tonumber(fexp) / 1000000)
+    if tonumber(ARGV[14]) < until_ms then until_ms = tonumber(ARGV[14]) end
+    redis.call('PEXPIREAT', from, until_ms)
+  else
+    redis.call('HSET', key, 'm:created', ARGV[5])
+  end
 elseif not live(key, now) then
-  return 0
+  return gone(key)
 end
 if ARGV[6] == '1' then
   for _, f in ipairs(redis.call('HKEYS', key)) do
     if string.sub(f, 1, 2) == 'v:' then redis.call('HDEL', key, f) end
   end
 end
-local i = 14
-for _ = 1, tonumber(ARGV[13]) do
+local i = 16
+for _ = 1, tonumber(ARGV[15]) do
   redis.call('HSET', key, ARGV[i], ARGV[i + 1])
   i = i + 2
 end
@@ -103,10 +135,11 @@ return 1
 // touchScript moves the expiry of a live session.
 //
 // KEYS[1] session key. ARGV: 1 id, 2 owner key prefix, 3 now ns,
-// 4 expires ns, 5 expires ms. Returns 1, or 0 when no live record exists.
+// 4 expires ns, 5 expires ms. Returns 1, 0 when no live record exists, or
+// -1 for the marker of a replaced session.
 var touchScript = redis.NewScript(luaCommon + `
 local key, id, opfx, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-if not live(key, now) then return 0 end
+if not live(key, now) then return gone(key) end
 redis.call('HSET', key, 'm:expires', ARGV[4])
 redis.call('PEXPIREAT', key, ARGV[5])
 local owner = redis.call('HGET', key, 'm:owner')
@@ -114,16 +147,27 @@ if owner then cover(key, opfx .. owner, id) end
 return 1
 `)
 
-// deleteScript removes a session and its owner-index entry.
+// deleteScript ends a session: it removes the session and its owner-index
+// entry, and if the key is the marker of a replaced session, it follows the
+// markers and ends each replacement too (all keys of a Store share one
+// slot, so the script may reach them).
 //
-// KEYS[1] session key. ARGV: 1 id, 2 owner key prefix.
+// KEYS[1] session key. ARGV: 1 id, 2 owner key prefix, 3 session key
+// prefix, 4 the most markers to follow.
 var deleteScript = redis.NewScript(luaCommon + `
-local key, id, opfx = KEYS[1], ARGV[1], ARGV[2]
-if kind(key) == 'hash' then
-  local owner = redis.call('HGET', key, 'm:owner')
-  if owner then redis.call('SREM', opfx .. owner, id) end
+local key, id, opfx, spfx = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+for _ = 1, tonumber(ARGV[4]) do
+  local nxt = nil
+  if kind(key) == 'hash' then
+    local f = redis.call('HMGET', key, 'm:owner', 'm:next')
+    if f[1] then redis.call('SREM', opfx .. f[1], id) end
+    nxt = f[2]
+  end
+  redis.call('DEL', key)
+  if not nxt then return 1 end
+  id = nxt
+  key = spfx .. nxt
 end
-redis.call('DEL', key)
 return 1
 `)
 

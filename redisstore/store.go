@@ -97,7 +97,7 @@ func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error
 		}
 		return nil, wrap("load", err)
 	}
-	if len(h) == 0 {
+	if _, replaced := h[fieldNext]; len(h) == 0 || replaced {
 		return nil, boltsession.ErrNotFound
 	}
 	r, err := decodeRecord(id, h)
@@ -111,8 +111,12 @@ func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error
 }
 
 // Save applies u in one Lua script, so every part lands or none does: the
-// must-exist check of an update, the per-key merge (HSET/HDEL of value
-// fields), the metadata, PEXPIREAT and the owner index.
+// must-not-exist check of a create, the must-exist check of a merge, the
+// per-key merge (HSET/HDEL of value fields), the metadata, PEXPIREAT and
+// the owner index. A replace renames the replaced session's hash to the new
+// ID and leaves at the old key a marker hash {m:next: new ID} that expires
+// with the old session or after boltsession.ReplacedGrace, whichever is
+// first.
 //
 // Save returning nil means Redis applied the change in memory; whether it
 // survives a Redis crash is up to the server's persistence settings
@@ -127,7 +131,19 @@ func (s *Store) Save(ctx context.Context, u boltsession.Update) error {
 	if u.Create && u.Expires.IsZero() {
 		return errors.New("boltsession: redisstore: save: a new record needs Expires")
 	}
-	args := make([]any, 0, 13+2*len(u.Set)+len(u.Delete))
+	keys := []string{s.sessionKey(u.ID)}
+	if u.Replaces != "" {
+		switch {
+		case !u.Create:
+			return errors.New("boltsession: redisstore: save: Replaces needs Create")
+		case u.Replaces == u.ID:
+			return errors.New("boltsession: redisstore: save: a session cannot replace itself")
+		case !validID(u.Replaces):
+			return boltsession.ErrNotFound
+		}
+		keys = append(keys, s.sessionKey(u.Replaces))
+	}
+	args := make([]any, 0, 15+2*len(u.Set)+len(u.Delete))
 	args = append(args, u.ID, s.ownerPrefix(), nanos(s.opts.Now()),
 		flag(u.Create), nanos(u.Created), flag(u.Clear))
 	if u.Expires.IsZero() {
@@ -145,21 +161,32 @@ func (s *Store) Save(ctx context.Context, u boltsession.Update) error {
 	} else {
 		args = append(args, "0", "0")
 	}
-	args = append(args, len(u.Set))
+	args = append(args, u.Replaces, millis(s.opts.Now().Add(boltsession.ReplacedGrace)), len(u.Set))
 	for k, v := range u.Set {
 		args = append(args, valuePrefix+k, v)
 	}
 	for _, k := range u.Delete {
 		args = append(args, valuePrefix+k)
 	}
-	n, err := saveScript.Run(ctx, s.client, []string{s.sessionKey(u.ID)}, args...).Int()
+	n, err := saveScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
 		return wrap("save", err)
 	}
-	if n == 0 {
-		return boltsession.ErrNotFound
+	return scriptOutcome(n)
+}
+
+// scriptOutcome turns the reply of the save and touch scripts into the
+// Store contract's errors.
+func scriptOutcome(n int) error {
+	switch n {
+	case 1:
+		return nil
+	case -1:
+		return boltsession.ErrReplaced
+	case -2:
+		return boltsession.ErrExists
 	}
-	return nil
+	return boltsession.ErrNotFound
 }
 
 func flag(b bool) string {
@@ -184,14 +211,17 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
 	if err != nil {
 		return wrap("touch", err)
 	}
-	if n == 0 {
-		return boltsession.ErrNotFound
-	}
-	return nil
+	return scriptOutcome(n)
 }
 
-// Delete removes the session and its owner-index entry; deleting a missing
-// session is not an error.
+// maxReplaceChain bounds how many markers of replaced sessions Delete
+// follows; replaces only ever point to unused IDs, so a chain cannot loop.
+const maxReplaceChain = 10_000
+
+// Delete ends the session: it removes the session and its owner-index
+// entry and, if the session was replaced while its marker is kept, the
+// replacements too, in one script. Deleting a missing session is not an
+// error.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if s.misconfigured != nil {
 		return s.misconfigured
@@ -199,7 +229,8 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return nil
 	}
-	if err := deleteScript.Run(ctx, s.client, []string{s.sessionKey(id)}, id, s.ownerPrefix()).Err(); err != nil {
+	if err := deleteScript.Run(ctx, s.client, []string{s.sessionKey(id)}, id, s.ownerPrefix(),
+		s.opts.Prefix, maxReplaceChain).Err(); err != nil {
 		return wrap("delete", err)
 	}
 	return nil

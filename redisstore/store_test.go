@@ -203,10 +203,16 @@ func TestUpdateOfMissingOrExpiredRecordIsNotFoundAndWritesNothing(t *testing.T) 
 	}
 }
 
-func TestCreateReplacesAnExistingRecord(t *testing.T) {
+func TestCreateOverwritesOnlyAnExpiredRecord(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	f.create(t, "s", time.Hour, "alice", map[string][]byte{"old": []byte("1")})
+	f.create(t, "s", time.Minute, "alice", map[string][]byte{"old": []byte("1")})
+	err := f.store.Save(ctx, boltsession.Update{ID: "s", Create: true, Expires: f.clock.Now().Add(time.Hour)})
+	if !errors.Is(err, boltsession.ErrExists) {
+		t.Fatalf("create of a live ID: %v, want ErrExists", err)
+	}
+	// Expired by the store's clock, still in Redis: dead, so overwritten.
+	f.clock.Advance(time.Minute)
 	f.create(t, "s", time.Hour, "bob", map[string][]byte{"new": []byte("2")})
 	r, err := f.store.Load(ctx, "s")
 	if err != nil {
@@ -216,7 +222,37 @@ func TestCreateReplacesAnExistingRecord(t *testing.T) {
 		t.Fatalf("record = %+v", r)
 	}
 	if ok, _ := f.client.SIsMember(ctx, "sess:owner:alice", "s").Result(); ok {
-		t.Fatal("replaced record still indexed under its old owner")
+		t.Fatal("overwritten record still indexed under its old owner")
+	}
+}
+
+func TestReplaceLeavesAMarkerThatExpiresWithTheGrace(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.create(t, "old", 24*time.Hour, "alice", map[string][]byte{"a": []byte("1")})
+	err := f.store.Save(ctx, boltsession.Update{ID: "new", Create: true, Replaces: "old",
+		Expires: f.clock.Now().Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := f.client.HGetAll(ctx, "sess:old").Result()
+	if err != nil || len(h) != 1 || h["m:next"] != "new" {
+		t.Fatalf("marker = %v, %v; want {m:next: new}", h, err)
+	}
+	// PEXPIREAT is on the injected clock's time: the marker lasts the
+	// grace from there, not the old session's remaining day.
+	at, err := f.client.Do(ctx, "PEXPIRETIME", "sess:old").Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := f.clock.Now().Add(boltsession.ReplacedGrace).UnixMilli(); at != want {
+		t.Fatalf("marker expires at %d, want %d (ReplacedGrace after the replace)", at, want)
+	}
+	if ok, _ := f.client.SIsMember(ctx, "sess:owner:alice", "old").Result(); ok {
+		t.Fatal("the replaced ID is still in the owner index")
+	}
+	if ok, _ := f.client.SIsMember(ctx, "sess:owner:alice", "new").Result(); !ok {
+		t.Fatal("the new ID is not in the owner index")
 	}
 }
 

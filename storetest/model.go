@@ -22,8 +22,27 @@ type modelRecord struct {
 	values  map[string]string
 }
 
+// apply is what a merge of u does to the record.
+func (rec *modelRecord) apply(u *boltsession.Update) {
+	for k, v := range u.Set {
+		rec.values[k] = string(v)
+	}
+	for _, k := range u.Delete {
+		delete(rec.values, k)
+	}
+	if !u.Expires.IsZero() {
+		rec.expires = u.Expires
+	}
+	if u.Owner != nil {
+		rec.owner = *u.Owner
+	}
+	if u.MaxAge != nil {
+		rec.maxAge = *u.MaxAge
+	}
+}
+
 // testModel runs a fixed pseudo-random sequence of creates, per-key
-// updates, touches, deletes and owner destructions on a few IDs and owners
+// updates, touches, replaces, deletes and owner destructions on a few IDs and owners
 // (one owner a prefix of another) and after every step checks Load, Owned
 // and Count against an in-memory model of the contract. Expiries are an
 // hour or more in the past or the future, so no clock is needed; what an
@@ -43,11 +62,23 @@ func testModel(t *testing.T, s boltsession.Store) {
 		return time.Now().Add(time.Duration(1+rng.IntN(4)) * time.Hour)
 	}
 	model := map[string]*modelRecord{}
+	replacedBy := map[string]string{} // markers of replaced sessions: old ID → new ID
 	live := func(id string) *modelRecord {
 		if r := model[id]; r != nil && time.Now().Before(r.expires) {
 			return r
 		}
 		return nil
+	}
+	// gone is the error a step on a session that is not live gives.
+	gone := func(id string) error {
+		if _, ok := replacedBy[id]; ok {
+			return boltsession.ErrReplaced
+		}
+		return boltsession.ErrNotFound
+	}
+	inUse := func(id string) bool {
+		_, replaced := replacedBy[id]
+		return live(id) != nil || replaced
 	}
 	var ops []string
 	fail := func(format string, args ...any) {
@@ -55,9 +86,9 @@ func testModel(t *testing.T, s boltsession.Store) {
 		t.Fatalf("%s\nafter:\n  %s", fmt.Sprintf(format, args...), strings.Join(ops, "\n  "))
 	}
 
-	for range 200 {
+	for range 300 {
 		id := pick(ids)
-		switch rng.IntN(6) {
+		switch rng.IntN(7) {
 		case 0, 1:
 			u := boltsession.Update{ID: id, Create: true, Created: time.Now(), Expires: expiry(), Set: map[string][]byte{}}
 			rec := &modelRecord{expires: u.Expires, values: map[string]string{}}
@@ -72,7 +103,14 @@ func testModel(t *testing.T, s boltsession.Store) {
 				rec.owner = *u.Owner
 			}
 			ops = append(ops, fmt.Sprintf("create %s live=%v owner=%q", id, u.Expires.After(time.Now()), rec.owner))
-			if err := s.Save(ctx, u); err != nil {
+			err := s.Save(ctx, u)
+			if inUse(id) {
+				if !errors.Is(err, boltsession.ErrExists) {
+					fail("create of %s in use: %v, want ErrExists", id, err)
+				}
+				continue
+			}
+			if err != nil {
 				fail("create %s: %v", id, err)
 			}
 			model[id] = rec
@@ -99,37 +137,23 @@ func testModel(t *testing.T, s boltsession.Store) {
 			err := s.Save(ctx, u)
 			rec := live(id)
 			if rec == nil {
-				if !errors.Is(err, boltsession.ErrNotFound) {
-					fail("update of a gone %s: %v, want ErrNotFound", id, err)
+				if want := gone(id); !errors.Is(err, want) {
+					fail("update of a gone %s: %v, want %v", id, err, want)
 				}
 				continue
 			}
 			if err != nil {
 				fail("update %s: %v", id, err)
 			}
-			for k, v := range u.Set {
-				rec.values[k] = string(v)
-			}
-			for _, k := range u.Delete {
-				delete(rec.values, k)
-			}
-			if !u.Expires.IsZero() {
-				rec.expires = u.Expires
-			}
-			if u.Owner != nil {
-				rec.owner = *u.Owner
-			}
-			if u.MaxAge != nil {
-				rec.maxAge = *u.MaxAge
-			}
+			rec.apply(&u)
 		case 3:
 			exp := expiry()
 			ops = append(ops, fmt.Sprintf("touch %s live=%v", id, exp.After(time.Now())))
 			err := s.Touch(ctx, id, exp)
 			rec := live(id)
 			if rec == nil {
-				if !errors.Is(err, boltsession.ErrNotFound) {
-					fail("touch of a gone %s: %v, want ErrNotFound", id, err)
+				if want := gone(id); !errors.Is(err, want) {
+					fail("touch of a gone %s: %v, want %v", id, err, want)
 				}
 				continue
 			}
@@ -142,7 +166,42 @@ func testModel(t *testing.T, s boltsession.Store) {
 			if err := s.Delete(ctx, id); err != nil {
 				fail("delete %s: %v", id, err)
 			}
+			for next, ok := id, true; ok; { // the replacements end too
+				delete(model, next)
+				old := next
+				next, ok = replacedBy[old]
+				delete(replacedBy, old)
+			}
+		case 6:
+			next := pick(ids)
+			if next == id {
+				continue
+			}
+			u := boltsession.Update{ID: next, Create: true, Replaces: id, Expires: expiry(),
+				Set: map[string][]byte{pick(keys): []byte("r")}}
+			ops = append(ops, fmt.Sprintf("replace %s by %s live=%v", id, next, u.Expires.After(time.Now())))
+			err := s.Save(ctx, u)
+			from := live(id)
+			switch {
+			case inUse(next):
+				if !errors.Is(err, boltsession.ErrExists) {
+					fail("replace onto %s in use: %v, want ErrExists", next, err)
+				}
+				continue
+			case from == nil:
+				if want := gone(id); !errors.Is(err, want) {
+					fail("replace of a gone %s: %v, want %v", id, err, want)
+				}
+				continue
+			case err != nil:
+				fail("replace %s by %s: %v", id, next, err)
+			}
+			rec := *from
+			rec.values = maps.Clone(from.values)
+			rec.apply(&u)
+			model[next] = &rec
 			delete(model, id)
+			replacedBy[id] = next
 		case 5:
 			idx, ok := s.(boltsession.OwnerIndex)
 			if !ok {

@@ -67,7 +67,13 @@ var cases = []struct {
 	{"UpdateOfMissingRecordIsNotFoundAndCreatesNothing", testUpdateMissing},
 	{"UpdateAfterDeleteDoesNotRecreate", testUpdateAfterDelete},
 	{"ConcurrentUpdatesRacingDeleteLeaveNoRecord", testRaceDelete},
-	{"CreateReplacesExistingRecord", testCreateReplaces},
+	{"CreateNeverOverwritesALiveRecord", testCreateNeverOverwrites},
+	{"ReplaceMovesTheRecordToTheNewID", testReplace},
+	{"ReplaceOfAGoneSessionCreatesNothing", testReplaceGone},
+	{"ReplaceOntoAnIDInUseIsExists", testReplaceOntoUsed},
+	{"StepsOnAReplacedSessionAreErrReplaced", testStepsOnReplaced},
+	{"DeleteOfAReplacedSessionEndsItsReplacements", testDeleteFollowsReplace},
+	{"EveryInterleavingOfTwoLifecycleSteps", testInterleavings},
 	{"ClearRemovesEveryValueBeforeSet", testClear},
 	{"MaxAgeIsSetAndReset", testMaxAge},
 	{"ConcurrentSavesOfDifferentKeysAllPersist", testConcurrentKeys},
@@ -314,15 +320,29 @@ func testRaceDelete(t *testing.T, s boltsession.Store) {
 	loadMissing(t, s, "s1")
 }
 
-func testCreateReplaces(t *testing.T, s boltsession.Store) {
+func testCreateNeverOverwrites(t *testing.T, s boltsession.Store) {
 	save(t, s, boltsession.Update{ID: "s1", Create: true, Created: time.Now().Add(-time.Hour),
 		Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"old": []byte("1")},
 		Owner: ptr("user-1"), MaxAge: ptr(time.Hour)})
+	err := s.Save(context.Background(), boltsession.Update{ID: "s1", Create: true, Created: time.Now(),
+		Expires: time.Now().Add(2 * time.Hour), Set: map[string][]byte{"new": []byte("2")}})
+	if !errors.Is(err, boltsession.ErrExists) {
+		t.Fatalf("create of a live ID: %v, want ErrExists", err)
+	}
+	rec := load(t, s, "s1")
+	wantValues(t, rec, map[string]string{"old": "1"})
+	if rec.Owner != "user-1" || rec.MaxAge != time.Hour {
+		t.Errorf("owner %q max age %v after a refused create, want user-1 and 1h", rec.Owner, rec.MaxAge)
+	}
+
+	// An expired record is dead: a create of its ID makes a new record.
+	save(t, s, boltsession.Update{ID: "s2", Create: true, Created: time.Now().Add(-2 * time.Hour),
+		Expires: time.Now().Add(-time.Hour), Set: map[string][]byte{"old": []byte("1")}, Owner: ptr("user-1")})
 	created := time.Now()
 	expires := time.Now().Add(2 * time.Hour)
-	save(t, s, boltsession.Update{ID: "s1", Create: true, Created: created, Expires: expires,
+	save(t, s, boltsession.Update{ID: "s2", Create: true, Created: created, Expires: expires,
 		Set: map[string][]byte{"new": []byte("2")}})
-	rec := load(t, s, "s1")
+	rec = load(t, s, "s2")
 	wantValues(t, rec, map[string]string{"new": "2"})
 	if !sameTime(rec.Created, created) || !sameTime(rec.Expires, expires) {
 		t.Errorf("times after create: %v %v, want %v %v", rec.Created, rec.Expires, created, expires)
@@ -331,9 +351,8 @@ func testCreateReplaces(t *testing.T, s boltsession.Store) {
 		t.Errorf("owner %q max age %v after create, want none", rec.Owner, rec.MaxAge)
 	}
 	if idx, ok := s.(boltsession.OwnerIndex); ok {
-		recs, err := idx.Owned(context.Background(), "user-1")
-		if err != nil || len(recs) != 0 {
-			t.Errorf("Owned(user-1) after a create without owner = %v, %v; want none", recs, err)
+		if got := ownedIDs(t, idx, "user-1"); !slices.Equal(got, []string{"s1"}) {
+			t.Errorf("Owned(user-1) = %v, want [s1]", got)
 		}
 	}
 }

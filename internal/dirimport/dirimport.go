@@ -172,6 +172,34 @@ type Saver[T any] interface {
 	Save(ctx context.Context, record T) error
 }
 
+// Overwriting is the Saver an importer hands to Import: it creates each
+// record, and where its ID is already in use (the import run again, or a
+// session the target store holds under that ID) it deletes that record and
+// creates it again, so that an import is idempotent and the imported copy
+// wins. The stores' creates never overwrite (boltsession.Update.Create), so
+// the delete is explicit. exists reports the error of a create whose ID is
+// in use, id the ID of a record.
+type Overwriting[T any] struct {
+	Store interface {
+		Saver[T]
+		Delete(ctx context.Context, id string) error
+	}
+	ID     func(T) string
+	Exists func(error) bool
+}
+
+// Save creates r, or replaces the record with its ID.
+func (o Overwriting[T]) Save(ctx context.Context, r T) error {
+	err := o.Store.Save(ctx, r)
+	if !o.Exists(err) {
+		return err
+	}
+	if err := o.Store.Delete(ctx, o.ID(r)); err != nil {
+		return err
+	}
+	return o.Store.Save(ctx, r)
+}
+
 // Writer saves an import's records concurrently, Writers at a time. The
 // first failed save cancels the rest and stops the import. Its methods are
 // for one goroutine: Save, then Wait once.
