@@ -151,6 +151,16 @@ func (s *Session) settle(p *plan, err error) error {
 	}
 	ended, replaced := errors.Is(err, ErrNotFound), errors.Is(err, ErrReplaced)
 	if (!ended && !replaced) || p.step == stepCreate || p.step == stepDestroy {
+		if p.lenient {
+			// The request was served from the record and changed
+			// nothing; failing it for a step it did not ask for (a full
+			// disk refusing a lazy touch) would turn every read into an
+			// error page. The session keeps its stored expiry, and a
+			// later request tries again.
+			s.m.log.Error("boltsession: could not extend a session's expiry; it keeps the current one",
+				"session", logID(id), "error", err)
+			return nil
+		}
 		return fmt.Errorf("boltsession: %s session %s: %w", p.step, logID(id), err)
 	}
 	// Another request ended or regenerated the session after this one

@@ -281,6 +281,14 @@ func (c *soakClient) step(t *testing.T, client *http.Client, path string, op soa
 		c.cookie, c.n, c.loggedIn = "", 0, false
 		return
 	}
+	if rep.status == http.StatusConflict {
+		// The change did not land because the session ended under the
+		// request (ErrEnded): only a sign-out everywhere by another
+		// client, or an idle expiry, explains that.
+		c.checkGone(t, path, -1)
+		c.cookie, c.n, c.loggedIn = "", 0, false
+		return
+	}
 	if rep.status != http.StatusOK {
 		t.Errorf("%s %s: %d %s", method, path, rep.status, rep.body)
 		return
