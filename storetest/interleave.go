@@ -186,7 +186,7 @@ func checkInterleaving(t *testing.T, s boltsession.Store, id string, st [2]lifec
 	}
 	if idx, ok := s.(boltsession.OwnerIndex); ok {
 		if got := ownedIDs(t, idx, ownerOf(id)); !slices.Equal(got, []string{want}) {
-			return fmt.Errorf("Owned = %v, want [%s]", got, want)
+			return fmt.Errorf("the owner index lists %v, want [%s]", got, want)
 		}
 	}
 	return nil
