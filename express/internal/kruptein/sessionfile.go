@@ -21,6 +21,12 @@ func (c *Cipher) DecryptSessionFile(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return unwrapSessionJSON(pt)
+}
+
+// unwrapSessionJSON undoes kruptein's JSON.stringify of the string
+// session-file-store gave it.
+func unwrapSessionJSON(pt []byte) ([]byte, error) {
 	var s string
 	if t := bytes.TrimSpace(pt); len(t) == 0 || t[0] != '"' || json.Unmarshal(t, &s) != nil {
 		return nil, fmt.Errorf("%w: the plaintext is not the JSON string session-file-store encrypts", ErrMalformed)
