@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// fuzzCiphers are the containers and encodings an envelope is decoded
-// with, and whether the decryption after the HMAC check is a GCM one.
+// fuzzCiphers cover both containers, every encoding and both kinds of
+// decryption (GCM, and the modes without a tag).
 var fuzzCiphers = []Options{
 	{},
 	{Encoding: "hex", Algorithm: "aes-128-gcm", TagSize: 12},
