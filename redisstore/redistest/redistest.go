@@ -20,10 +20,25 @@
 //
 // Stop and Restart let a test take the server away and bring it back (empty)
 // on the same address, to check how a program rides out an outage.
+//
+// StartCluster builds a Redis Cluster the same way, one such server per
+// node, and tells the test which node is master or replica of which slots.
+// Failover and AwaitFailover replace a master by its replica, Rejoin brings
+// a killed node back, and every change of shape returns only once every
+// running node agrees the cluster is healthy:
+//
+//	c := redistest.StartCluster(t, redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: 1})
+//	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+//	defer cc.Close()
+//	// ... write, then c.SyncReplicas(master) so the write survives:
+//	heir := c.Failover(master)
+//	cc.ReloadState(ctx) // go-redis does not learn of a dead master by itself
+//
+// The package administers its servers over the Redis protocol itself and
+// depends on no client library; tests bring their own.
 package redistest
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -58,18 +73,17 @@ type Server struct {
 // (for example "--cluster-enabled", "yes").
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		msg := "redis-server not found on PATH; install it (Debian/Ubuntu: apt-get install redis-server) to run the Redis tests"
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("%s (%s=1 makes this a failure)", msg, RequireEnv)
-		}
-		t.Skip(msg)
-	}
-	port, err := freePort()
+	path := lookServer(t)
+	ports, err := freePorts(1)
 	if err != nil {
 		t.Fatalf("redistest: no free port: %v", err)
 	}
+	return startOn(t, path, ports[0], extra)
+}
+
+// startOn is Start with the redis-server binary found and the port chosen.
+func startOn(t testing.TB, path string, port int, extra []string) *Server {
+	t.Helper()
 	s := &Server{
 		Addr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		t:     t,
@@ -82,6 +96,21 @@ func Start(t testing.TB, extra ...string) *Server {
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// lookServer returns the path of redis-server, or skips the test (fails it
+// under RequireEnv=1) with a hint on how to install it.
+func lookServer(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		msg := "redis-server not found on PATH; install it (Debian/Ubuntu: apt-get install redis-server) to run the Redis tests"
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%s (%s=1 makes this a failure)", msg, RequireEnv)
+		}
+		t.Skip(msg)
+	}
+	return path
 }
 
 // URL returns the server's address as a redis:// URL for database 0, the
@@ -145,32 +174,36 @@ func (s *Server) start() error {
 	}
 }
 
-// ping sends an inline PING and waits for +PONG, without a client library.
+// ping sends PING and wants PONG back.
 func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	r, err := do(addr, "PING")
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("unexpected reply %q", line)
+	if r != "PONG" {
+		return fmt.Errorf("unexpected reply %q", r)
 	}
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct ports that were free a moment ago: all n
+// listeners are open at once, so the kernel cannot hand out one port twice.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
+}
+
+// running reports whether the server was started and not stopped since.
+func (s *Server) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
 }
