@@ -80,7 +80,7 @@ func TestClusterDefaultPrefixKeepsOwnerAndSessionInOneSlot(t *testing.T) {
 		}
 	}
 	err = saveScript.Run(ctx, cc, []string{"sess:a"}, "a", "sess:owner:", nanos(now), "1", nanos(now), "0",
-		nanos(now.Add(time.Hour)), millis(now.Add(time.Hour)), "1", owner, "0", "0", 0).Err()
+		nanos(now.Add(time.Hour)), millis(now.Add(time.Hour)), "1", owner, "0", "0", "", millis(now), 0).Err()
 	if err == nil {
 		t.Fatal("a script reaching a key on another node succeeded")
 	}
