@@ -73,7 +73,7 @@ func TestAdminHandlerServesStatsAndTheList(t *testing.T) {
 	var st map[string]any
 	code, h := adminDo(t, "GET", srv.URL+"/admin/stats", &st)
 	if code != 200 || h.Get("Content-Type") != "application/json" || st["sessions"] != 3.0 || st["expired"] != 1.0 ||
-		st["owners"] != 2.0 || st["format_version"] != 1.0 {
+		st["owners"] != 2.0 || st["format_version"] != float64(boltsession.FormatVersion) {
 		t.Fatalf("GET /stats: %d %v", code, st)
 	}
 

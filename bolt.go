@@ -193,20 +193,24 @@ func initFile(db *bbolt.DB) error {
 	// An existing session file is only checked, in a read transaction: a
 	// write here would change the file on every Open, even for a look.
 	if db.View(checkFormat) == nil {
-		var complete bool
+		var current bool
 		_ = db.View(func(tx *bbolt.Tx) error {
-			complete = tx.Bucket(bucketReplaced) != nil
+			current = fileVersion(tx) == formatVersion
 			return nil
 		})
-		if complete {
+		if current {
 			return nil
 		}
-		// A file written before markers of replaced sessions existed
-		// gains their bucket; the format is otherwise unchanged, so
-		// older releases still read it.
+		// A version 1 file: its records stay as they are (without a
+		// checksum until their next write); it gains the bucket of
+		// replaced-session markers and the version that says records
+		// may carry checksums, so that an older release refuses it
+		// instead of misreading them.
 		return db.Update(func(tx *bbolt.Tx) error {
-			_, err := tx.CreateBucketIfNotExists(bucketReplaced)
-			return err
+			if _, err := tx.CreateBucketIfNotExists(bucketReplaced); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketMeta).Put(keyVersion, binary.BigEndian.AppendUint64(nil, formatVersion))
 		})
 	}
 	return db.Update(func(tx *bbolt.Tx) error {
@@ -224,9 +228,7 @@ func initFile(db *bbolt.DB) error {
 					return err
 				}
 			}
-			var v [8]byte
-			binary.BigEndian.PutUint64(v[:], formatVersion)
-			return tx.Bucket(bucketMeta).Put(keyVersion, v[:])
+			return tx.Bucket(bucketMeta).Put(keyVersion, binary.BigEndian.AppendUint64(nil, formatVersion))
 		}
 		// A session file checkFormat refused above: the same check says why.
 		return checkFormat(tx)

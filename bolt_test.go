@@ -304,11 +304,11 @@ func TestOpenRefusesANewerFormatVersion(t *testing.T) {
 	s := openAt(t, path, nil)
 	s.Close()
 	rawUpdate(t, path, func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 2))
+		return tx.Bucket([]byte("meta")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 3))
 	})
 	_, err := boltsession.Open(path, nil)
-	if !errors.Is(err, boltsession.ErrVersion) || !strings.Contains(err.Error(), "version 2") {
-		t.Fatalf("Open of a version 2 file: %v, want ErrVersion naming the version", err)
+	if !errors.Is(err, boltsession.ErrVersion) || !strings.Contains(err.Error(), "version 3") {
+		t.Fatalf("Open of a version 3 file: %v, want ErrVersion naming the version", err)
 	}
 }
 

@@ -5,3 +5,6 @@ package boltsession
 type TestClock = testClock
 
 var NewTestClock = newTestClock
+
+// FormatVersion is the session file format version this release writes.
+const FormatVersion = formatVersion

@@ -385,11 +385,10 @@ func checkFormat(tx *bbolt.Tx) error {
 	if meta == nil {
 		return fmt.Errorf("%w: a bbolt file without a session format version", ErrVersion)
 	}
-	raw := meta.Get(keyVersion)
-	if len(raw) != 8 {
+	if len(meta.Get(keyVersion)) != 8 {
 		return fmt.Errorf("%w: the meta bucket holds no readable format version", ErrVersion)
 	}
-	if v := binary.BigEndian.Uint64(raw); v == 0 || v > formatVersion {
+	if v := fileVersion(tx); v == 0 || v > formatVersion {
 		return fmt.Errorf("%w: format version %d, this release reads up to %d", ErrVersion, v, formatVersion)
 	}
 	for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {
@@ -398,4 +397,15 @@ func checkFormat(tx *bbolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// fileVersion is the format version a session file's meta bucket holds,
+// 0 when it holds none.
+func fileVersion(tx *bbolt.Tx) uint64 {
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		if raw := meta.Get(keyVersion); len(raw) == 8 {
+			return binary.BigEndian.Uint64(raw)
+		}
+	}
+	return 0
 }

@@ -96,7 +96,7 @@ func TestInspectAndScanReportACorruptRecordWithoutFailing(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := clock.Now()
-	if in.FormatVersion != 1 || in.Sessions != 3 || in.Expired != 1 || in.Owners != 2 || in.FileSize == 0 || in.PageSize == 0 {
+	if in.FormatVersion != boltsession.FormatVersion || in.Sessions != 3 || in.Expired != 1 || in.Owners != 2 || in.FileSize == 0 || in.PageSize == 0 {
 		t.Fatalf("Inspect = %+v", in)
 	}
 	if !in.ExpiresFirst.Equal(now.Add(10*time.Minute)) || !in.ExpiresLast.Equal(now.Add(100*time.Minute)) {
@@ -129,7 +129,7 @@ func TestInspectAndScanReportACorruptRecordWithoutFailing(t *testing.T) {
 func TestInspectOfAnEmptyFile(t *testing.T) {
 	s := openTest(t, nil)
 	in, err := s.Inspect(context.Background())
-	if err != nil || in.Sessions != 0 || in.Owners != 0 || !in.ExpiresFirst.IsZero() || in.FormatVersion != 1 {
+	if err != nil || in.Sessions != 0 || in.Owners != 0 || !in.ExpiresFirst.IsZero() || in.FormatVersion != boltsession.FormatVersion {
 		t.Fatalf("Inspect = %+v, %v", in, err)
 	}
 }

@@ -2,7 +2,9 @@ package boltsession
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"fmt"
 	"io"
 	"math"
@@ -15,7 +17,23 @@ import (
 // formatVersion is the on-disk format this package writes and the newest it
 // reads. Open refuses a file whose meta bucket holds a larger number, so an
 // older release never misreads a file a newer one wrote.
-const formatVersion = 1
+//
+// Version 2 added the record checksum (recordTag) and the bucket of
+// replaced-session markers. Version 1 files are read as they are (their
+// records carry no checksum) and marked version 2 when opened for writing,
+// since their records gain a checksum on their next write.
+const formatVersion = 2
+
+// recordTag starts a checksummed record: the tag, the CRC-32C (Castagnoli)
+// of the msgpack body in 4 bytes big-endian, then the body. 0xc1 is the one
+// byte msgpack never uses, so a record written before checksums, a bare
+// msgpack map, is told apart by its first byte.
+const recordTag = 0xc1
+
+// recordHeader is the length of the tag and the checksum.
+const recordHeader = 5
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Field names of a stored record. They are one byte each because they are
 // repeated in every record; they must never change within a format version.
@@ -47,7 +65,14 @@ func encodeRecord(r *Record) ([]byte, error) {
 	e := encoders.Get().(*recordEncoder)
 	defer encoders.Put(e)
 	e.buf.Reset()
+	e.buf.Write([]byte{recordTag, 0, 0, 0, 0}) // the checksum is filled in last
 	enc := e.enc
+	if err := checkTime("created", r.Created); err != nil {
+		return nil, err
+	}
+	if err := checkTime("expiry", r.Expires); err != nil {
+		return nil, err
+	}
 
 	fields := 3 // created, expires, values are always written
 	if r.MaxAge != 0 {
@@ -74,7 +99,20 @@ func encodeRecord(r *Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltsession: encode record: %w", err)
 	}
-	return bytes.Clone(e.buf.Bytes()), nil
+	out := bytes.Clone(e.buf.Bytes())
+	binary.BigEndian.PutUint32(out[1:recordHeader], crc32.Checksum(out[recordHeader:], castagnoli))
+	return out, nil
+}
+
+// checkTime refuses a time the record format cannot hold: Unix nanoseconds
+// in an int64 reach from 1678 to 2262. A time outside would be clamped,
+// and a clamped expiry never equals the one a request computes, so every
+// request would rewrite the record.
+func checkTime(what string, t time.Time) error {
+	if !t.IsZero() && (t.Before(minNanoTime) || t.After(maxNanoTime)) {
+		return fmt.Errorf("boltsession: %s %v is outside the years 1678 to 2262 that a session record holds", what, t)
+	}
+	return nil
 }
 
 var decoders = sync.Pool{New: func() any {
@@ -106,7 +144,27 @@ func decodeIndexFields(id string, b []byte) (*Record, error) {
 	return decodeWith(id, b, true)
 }
 
+// verifyRecordSum checks the checksum of a stored record and returns its
+// msgpack body. A record without the tag (written before format version 2)
+// is returned whole, unchecked.
+func verifyRecordSum(b []byte) ([]byte, error) {
+	if len(b) == 0 || b[0] != recordTag {
+		return b, nil
+	}
+	if len(b) < recordHeader {
+		return nil, fmt.Errorf("%w: record of %d bytes is shorter than its checksum", ErrCorrupt, len(b))
+	}
+	if crc32.Checksum(b[recordHeader:], castagnoli) != binary.BigEndian.Uint32(b[1:recordHeader]) {
+		return nil, fmt.Errorf("%w: record checksum mismatch: its bytes were damaged on disk", ErrCorrupt)
+	}
+	return b[recordHeader:], nil
+}
+
 func decodeWith(id string, b []byte, skipValues bool) (*Record, error) {
+	b, err := verifyRecordSum(b)
+	if err != nil {
+		return nil, err
+	}
 	d := decoders.Get().(*recordDecoder)
 	defer decoders.Put(d)
 	d.r.Reset(b)

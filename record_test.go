@@ -3,6 +3,7 @@ package boltsession
 import (
 	"errors"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestRecordRoundTrips(t *testing.T) {
 	for name, rec := range map[string]*Record{
 		"full":    sampleRecord(),
 		"minimal": {ID: "x", Expires: time.Unix(1, 0), Values: map[string][]byte{}},
-		"far future": {ID: "y", Created: time.Unix(0, 1), Expires: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC),
+		"last year held": {ID: "y", Created: time.Unix(0, 1), Expires: time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC),
 			Values: map[string][]byte{}},
 	} {
 		raw, err := encodeRecord(rec)
@@ -41,12 +42,23 @@ func TestRecordRoundTrips(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: decode: %v", name, err)
 		}
-		if name == "far future" {
-			// Beyond 2262 an expiry is stored as the largest time that fits.
-			rec.Expires = maxNanoTime
-		}
 		if !sameRecord(got, rec) {
 			t.Fatalf("%s: round trip\n got %+v\nwant %+v", name, got, rec)
+		}
+	}
+}
+
+// TestRecordTimesTheFormatCannotHoldAreRefused: clamping an expiry after
+// 2262 would make every request rewrite the record (the stored expiry
+// never equals the computed one), so such times are an error.
+func TestRecordTimesTheFormatCannotHoldAreRefused(t *testing.T) {
+	for name, rec := range map[string]*Record{
+		"expiry after 2262": {ID: "y", Expires: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"created before 1678": {ID: "y", Created: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
+			Expires: time.Unix(1, 0)},
+	} {
+		if _, err := encodeRecord(rec); err == nil || !strings.Contains(err.Error(), "2262") {
+			t.Errorf("%s: %v, want an error naming the years the format holds", name, err)
 		}
 	}
 }
@@ -56,8 +68,11 @@ func TestRecordUsesShortFieldNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if raw[0] != recordTag {
+		t.Fatalf("record starts with %#x, want the checksum tag", raw[0])
+	}
 	var generic map[string]any
-	if err := msgpack.Unmarshal(raw, &generic); err != nil {
+	if err := msgpack.Unmarshal(raw[recordHeader:], &generic); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"c", "e", "m", "o", "v"} {

@@ -62,7 +62,7 @@ func TestStatsCountsLiveExpiredAndOwners(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Sessions != 3 || st.Expired != 1 || st.Owners != 2 || st.FormatVersion != 1 || st.FileSize == 0 || st.PageSize == 0 {
+	if st.Sessions != 3 || st.Expired != 1 || st.Owners != 2 || st.FormatVersion != 2 || st.FileSize == 0 || st.PageSize == 0 {
 		t.Fatalf("stats --json = %+v", st)
 	}
 	if st.ExpiresFirst == nil || st.ExpiresLast == nil || !st.ExpiresLast.After(*st.ExpiresFirst) {
