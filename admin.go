@@ -38,9 +38,11 @@ import (
 //	                               app keeps running (WriteTo), as
 //	                               application/octet-stream
 //
-// A method other than those gives 405. Only DELETE changes anything, and
-// browsers send a cross-site DELETE only after a CORS preflight, so a
-// forged form or link cannot delete sessions through an admin's cookie.
+// A path that is none of those gives 404, and a method other than those
+// 405 with an Allow header, both as JSON errors too. Only DELETE changes
+// anything, and browsers send a cross-site DELETE only after a CORS
+// preflight, so a forged form or link cannot delete sessions through an
+// admin's cookie.
 // Every route uses the store's ordinary operations and is safe alongside
 // the app's traffic; /backup holds one read transaction while it streams.
 func AdminHandler(s *BoltStore) http.Handler {
@@ -51,7 +53,52 @@ func AdminHandler(s *BoltStore) http.Handler {
 	mux.HandleFunc("DELETE /sessions", a.deleteOwner)
 	mux.HandleFunc("DELETE /sessions/{id}", a.deleteID)
 	mux.HandleFunc("GET /backup", a.backup)
-	return mux
+	return adminRoutes{mux}
+}
+
+// adminRoutes answers what the mux itself would answer with a plain-text
+// page (no route: 404; a route without that method: 405) with the JSON
+// error every other admin answer uses, keeping the mux's Allow header.
+type adminRoutes struct{ mux *http.ServeMux }
+
+func (a adminRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := a.mux.Handler(r); pattern != "" {
+		a.mux.ServeHTTP(w, r)
+		return
+	}
+	// No pattern matched: let the mux decide between 404 and 405, and
+	// keep only its status and Allow header.
+	rec := &adminStatus{header: http.Header{}}
+	a.mux.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		adminError(w, rec.status, fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow")))
+	case http.StatusNotFound, 0:
+		adminError(w, http.StatusNotFound, fmt.Errorf("no admin route %s (see the routes of boltsession.AdminHandler)", r.URL.Path))
+	default: // a redirect or anything else the mux answers: as it is
+		a.mux.ServeHTTP(w, r)
+	}
+}
+
+// adminStatus records the status and header a handler writes, and drops
+// its body.
+type adminStatus struct {
+	header http.Header
+	status int
+}
+
+func (s *adminStatus) Header() http.Header { return s.header }
+
+func (s *adminStatus) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
+}
+
+func (s *adminStatus) Write(p []byte) (int, error) {
+	s.WriteHeader(http.StatusOK)
+	return len(p), nil
 }
 
 // Limits on one list response.

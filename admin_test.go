@@ -100,6 +100,39 @@ func TestAdminHandlerServesStatsAndTheList(t *testing.T) {
 	}
 }
 
+func TestAdminHandlerAnswersUnknownRoutesAndMethodsAsJSONErrors(t *testing.T) {
+	s, _, _ := inspectFixture(t)
+	srv := adminServer(t, s)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		allow        string
+		says         string
+	}{
+		{"GET", "/nope", http.StatusNotFound, "", "no admin route /nope"},
+		{"GET", "/", http.StatusNotFound, "", "no admin route /"},
+		{"GET", "/sessions/c-3/values", http.StatusNotFound, "", "no admin route"},
+		{"POST", "/stats", http.StatusMethodNotAllowed, "GET, HEAD", "method POST not allowed on /stats"},
+		{"PUT", "/sessions", http.StatusMethodNotAllowed, "DELETE, GET, HEAD", "allowed: DELETE, GET, HEAD"},
+		{"GET", "/sessions/c-3", http.StatusMethodNotAllowed, "DELETE", "method GET not allowed"},
+		{"DELETE", "/backup", http.StatusMethodNotAllowed, "GET, HEAD", "not allowed"},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			var e map[string]string
+			code, h := adminDo(t, c.method, srv.URL+"/admin"+c.path, &e)
+			if code != c.status || h.Get("Content-Type") != "application/json" || len(e) != 1 || !strings.Contains(e["error"], c.says) {
+				t.Fatalf("%d %q %v; want %d, application/json, {\"error\": ...%s...}", code, h.Get("Content-Type"), e, c.status, c.says)
+			}
+			if got := h.Get("Allow"); got != c.allow {
+				t.Fatalf("Allow = %q, want %q", got, c.allow)
+			}
+		})
+	}
+	if n, err := s.Count(context.Background()); err != nil || n != 3 {
+		t.Fatalf("Count after the refused requests = %d, %v; want 3 (nothing deleted)", n, err)
+	}
+}
+
 func TestAdminHandlerDeletesByIDAndByOwner(t *testing.T) {
 	s, _, _ := inspectFixture(t)
 	srv := adminServer(t, s)

@@ -5,7 +5,9 @@
 // the handler runs and saves it after, with the options express-session
 // users know (cookie name, keys, resave, saveUninitialized, rolling, cookie
 // attributes). Values are msgpack-encoded one by one, so Get[T] decodes only
-// the key asked for, into the caller's type. BoltStore keeps every session
+// the key asked for, into the caller's type. LoadOrCreateKey keeps the
+// cookie signing key in a file (KeyFromEnv reads one from the environment),
+// so issued cookies stay valid across restarts. BoltStore keeps every session
 // in one file, fsyncs every acknowledged save and sweeps expired sessions in
 // the background; sessions survive a restart with no server to run.
 // Concurrent saves share one transaction and one fsync (group commit): the

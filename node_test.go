@@ -4,52 +4,37 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 )
 
-// nodeInstall runs `npm ci` in testdata/node at most once per test binary.
-var nodeInstall struct {
-	once sync.Once
-	err  error
-	out  []byte
-}
+// nodeInstallCommand installs the Node packages the compatibility tests
+// use; run it at the repository root. Tests never run npm themselves: it
+// needs the network.
+const nodeInstallCommand = "npm ci --prefix testdata/node"
 
-// requireNode returns the testdata/node directory with its packages
-// installed. Without node and npm the test is skipped with a message, unless
-// BOLTSESSION_REQUIRE_NODE=1 (as in CI), which makes their absence a failure.
-// `npm ci` runs only when node_modules is missing or older than the lockfile,
-// so CI may install beforehand with `npm ci --prefix testdata/node`.
+// requireNode returns the testdata/node directory, with its packages
+// installed. Without node, or without testdata/node/node_modules, the test
+// is skipped with a message saying how to enable it, unless
+// BOLTSESSION_REQUIRE_NODE=1 (as in CI, which runs the npm ci command
+// first), which makes either absence a failure.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("BOLTSESSION_REQUIRE_NODE") == "1" {
-				t.Fatalf("%s not found and BOLTSESSION_REQUIRE_NODE=1: %v", tool, err)
-			}
-			t.Skipf("skipping: %s not found (install node 20+ and npm to run the Node compatibility tests; BOLTSESSION_REQUIRE_NODE=1 makes this a failure)", tool)
+	missing := func(why, how string) {
+		t.Helper()
+		if os.Getenv("BOLTSESSION_REQUIRE_NODE") == "1" {
+			t.Fatalf("%s, and BOLTSESSION_REQUIRE_NODE=1 requires it: %s", why, how)
 		}
+		t.Skipf("skipping: %s: %s (BOLTSESSION_REQUIRE_NODE=1 makes this a failure)", why, how)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		missing("node not found", "to run the Node compatibility tests, install Node.js 20+ and npm, then run `"+nodeInstallCommand+"` at the repository root")
 	}
 	dir, err := filepath.Abs(filepath.Join("testdata", "node"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodeInstall.once.Do(func() {
-		lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-		if err != nil {
-			nodeInstall.err = err
-			return
-		}
-		installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
-		if err == nil && !installed.ModTime().Before(lock.ModTime()) {
-			return
-		}
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		nodeInstall.out, nodeInstall.err = cmd.CombinedOutput()
-	})
-	if nodeInstall.err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", dir, nodeInstall.err, nodeInstall.out)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err != nil {
+		missing("the Node packages are not installed in testdata/node/node_modules", "to run the Node compatibility tests, run `"+nodeInstallCommand+"` at the repository root")
 	}
 	return dir
 }

@@ -5,8 +5,8 @@ go 1.26.0
 require (
 	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
-	github.com/boltsession/boltsession v0.0.0
-	github.com/boltsession/boltsession/redisstore v0.0.0-00010101000000-000000000000
+	github.com/boltsession/boltsession v0.1.0
+	github.com/boltsession/boltsession/redisstore v0.1.0
 	github.com/gomodule/redigo v1.9.3
 	github.com/gorilla/sessions v1.4.0
 	github.com/redis/go-redis/v9 v9.23.0
@@ -20,9 +20,4 @@ require (
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
-)
-
-replace (
-	github.com/boltsession/boltsession => ../
-	github.com/boltsession/boltsession/redisstore => ../redisstore
 )

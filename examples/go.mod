@@ -3,8 +3,8 @@ module github.com/boltsession/boltsession/examples
 go 1.26.0
 
 require (
-	github.com/boltsession/boltsession v0.0.0
-	github.com/boltsession/boltsession/redisstore v0.0.0-00010101000000-000000000000
+	github.com/boltsession/boltsession v0.1.0
+	github.com/boltsession/boltsession/redisstore v0.1.0
 	github.com/redis/go-redis/v9 v9.23.0
 )
 
@@ -16,9 +16,4 @@ require (
 	go.etcd.io/bbolt v1.5.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
-)
-
-replace (
-	github.com/boltsession/boltsession => ../
-	github.com/boltsession/boltsession/redisstore => ../redisstore
 )

@@ -3,7 +3,7 @@ module github.com/boltsession/boltsession/gorillastore
 go 1.26
 
 require (
-	github.com/boltsession/boltsession v0.0.0
+	github.com/boltsession/boltsession v0.1.0
 	github.com/gorilla/securecookie v1.1.2
 	github.com/gorilla/sessions v1.4.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
@@ -14,5 +14,3 @@ require (
 	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/sys v0.45.0 // indirect
 )
-
-replace github.com/boltsession/boltsession => ../

@@ -54,6 +54,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -102,21 +103,37 @@ type Store struct {
 // New opens (or creates) the session database at path and returns a Store
 // whose cookies are signed with keyPairs, as for
 // sessions.NewFilesystemStore: hash key, block key, hash key, block key, ...
-// If path is an existing directory, the database is DefaultFileName inside
-// it, so the path given to NewFilesystemStore can be kept as it is. An empty
-// path is an error (FilesystemStore falls back to the system's temporary
-// directory, which does not keep sessions across reboots).
+// (a nil block key signs without encrypting). At least one hash key is
+// required; New refuses to start without one, since unsigned IDs would let
+// a client pick any session. A hash key should be 32 or 64 random bytes; a
+// block key 16, 24 or 32.
 //
-// The Store owns the BoltStore: call Close when done.
+// path is FilesystemStore's directory or a database file:
+//   - An existing directory holds the database as DefaultFileName, so the
+//     path given to NewFilesystemStore can be kept as it is.
+//   - An existing file, or a new name with an extension (sessions.db), is
+//     the database file itself.
+//   - A path that does not exist and has no extension (./sessions, the
+//     usual FilesystemStore directory) is refused: it names a directory
+//     that is missing, and creating a file of that name would take the
+//     place the directory should have. Create the directory first.
+//   - A path whose parent directory does not exist is refused too.
+//   - An empty path is an error (FilesystemStore falls back to the
+//     system's temporary directory, which does not keep sessions across
+//     reboots).
+//
+// A refused path gives an error wrapping fs.ErrNotExist and creates
+// nothing. The Store owns the BoltStore: call Close when done.
 func New(path string, keyPairs ...[]byte) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("gorillastore: New needs a database path")
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, DefaultFileName)
+	if len(keyPairs) == 0 || len(keyPairs[0]) == 0 {
+		return nil, errors.New("gorillastore: New needs the key pairs to sign cookies with (hash key, block key, ...), as NewFilesystemStore does")
 	}
-	if len(keyPairs) == 0 {
-		return nil, errors.New("gorillastore: New needs at least one hash key")
+	path, err := databasePath(path)
+	if err != nil {
+		return nil, err
 	}
 	bs, err := boltsession.Open(path, nil)
 	if err != nil {
@@ -125,6 +142,29 @@ func New(path string, keyPairs ...[]byte) (*Store, error) {
 	s := NewStore(bs, keyPairs...)
 	s.bolt = bs
 	return s, nil
+}
+
+// databasePath returns the database file New opens for path (see New), or
+// why path cannot be one.
+func databasePath(path string) (string, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return filepath.Join(path, DefaultFileName), nil
+	case err == nil:
+		return path, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("gorillastore: %w", err)
+	}
+	if filepath.Ext(path) == "" || os.IsPathSeparator(path[len(path)-1]) {
+		return "", fmt.Errorf("gorillastore: directory %s does not exist; create it first (New keeps the database in it as %s), or name a database file such as %s.db: %w",
+			path, DefaultFileName, filepath.Clean(path), err)
+	}
+	dir := filepath.Dir(path)
+	if _, derr := os.Stat(dir); derr != nil {
+		return "", fmt.Errorf("gorillastore: directory %s of the database %s is missing; create it first: %w", dir, path, derr)
+	}
+	return path, nil
 }
 
 // NewStore returns a Store that keeps sessions in st (which the caller

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -429,5 +431,70 @@ func TestStoreLoadsTheSessionOfACancelledRequest(t *testing.T) {
 		if err != nil || session.IsNew || session.Values["user"] == nil {
 			t.Fatalf("%s request: err %v, new %v, values %v; want the stored session", name, err, session.IsNew, session.Values)
 		}
+	}
+}
+
+func TestNewRefusesAMissingDirectoryInsteadOfCreatingAFileThere(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, path, says string }{
+		{"missing FilesystemStore directory", filepath.Join(dir, "sessions"), "directory " + filepath.Join(dir, "sessions") + " does not exist; create it first"},
+		{"missing directory, trailing separator", filepath.Join(dir, "sessions.d") + string(filepath.Separator), "does not exist; create it first"},
+		{"file in a missing directory", filepath.Join(dir, "nodir", "sessions.db"), "directory " + filepath.Join(dir, "nodir") + " of the database"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := New(c.path, hashKey)
+			if err == nil {
+				s.Close()
+				t.Fatalf("New(%q) succeeded", c.path)
+			}
+			if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "gorillastore: ") || !strings.Contains(err.Error(), c.says) {
+				t.Fatalf("New(%q) = %v; want a gorillastore: error wrapping fs.ErrNotExist that says %q", c.path, err, c.says)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("refused paths left %d entries behind", len(entries))
+	}
+
+	// What New accepts: an existing directory, an existing file of any
+	// name, a new file name with an extension.
+	existing := filepath.Join(dir, "sessionsfile")
+	bs, err := boltsession.Open(existing, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs.Close()
+	for path, want := range map[string]string{
+		dir:                            filepath.Join(dir, DefaultFileName),
+		existing:                       existing,
+		filepath.Join(dir, "fresh.db"): filepath.Join(dir, "fresh.db"),
+	} {
+		s, err := New(path, hashKey)
+		if err != nil {
+			t.Fatalf("New(%q): %v", path, err)
+		}
+		got := s.bolt.Path()
+		s.Close()
+		if got != want {
+			t.Fatalf("New(%q) opened %q, want %q", path, got, want)
+		}
+		if fi, err := os.Stat(want); err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("%s after New: %v", want, err)
+		}
+	}
+}
+
+func TestNewRefusesToStartWithoutAHashKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	for _, keys := range [][][]byte{nil, {nil}, {{}, []byte("block key of 16b")}} {
+		if s, err := New(path, keys...); err == nil || !strings.Contains(err.Error(), "needs the key pairs") {
+			if s != nil {
+				s.Close()
+			}
+			t.Fatalf("New with keys %q: %v; want a refusal naming the key pairs", keys, err)
+		}
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("a refused New created %s", path)
 	}
 }

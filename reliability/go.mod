@@ -3,8 +3,8 @@ module github.com/boltsession/boltsession/reliability
 go 1.26.0
 
 require (
-	github.com/boltsession/boltsession v0.0.0
-	github.com/boltsession/boltsession/redisstore v0.0.0
+	github.com/boltsession/boltsession v0.1.0
+	github.com/boltsession/boltsession/redisstore v0.1.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.etcd.io/bbolt v1.5.0
@@ -21,7 +21,3 @@ require (
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.48.0 // indirect
 )
-
-replace github.com/boltsession/boltsession => ../
-
-replace github.com/boltsession/boltsession/redisstore => ../redisstore

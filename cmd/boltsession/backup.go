@@ -13,7 +13,7 @@ import (
 
 var backupCommand = &command{
 	name:    "backup",
-	usage:   "FILE OUT",
+	usage:   "FILE OUT [--json]",
 	summary: "Write a consistent copy of the session file to OUT (a session file itself).",
 	example: `$ boltsession backup sessions.db /backups/sessions-2026-11-26.db
 backed up sessions.db to /backups/sessions-2026-11-26.db (21.4 MiB)
@@ -21,11 +21,13 @@ backed up sessions.db to /backups/sessions-2026-11-26.db (21.4 MiB)
 OUT appears only when the copy is complete and synced (a temporary file,
 then an atomic rename), replacing any older file of that name. For a file
 a running app holds, download the backup from the app's admin handler.`,
-	run: runBackup,
+	json: `{"file":"sessions.db","out":"/backups/sessions-2026-11-26.db","bytes":22437888}`,
+	run:  runBackup,
 }
 
 func runBackup(e *env, c *command, args []string) error {
 	flags := flag.NewFlagSet("backup", flag.ContinueOnError)
+	asJSON := flags.Bool("json", false, "print one JSON object")
 	pos, err := parseExactly(e, c, flags, args, "FILE", "OUT")
 	if err != nil {
 		return err
@@ -56,8 +58,21 @@ func runBackup(e *env, c *command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: backup to %s: %w", path, out, err)
 	}
-	fmt.Fprintf(e.stdout, "backed up %s to %s (%s)\n", path, out, humanBytes(n))
-	return s.Close()
+	if err := s.Close(); err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e, backupJSON{File: path, Out: out, Bytes: n})
+	}
+	_, err = fmt.Fprintf(e.stdout, "backed up %s to %s (%s)\n", path, out, humanBytes(n))
+	return err
+}
+
+// backupJSON is backup --json.
+type backupJSON struct {
+	File  string `json:"file"`
+	Out   string `json:"out"`
+	Bytes int64  `json:"bytes"`
 }
 
 // writeFileAtomic writes path through fill into a temporary file beside it,

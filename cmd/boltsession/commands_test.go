@@ -80,7 +80,8 @@ func TestLsListsLiveSessionsByDefaultAndExpiredOnRequest(t *testing.T) {
 	if strings.Contains(r.stdout, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") {
 		t.Fatalf("ls prints whole IDs:\n%s", r.stdout)
 	}
-	cli(t, "", "ls", "--expired", path).expect(t, 0, "gamma-0004-d", "(expired)")
+	cli(t, "", "ls", "--include-expired", path).expect(t, 0, "gamma-0004-d", "(expired)")
+	cli(t, "", "ls", "--expired", path).expect(t, 0, "gamma-0004-d", "(expired)") // the older name
 
 	r = cli(t, "", "ls", path, "--owner", "user-1", "--json")
 	r.expect(t, 0)
@@ -161,14 +162,14 @@ func TestShowAndRmRefuseUnknownAndAmbiguousIDs(t *testing.T) {
 
 func TestRmRemovesByIDPrefixAndByOwner(t *testing.T) {
 	path := standardFile(t)
-	cli(t, "", "rm", path, "beta-0003", "gamma-0004-dddddddddddddddddddddddddddddddddd").expect(t, 0, "removed 2 sessions")
-	cli(t, "", "rm", path, "--owner", "user-1").expect(t, 0, `removed 2 sessions of owner "user-1" (2 live)`)
+	cli(t, "", "rm", path, "beta-0003", "gamma-0004-dddddddddddddddddddddddddddddddddd").expect(t, 0, "removed 2 sessions from "+path+"\n")
+	cli(t, "", "rm", path, "--owner", "user-1").expect(t, 0, `removed 2 sessions of owner "user-1" from `+path+" (2 live)")
 	cli(t, "", "stats", path).expect(t, 0, "0 live, 0 expired")
 }
 
 func TestSweepRemovesExpiredSessions(t *testing.T) {
 	path := standardFile(t)
-	cli(t, "", "sweep", path).expect(t, 0, "swept 1 expired session ")
+	cli(t, "", "sweep", path).expect(t, 0, "swept 1 expired session from "+path+" ")
 	cli(t, "", "ls", "--expired", path).expect(t, 0)
 	if r := cli(t, "", "ls", "--expired", path); strings.Contains(r.stdout, "gamma") {
 		t.Fatalf("expired session still listed after sweep:\n%s", r.stdout)
@@ -180,20 +181,20 @@ func TestExportThenImportReproducesEveryLiveSession(t *testing.T) {
 	path := standardFile(t)
 	jsonl := filepath.Join(t.TempDir(), "sessions.jsonl")
 	r := cli(t, "", "export", path, "--out", jsonl)
-	r.expect(t, 0, "exported 3 sessions")
+	r.expect(t, 0, "exported 3 sessions from "+path+" to "+jsonl+"\n")
 	if r.stderr != "" {
 		t.Fatalf("export wrote to stderr without a terminal (progress bar?): %q", r.stderr)
 	}
 
 	target := filepath.Join(t.TempDir(), "new.db")
-	cli(t, "", "import", target, "--in", jsonl).expect(t, 0, "imported 3 sessions")
+	cli(t, "", "import", target, "--in", jsonl).expect(t, 0, "imported 3 sessions from "+jsonl+" into "+target+" ")
 	want, got := records(t, path), records(t, target)
 	assertSameRecords(t, got, want)
 
 	// Idempotent, and through the standard streams.
 	exported := cli(t, "", "export", path)
 	exported.expect(t, 0)
-	cli(t, exported.stdout, "import", target).expect(t, 0, "imported 3 sessions")
+	cli(t, exported.stdout, "import", target).expect(t, 0, "imported 3 sessions from standard input into "+target)
 	assertSameRecords(t, records(t, target), want)
 }
 
@@ -270,7 +271,7 @@ func TestCompactShrinksAFileAndKeepsItsSessions(t *testing.T) {
 	sizeBefore := fileSize(t, path)
 
 	copyPath := filepath.Join(t.TempDir(), "compact.db")
-	cli(t, "", "compact", path, "--out", copyPath).expect(t, 0, "compacted "+copyPath)
+	cli(t, "", "compact", path, "--out", copyPath).expect(t, 0, "compacted "+path+" into "+copyPath+": ", "("+path+" unchanged)")
 	assertSameRecords(t, records(t, copyPath), want)
 	if fileSize(t, path) != sizeBefore {
 		t.Fatalf("compact --out changed the source")
@@ -279,13 +280,16 @@ func TestCompactShrinksAFileAndKeepsItsSessions(t *testing.T) {
 
 	r := cli(t, "", "compact", path, "--json")
 	r.expect(t, 0)
-	var res struct{ Before, After int64 }
+	var res compactJSON
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Before != sizeBefore || res.After >= res.Before || fileSize(t, path) != res.After {
+	if res.File != path || res.Out != "" || res.Before != sizeBefore || res.After >= res.Before || fileSize(t, path) != res.After {
 		t.Fatalf("compact in place: %+v, file now %d bytes, was %d", res, fileSize(t, path), sizeBefore)
 	}
+	assertSameRecords(t, records(t, path), want)
+	// --out naming the file itself is a compaction in place, said so.
+	cli(t, "", "compact", path, "--out", path).expect(t, 0, "compacted "+path+": ", "(saved ")
 	assertSameRecords(t, records(t, path), want)
 	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*")); len(left) != 0 {
 		t.Fatalf("temporary files left: %q", left)

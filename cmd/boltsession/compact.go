@@ -18,10 +18,14 @@ var compactCommand = &command{
 	example: `$ boltsession compact sessions.db
 compacted sessions.db: 84.0 MiB -> 21.3 MiB (saved 62.7 MiB)
 $ boltsession compact sessions.db --out sessions-small.db
+compacted sessions.db into sessions-small.db: 84.0 MiB -> 21.3 MiB (sessions.db unchanged)
 
 Without --out the file is replaced only once the compacted copy is complete
 and synced (a temporary file beside it, then an atomic rename); an
-interrupted compaction leaves the original as it was. NEW must not exist.`,
+interrupted compaction leaves the original as it was. With --out, FILE is
+left as it is and NEW must not exist yet; it appears only when complete.`,
+	json: `{"file":"sessions.db","out":"sessions-small.db","before":88080384,"after":22334464}
+(file is the file compacted; out, only with --out, the compacted copy; before and after in bytes)`,
 	run: runCompact,
 }
 
@@ -43,12 +47,18 @@ func runCompact(e *env, c *command, args []string) error {
 	if err := s.Close(); err != nil {
 		return err
 	}
-	target := path
+	// --out naming FILE itself is a compaction in place, as for
+	// boltsession.Compact.
+	if *out != "" && sameFile(path, *out) {
+		*out = ""
+	}
+	target, interrupted := path, fmt.Errorf("%s: compaction interrupted; %s is as it was", path, path)
 	if *out != "" {
 		target = *out
+		interrupted = fmt.Errorf("%s: compaction interrupted; %s was not written, %s is as it was", path, *out, path)
 	}
 	bar := newBar(e, -1, "compacting", true)
-	res, err := compactInterruptibly(e, target, func() (boltsession.CompactResult, error) {
+	res, err := compactInterruptibly(e, target, interrupted, func() (boltsession.CompactResult, error) {
 		return boltsession.Compact(path, *out, &boltsession.CompactOptions{
 			Timeout: lockWait,
 			Progress: func(written, total int64) {
@@ -65,19 +75,43 @@ func runCompact(e *env, c *command, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(e, map[string]any{"file": target, "before": res.Before, "after": res.After})
+		return writeJSON(e, compactJSON{File: path, Out: *out, Before: res.Before, After: res.After})
 	}
-	fmt.Fprintf(e.stdout, "compacted %s: %s -> %s (saved %s)\n", target,
+	if *out != "" {
+		_, err = fmt.Fprintf(e.stdout, "compacted %s into %s: %s -> %s (%s unchanged)\n", path, *out,
+			humanBytes(res.Before), humanBytes(res.After), path)
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "compacted %s: %s -> %s (saved %s)\n", path,
 		humanBytes(res.Before), humanBytes(res.After), humanBytes(max(res.Before-res.After, 0)))
-	return nil
+	return err
 }
 
-// compactInterruptibly runs compact and, if the command is interrupted
-// first, removes the partial copy and reports that target was left as it
-// was. bbolt's compaction cannot be stopped midway; removing its temporary
-// file (see boltsession.Compact for the name) makes the final rename fail,
-// so the file never changes after the interrupt was acknowledged.
-func compactInterruptibly(e *env, target string, compact func() (boltsession.CompactResult, error)) (boltsession.CompactResult, error) {
+// compactJSON is compact --json.
+type compactJSON struct {
+	File   string `json:"file"`
+	Out    string `json:"out,omitempty"`
+	Before int64  `json:"before"`
+	After  int64  `json:"after"`
+}
+
+// sameFile reports whether a and b name one existing file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
+// compactInterruptibly runs compact, which writes target, and, if the
+// command is interrupted first, removes the partial copy and returns
+// interrupted. bbolt's compaction cannot be stopped midway; removing its
+// temporary file (see boltsession.Compact for the name) makes the final
+// rename fail, so target never changes after the interrupt was
+// acknowledged.
+func compactInterruptibly(e *env, target string, interrupted error, compact func() (boltsession.CompactResult, error)) (boltsession.CompactResult, error) {
 	pattern := filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".compact-*")
 	existing := map[string]bool{}
 	if names, err := filepath.Glob(pattern); err == nil {
@@ -99,7 +133,6 @@ func compactInterruptibly(e *env, target string, compact func() (boltsession.Com
 		return o.res, o.err
 	case <-e.ctx.Done():
 	}
-	interrupted := fmt.Errorf("%s: compaction interrupted; %s is as it was", target, target)
 	poll := time.NewTicker(20 * time.Millisecond)
 	defer poll.Stop()
 	for {

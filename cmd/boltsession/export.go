@@ -13,25 +13,32 @@ import (
 
 var exportCommand = &command{
 	name:    "export",
-	usage:   "FILE [--out F]",
+	usage:   "FILE [--out F [--json]]",
 	summary: "Write every live session as JSON Lines (id, created, expires, owner, maxage, values) to standard output or F.",
 	example: `$ boltsession export sessions.db --out sessions.jsonl
-exported 99998 sessions to sessions.jsonl
+exported 99998 sessions from sessions.db to sessions.jsonl
 $ boltsession export sessions.db | head -1
 {"id":"Vq3kX0b8Rr2M…","created":"2026-11-26T09:12:40.52Z","expires":"2026-11-27T09:12:40.52Z","owner":"user-42","values":{"views":"EQ=="}}
 
 Each value is its stored msgpack bytes in base64, so that import reproduces
 the session exactly ('show' renders values readably). The export is one
-consistent snapshot. With --out, F appears only once complete.`,
+consistent snapshot. With --out, F appears only once complete. --json needs
+--out, since without it the sessions themselves go to standard output.`,
+	json: `{"file":"sessions.db","out":"sessions.jsonl","exported":99998,"corrupt":0}
+(corrupt: records that did not decode and were left out; the command then exits 1)`,
 	run: runExport,
 }
 
 func runExport(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	out := fs.String("out", "", "write to file `F` instead of standard output")
+	asJSON := fs.Bool("json", false, "print one JSON object (needs --out)")
 	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
 		return err
+	}
+	if *asJSON && *out == "" {
+		return usagef("--json needs --out F: without it, standard output carries the sessions")
 	}
 	path := pos[0]
 	s, err := openExisting(path)
@@ -81,12 +88,25 @@ func runExport(e *env, c *command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: export: %w", path, err)
 	}
-	if *out != "" {
-		fmt.Fprintf(e.stdout, "exported %d %s to %s\n", n, plural(n, "session", "sessions"), *out)
+	switch {
+	case *asJSON:
+		if err := writeJSON(e, exportJSON{File: path, Out: *out, Exported: n, Corrupt: len(corrupt)}); err != nil {
+			return err
+		}
+	case *out != "":
+		fmt.Fprintf(e.stdout, "exported %d %s from %s to %s\n", n, plural(n, "session", "sessions"), path, *out)
 	}
 	if len(corrupt) > 0 {
 		return fmt.Errorf("%s: exported %d sessions but skipped %d corrupt records (first: %s): %w",
 			path, n, len(corrupt), printable(shortID(corrupt[0])), boltsession.ErrCorrupt)
 	}
 	return nil
+}
+
+// exportJSON is export --json.
+type exportJSON struct {
+	File     string `json:"file"`
+	Out      string `json:"out"`
+	Exported int    `json:"exported"`
+	Corrupt  int    `json:"corrupt"`
 }

@@ -2,11 +2,9 @@ module github.com/boltsession/boltsession/cmd/boltsession
 
 go 1.26
 
-replace github.com/boltsession/boltsession => ../..
-
 require (
-	github.com/boltsession/boltsession v0.0.0
-	github.com/boltsession/boltsession/gorillastore v0.0.0-00010101000000-000000000000
+	github.com/boltsession/boltsession v0.1.0
+	github.com/boltsession/boltsession/gorillastore v0.1.0
 	github.com/gorilla/sessions v1.4.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/vmihailenco/msgpack/v5 v5.4.1
@@ -19,7 +17,5 @@ require (
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
-	golang.org/x/sys v0.46.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )
-
-replace github.com/boltsession/boltsession/gorillastore => ../../gorillastore

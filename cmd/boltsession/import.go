@@ -16,15 +16,17 @@ import (
 
 var importCommand = &command{
 	name:    "import",
-	usage:   "FILE [--in F]",
+	usage:   "FILE [--in F] [--json]",
 	summary: "Read sessions as JSON Lines (the export format) from standard input or F and write them into FILE, created if missing.",
 	example: `$ boltsession import new.db --in sessions.jsonl
-imported 99998 sessions into new.db (0 already expired, skipped)
+imported 99998 sessions from sessions.jsonl into new.db (0 already expired, skipped)
 $ boltsession export old.db | boltsession import new.db
 
 All sessions are written in one transaction: a malformed line or a failed
 write leaves FILE exactly as it was. A session already in FILE is replaced
 by the imported one, so importing twice gives the same file.`,
+	json: `{"file":"new.db","in":"sessions.jsonl","imported":99998,"expired":0}
+(in is "-" for standard input; expired: sessions already past their expiry, not written)`,
 	run: runImport,
 }
 
@@ -35,6 +37,7 @@ const maxLine = 16 << 20
 func runImport(e *env, c *command, args []string) error {
 	flags := flag.NewFlagSet("import", flag.ContinueOnError)
 	in := flags.String("in", "", "read from file `F` instead of standard input")
+	asJSON := flags.Bool("json", false, "print one JSON object")
 	pos, err := parseExactly(e, c, flags, args, "FILE")
 	if err != nil {
 		return err
@@ -84,9 +87,24 @@ func runImport(e *env, c *command, args []string) error {
 	if err := s.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "imported %d %s into %s (%d already expired, skipped)\n",
-		res.Restored, plural(res.Restored, "session", "sessions"), path, res.Expired)
-	return nil
+	if *asJSON {
+		source := *in
+		if source == "" {
+			source = "-"
+		}
+		return writeJSON(e, importJSON{File: path, In: source, Imported: res.Restored, Expired: res.Expired})
+	}
+	_, err = fmt.Fprintf(e.stdout, "imported %d %s from %s into %s (%d already expired, skipped)\n",
+		res.Restored, plural(res.Restored, "session", "sessions"), name, path, res.Expired)
+	return err
+}
+
+// importJSON is import --json.
+type importJSON struct {
+	File     string `json:"file"`
+	In       string `json:"in"`
+	Imported int    `json:"imported"`
+	Expired  int    `json:"expired"`
 }
 
 // readLines yields the records of an export stream, one a line; blank

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,17 +25,20 @@ var importFileStoreCommand = &command{
 	usage:   "DIR FILE [--ttl S] [--ext .json] [--owner-field PATH] [--dry-run] [--json]",
 	summary: "Copy the sessions of a Node session-file-store directory into FILE (created if missing), for an app moving from express-session.",
 	example: `$ boltsession import-filestore ./sessions sessions.db --ttl 86400 --owner-field passport.user --dry-run
-would import 1200, expired 85, skipped 1, ignored 1
-  yQ2…json: corrupt: unexpected end of JSON input
+would import 1200 sessions from ./sessions into sessions.db (expired 85, skipped 1, ignored 1); nothing written
+  sessions/yQ2…json: corrupt: unexpected end of JSON input
 $ boltsession import-filestore ./sessions sessions.db --ttl 86400 --owner-field passport.user
-imported 1200, expired 85, skipped 1, ignored 1
-  yQ2…json: corrupt: unexpected end of JSON input
+imported 1200 sessions from ./sessions into sessions.db (expired 85, skipped 1, ignored 1)
+  sessions/yQ2…json: corrupt: unexpected end of JSON input
 
 Run it with the Node app stopped. Files that do not parse are listed and
 skipped; running it again gives the same file (sessions are replaced by
 their file's copy). Sessions are written one by one: an interrupted run
-leaves some imported, and a second run completes it.`,
-	run: runImportFileStore,
+leaves some imported, and a second run completes it. When every session
+file is skipped and none imported, the command fails (exit 1) with the
+likely cause, e.g. that DIR is not a session-file-store directory.`,
+	json: importerJSONDoc,
+	run:  runImportFileStore,
 }
 
 var importGorillaCommand = &command{
@@ -43,13 +47,16 @@ var importGorillaCommand = &command{
 	summary: "Copy the sessions of a gorilla/sessions FilesystemStore directory into FILE (or DIR/sessions.db when FILE is a directory) for gorillastore.",
 	example: `$ boltsession import-gorilla ./sessions ./sessions/sessions.db \
     --key 6f1d…e2 --key 09ab…7c --name session-name --dry-run
-would import 830, expired 12, skipped 0, ignored 1
+would import 830 sessions from ./sessions into ./sessions/sessions.db (expired 12, skipped 0, ignored 1); nothing written
 
 --key takes the FilesystemStore's key pairs in hex, in the order given to
 NewFilesystemStore (hash key, block key, ...). --name takes every session
 name the app passed to store.Get: each file is signed with its name. Run
-it with the app stopped; running it again gives the same file.`,
-	run: runImportGorilla,
+it with the app stopped; running it again gives the same file. When no file
+verifies with the keys and names, the command fails (exit 1) and says so
+once, instead of listing every file.`,
+	json: importerJSONDoc,
+	run:  runImportGorilla,
 }
 
 // stringList is a flag that may be given more than once.
@@ -72,10 +79,17 @@ func runImportFileStore(e *env, c *command, args []string) error {
 	if *ttl <= 0 {
 		return usagef("--ttl must be a positive number of seconds")
 	}
-	return runImporter(e, pos[0], pos[1], *dryRun, *asJSON, func(ctx context.Context, dst boltsession.Store) (boltsession.ImportSummary, error) {
-		return boltsession.ImportFileStore(ctx, pos[0], dst, boltsession.FileStoreImportOptions{
-			TTL: time.Duration(*ttl) * time.Second, FileExtension: *ext, OwnerField: *ownerField, DryRun: *dryRun,
-		})
+	return runImporter(e, importer{
+		dir: pos[0], path: pos[1], dryRun: *dryRun, asJSON: *asJSON,
+		causes: map[string]string{
+			boltsession.ReasonCorrupt:   "none of the %d session files in %s is a session-file-store session: the likely cause is that it is not a session-file-store directory",
+			boltsession.ReasonEncrypted: "all %d session files in %s are encrypted with session-file-store's secret option, which the importer does not support",
+		},
+		run: func(ctx context.Context, dst boltsession.Store) (boltsession.ImportSummary, error) {
+			return boltsession.ImportFileStore(ctx, pos[0], dst, boltsession.FileStoreImportOptions{
+				TTL: time.Duration(*ttl) * time.Second, FileExtension: *ext, OwnerField: *ownerField, DryRun: *dryRun,
+			})
+		},
 	})
 }
 
@@ -109,15 +123,27 @@ func runImportGorilla(e *env, c *command, args []string) error {
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
 		file = filepath.Join(file, gorillastore.DefaultFileName)
 	}
-	return runImporter(e, pos[0], file, *dryRun, *asJSON, func(ctx context.Context, dst boltsession.Store) (boltsession.ImportSummary, error) {
-		return gorillastore.ImportFilesystemStore(ctx, pos[0], dst, gorillastore.ImportOptions{
-			KeyPairs: pairs, Names: names, MaxAge: *maxAge, DryRun: *dryRun,
-		})
+	return runImporter(e, importer{
+		dir: pos[0], path: file, dryRun: *dryRun, asJSON: *asJSON,
+		causes: map[string]string{
+			boltsession.ReasonCorrupt: "none of the %d session files in %s verified with the --key pairs and --name given: the likely cause is a wrong key, keys in the wrong order (hash key, block key, ...), or a session name the app did not pass to store.Get",
+		},
+		run: func(ctx context.Context, dst boltsession.Store) (boltsession.ImportSummary, error) {
+			return gorillastore.ImportFilesystemStore(ctx, pos[0], dst, gorillastore.ImportOptions{
+				KeyPairs: pairs, Names: names, MaxAge: *maxAge, DryRun: *dryRun,
+			})
+		},
 	})
 }
 
+// importerJSONDoc documents the importers' --json output.
+const importerJSONDoc = `{"dir":"./sessions","file":"sessions.db","dry_run":false,"imported":1200,"expired":85,"ignored":1,"skipped":[{"file":"yQ2….json","reason":"corrupt","error":"unexpected end of JSON input"}]}
+(skipped files are named inside dir; reason is one of corrupt, encrypted (unsupported), not a regular file, too large, unreadable)`
+
 // importSummaryJSON is the --json output of the importers.
 type importSummaryJSON struct {
+	Dir      string           `json:"dir"`
+	File     string           `json:"file"`
 	DryRun   bool             `json:"dry_run"`
 	Imported int              `json:"imported"`
 	Expired  int              `json:"expired"`
@@ -131,15 +157,32 @@ type importSkipJSON struct {
 	Error  string `json:"error"`
 }
 
+// importer is one run of an importer command.
+type importer struct {
+	dir, path      string // the directory read, the session file written
+	dryRun, asJSON bool
+
+	// causes gives, by skip reason, the likely cause of a run whose every
+	// session file was skipped for that reason: a format with the file
+	// count (%d) and dir (%s).
+	causes map[string]string
+
+	run func(context.Context, boltsession.Store) (boltsession.ImportSummary, error)
+}
+
 // runImporter opens FILE (unless dry-running, which writes nothing and so
-// needs no file), runs one importer into it and prints its summary.
-func runImporter(e *env, dir, path string, dryRun, asJSON bool, importer func(context.Context, boltsession.Store) (boltsession.ImportSummary, error)) error {
+// needs no file), runs one importer into it and prints its summary. A run
+// that skipped session files and imported none (nor found any expired)
+// fails with the likely cause, once, and leaves no new FILE behind.
+func runImporter(e *env, imp importer) error {
+	dir, path := imp.dir, imp.path
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("%s: not a directory", dir)
 	}
+	var bolt *boltsession.BoltStore
 	var dst boltsession.Store
 	created := false
-	if !dryRun {
+	if !imp.dryRun {
 		_, statErr := os.Stat(path)
 		created = errors.Is(statErr, os.ErrNotExist)
 		s, err := openStore(path)
@@ -147,28 +190,81 @@ func runImporter(e *env, dir, path string, dryRun, asJSON bool, importer func(co
 			return err
 		}
 		defer s.Close()
-		dst = s
+		bolt, dst = s, s
 	}
-	sum, err := importer(e.ctx, dst)
-	if err != nil {
-		if created && sum.Imported == 0 {
-			dst.(*boltsession.BoltStore).Close()
+	// discard closes and removes a FILE this run created and filled with
+	// nothing.
+	discard := func() {
+		if bolt != nil && created {
+			bolt.Close()
 			_ = removeIfExists(path)
+		}
+	}
+	sum, err := imp.run(e.ctx, dst)
+	if err != nil {
+		if sum.Imported == 0 {
+			discard()
 		}
 		return fmt.Errorf("%s: import from %s: %w (imported %d before the failure; running it again completes it)", path, dir, err, sum.Imported)
 	}
-	if s, ok := dst.(*boltsession.BoltStore); ok {
-		if err := s.Close(); err != nil {
+	failed := nothingImported(imp, sum)
+	if failed != nil {
+		discard()
+	} else if bolt != nil {
+		if err := bolt.Close(); err != nil {
 			return err
 		}
 	}
-	if asJSON {
-		out := importSummaryJSON{DryRun: sum.DryRun, Imported: sum.Imported, Expired: sum.Expired, Ignored: sum.Ignored, Skipped: []importSkipJSON{}}
+	if imp.asJSON {
+		out := importSummaryJSON{Dir: dir, File: path, DryRun: sum.DryRun, Imported: sum.Imported, Expired: sum.Expired, Ignored: sum.Ignored, Skipped: []importSkipJSON{}}
 		for _, k := range sum.Skipped {
 			out.Skipped = append(out.Skipped, importSkipJSON{File: k.File, Reason: k.Reason, Error: fmt.Sprint(k.Err)})
 		}
-		return writeJSON(e, out)
+		if err := writeJSON(e, out); err != nil {
+			return err
+		}
+		return failed
 	}
-	_, err = fmt.Fprintln(e.stdout, sum.String())
+	if failed != nil {
+		return failed
+	}
+	var b strings.Builder
+	verb, note := "imported", ""
+	if sum.DryRun {
+		verb, note = "would import", "; nothing written"
+	}
+	fmt.Fprintf(&b, "%s %d %s from %s into %s (expired %d, skipped %d, ignored %d)%s\n",
+		verb, sum.Imported, plural(sum.Imported, "session", "sessions"), dir, path, sum.Expired, len(sum.Skipped), sum.Ignored, note)
+	for _, k := range sum.Skipped {
+		fmt.Fprintf(&b, "  %s: %s: %v\n", printable(filepath.Join(dir, k.File)), k.Reason, k.Err)
+	}
+	_, err = io.WriteString(e.stdout, b.String())
 	return err
+}
+
+// nothingImported returns the error of a run that skipped session files
+// and imported none (nor counted any as expired, which would show that the
+// files were readable), naming the likely cause once instead of calling
+// every file corrupt; nil otherwise.
+func nothingImported(imp importer, sum boltsession.ImportSummary) error {
+	n := len(sum.Skipped)
+	if sum.Imported > 0 || sum.Expired > 0 || n == 0 {
+		return nil
+	}
+	first := sum.Skipped[0]
+	detail := fmt.Sprintf("first: %s: %s: %v", printable(filepath.Join(imp.dir, first.File)), first.Reason, first.Err)
+	nothing := "nothing imported"
+	if imp.dryRun {
+		nothing = "nothing would be imported"
+	}
+	for _, k := range sum.Skipped {
+		if k.Reason != first.Reason {
+			return fmt.Errorf("%s: none of the %d session files in %s could be imported (%s); %s", imp.path, n, imp.dir, detail, nothing)
+		}
+	}
+	cause, ok := imp.causes[first.Reason]
+	if !ok {
+		return fmt.Errorf("%s: none of the %d session files in %s could be imported, each %s (%s); %s", imp.path, n, imp.dir, first.Reason, detail, nothing)
+	}
+	return fmt.Errorf("%s: %s (%s); %s", imp.path, fmt.Sprintf(cause, n, imp.dir), detail, nothing)
 }

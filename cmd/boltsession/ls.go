@@ -15,16 +15,19 @@ import (
 
 var lsCommand = &command{
 	name:    "ls",
-	usage:   "FILE [--owner U] [--expired] [--limit N] [--json]",
+	usage:   "FILE [--owner U] [--include-expired] [--limit N] [--json]",
 	summary: "List sessions, one a line, in ID order: ID prefix, owner, created, expires, size of the stored record.",
 	example: `$ boltsession ls sessions.db --owner user-42 --limit 2
 ID             OWNER     CREATED                EXPIRES                SIZE
 Vq3kX0b8Rr2M   user-42   2026-11-26T09:12:40Z   2026-11-27T09:12:40Z   212
 bN7x-0pQe4Lw   user-42   2026-11-26T12:58:01Z   2026-11-27T12:58:01Z   180
 
+Sessions past their expiry that the sweeper has not removed yet are left
+out unless --include-expired (or its older name --expired) is given.
 --json prints one JSON object a line with the full ID (for rm and show,
 which also take an unambiguous ID prefix).`,
-	run: runLs,
+	json: `{"id":"Vq3kX0b8Rr2MzQ1c7mJ0aYy6bT9uWvE2pL4sKdHfNgA","owner":"user-42","created":"2026-11-26T09:12:40Z","expires":"2026-11-27T09:12:40Z","maxage":"720h0m0s","size":212,"expired":true,"corrupt":"boltsession: corrupt session record: …"}`,
+	run:  runLs,
 }
 
 // idPrefixLen is how much of an ID ls shows: enough to tell sessions
@@ -46,7 +49,9 @@ type lsJSON struct {
 func runLs(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("ls", flag.ContinueOnError)
 	owner := fs.String("owner", "", "only the sessions of owner `U`")
-	expired := fs.Bool("expired", false, "include sessions past their expiry that the sweeper has not removed yet")
+	var expired bool
+	fs.BoolVar(&expired, "include-expired", false, "include sessions past their expiry that the sweeper has not removed yet")
+	fs.BoolVar(&expired, "expired", false, "the same as --include-expired")
 	limit := fs.Int("limit", 0, "list at most `N` sessions (0: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
 	pos, err := parseExactly(e, c, fs, args, "FILE")
@@ -67,7 +72,7 @@ func runLs(e *env, c *command, args []string) error {
 		fmt.Fprintln(tw, "ID\tOWNER\tCREATED\tEXPIRES\tSIZE")
 	}
 	var corrupt []string
-	opts := boltsession.ScanOptions{Owner: *owner, Expired: *expired, Limit: *limit}
+	opts := boltsession.ScanOptions{Owner: *owner, Expired: expired, Limit: *limit}
 	err = s.Scan(e.ctx, opts, func(in boltsession.SessionInfo) error {
 		if in.Err != nil {
 			corrupt = append(corrupt, in.ID)

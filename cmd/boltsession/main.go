@@ -14,8 +14,13 @@
 // within about a second and says so; a live app offers the same operations
 // through boltsession.AdminHandler.
 //
+// Every command takes --json, which prints its result as JSON (one object,
+// or one a line for ls) instead of text; each command's --help shows the
+// fields.
+//
 // Exit status: 0 when the command did what was asked, 1 when it failed
-// (the reason is one line on standard error), 2 for a usage error.
+// (the reason is one line on standard error, also with --json), 2 for a
+// usage error.
 package main
 
 import (
@@ -55,7 +60,10 @@ type command struct {
 	usage   string // arguments, after the command name
 	summary string
 	example string
-	run     func(e *env, c *command, args []string) error
+	// json is what --json prints: one JSON object a line, each example
+	// line a valid object holding every field the command may print.
+	json string
+	run  func(e *env, c *command, args []string) error
 }
 
 // commands lists the subcommands in the order help shows them. It is
@@ -137,8 +145,8 @@ func printOverview(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-17s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'boltsession COMMAND --help' for a command's flags and an example.")
-	fmt.Fprintln(w, "Exit status: 0 ok, 1 failed, 2 usage error.")
+	fmt.Fprintln(w, "\nRun 'boltsession COMMAND --help' for a command's flags, its --json output and an example.")
+	fmt.Fprintln(w, "Exit status: 0 ok, 1 failed (one line on stderr), 2 usage error.")
 }
 
 func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
@@ -160,6 +168,9 @@ func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 		if flags.Len() > 0 {
 			fmt.Fprintf(w, "\nflags:\n%s", flags.String())
 		}
+	}
+	if c.json != "" {
+		fmt.Fprintf(w, "\n--json prints (fields without a value are left out):\n%s\n", indent(c.json, "  "))
 	}
 	fmt.Fprintf(w, "\nexample:\n%s\n", indent(c.example, "  "))
 }

@@ -25,9 +25,9 @@ values
   csrf    "q83vEjRWeJA="
   views   17
 
-ID may be the full ID or an unambiguous prefix of at least 6 characters.
---json prints {"id":…,"created":…,"expires":…,"owner":…,"maxage":…,"values":{…}}.`,
-	run: runShow,
+ID may be the full ID or an unambiguous prefix of at least 6 characters.`,
+	json: `{"id":"Vq3kX0b8Rr2MzQ1c7mJ0aYy6bT9uWvE2pL4sKdHfNgA","created":"2026-11-26T09:12:40Z","expires":"2026-11-27T09:12:40Z","expired":true,"owner":"user-42","maxage":"720h0m0s","size":212,"values":{"views":17,"csrf":"q83vEjRWeJA="}}`,
+	run:  runShow,
 }
 
 func runShow(e *env, c *command, args []string) error {

@@ -11,8 +11,9 @@ var sweepCommand = &command{
 	usage:   "FILE [--json]",
 	summary: "Run one sweep pass now: delete every session past its expiry, and print what was removed.",
 	example: `$ boltsession sweep sessions.db
-swept 1204 expired sessions (0 corrupt records, 0 stale index entries) in 38ms`,
-	run: runSweep,
+swept 1204 expired sessions from sessions.db (0 corrupt records, 0 stale index entries) in 38ms`,
+	json: `{"file":"sessions.db","swept":1204,"corrupt":0,"stale":0,"duration":"38.2ms"}`,
+	run:  runSweep,
 }
 
 func runSweep(e *env, c *command, args []string) error {
@@ -35,11 +36,18 @@ func runSweep(e *env, c *command, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(e, map[string]any{
-			"swept": res.Swept, "corrupt": res.Corrupt, "stale": res.Stale, "duration": res.Duration.String(),
-		})
+		return writeJSON(e, sweepJSON{File: pos[0], Swept: res.Swept, Corrupt: res.Corrupt, Stale: res.Stale, Duration: res.Duration.String()})
 	}
-	fmt.Fprintf(e.stdout, "swept %d expired %s (%d corrupt records, %d stale index entries) in %v\n",
-		res.Swept, plural(res.Swept, "session", "sessions"), res.Corrupt, res.Stale, res.Duration.Round(time.Microsecond))
-	return nil
+	_, err = fmt.Fprintf(e.stdout, "swept %d expired %s from %s (%d corrupt records, %d stale index entries) in %v\n",
+		res.Swept, plural(res.Swept, "session", "sessions"), pos[0], res.Corrupt, res.Stale, res.Duration.Round(time.Microsecond))
+	return err
+}
+
+// sweepJSON is sweep --json.
+type sweepJSON struct {
+	File     string `json:"file"`
+	Swept    int    `json:"swept"`
+	Corrupt  int    `json:"corrupt"`
+	Stale    int    `json:"stale"`
+	Duration string `json:"duration"`
 }
