@@ -78,7 +78,21 @@ type BoltOptions struct {
 
 	// MaxBatch is the most writes one group commit carries. Zero means 1000.
 	MaxBatch int
+
+	// MaxRecordSize is the largest stored record (a session's values and
+	// metadata, encoded) a save may write, in bytes. A save that would
+	// write more fails with an error wrapping ErrTooLarge and writes
+	// nothing. Zero means DefaultMaxRecordSize (1 MiB); a negative value
+	// means no limit. A large record costs on every request that loads
+	// it: Load copies the whole record out of the file (about 45 ms for
+	// 10 MiB on the machine of the performance notes).
+	MaxRecordSize int
 }
+
+// DefaultMaxRecordSize is BoltOptions.MaxRecordSize when left zero: far
+// above what a session holds (a few KiB), far below what makes each request
+// slow.
+const DefaultMaxRecordSize = 1 << 20
 
 // BoltStore is the embedded Store: every session in one bbolt file. It
 // implements Store, OwnerIndex, Counter and Iterator.
@@ -94,6 +108,9 @@ type BoltStore struct {
 	log   *slog.Logger
 	chunk int
 	max   int
+
+	pageSize  int // bbolt's page size, read once at Open (reading it later races a remap)
+	maxRecord int // BoltOptions.MaxRecordSize; 0: no limit
 
 	// mu is held for reading by every operation and for writing by Close,
 	// so Close waits for operations in flight and later ones see closed.
@@ -151,8 +168,14 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1000
 	}
+	switch {
+	case o.MaxRecordSize == 0:
+		o.MaxRecordSize = DefaultMaxRecordSize
+	case o.MaxRecordSize < 0:
+		o.MaxRecordSize = 0
+	}
 
-	db, err := bbolt.Open(path, o.FileMode, &bbolt.Options{Timeout: o.Timeout})
+	db, err := openLocked(path, &o)
 	if err != nil {
 		switch {
 		case errors.Is(err, bolterrors.ErrTimeout):
@@ -166,6 +189,11 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		return nil, fmt.Errorf("boltsession: open %s: %w", path, err)
 	}
 	db.NoSync = o.NoSync
+	// Holding the lock, clean up after maintenance that was killed: the
+	// temporary copies of a Compact or a backup hold every session ID.
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	removeStaleTemps(dir, "."+base+".compact-")
+	removeStaleTemps(dir, base+".backup-")
 	if err := initFile(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("boltsession: open %s: %w", path, err)
@@ -178,6 +206,9 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		log:   o.Logger,
 		chunk: o.SweepChunk,
 		max:   o.MaxBatch,
+
+		pageSize:  db.Info().PageSize,
+		maxRecord: o.MaxRecordSize,
 	}
 	s.sweeperCtx, s.stopSweeper = context.WithCancel(context.Background())
 	if o.SweepInterval > 0 {
@@ -185,6 +216,37 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		go s.sweepLoop(o.SweepInterval)
 	}
 	return s, nil
+}
+
+// openLocked opens path with bbolt and makes sure that the file it locked
+// is still the one at path. Compact in place, run by another process,
+// renames the compacted file over path while it holds the lock on the old
+// one; an Open that waited for that lock would otherwise get the old,
+// renamed-away file and acknowledge saves that nobody would see again. So
+// the path is looked up before and after the lock is taken, and opened
+// again if it names another file by then.
+func openLocked(path string, o *BoltOptions) (*bbolt.DB, error) {
+	for tries := 1; ; tries++ {
+		before, statErr := os.Stat(path)
+		if statErr == nil && before.Mode().IsRegular() && before.Size() == 0 {
+			// bbolt would take it for a new file and make it an empty
+			// store: every session lost without a word.
+			return nil, fmt.Errorf("%w: %s is empty (0 bytes), not a session file: an interrupted copy or a full disk? "+
+				"Restore a backup, or delete the file to start with no sessions", ErrCorrupt, path)
+		}
+		db, err := bbolt.Open(path, o.FileMode, &bbolt.Options{Timeout: o.Timeout})
+		if err != nil {
+			return nil, err
+		}
+		after, err := os.Stat(path)
+		if err == nil && (statErr != nil || os.SameFile(before, after)) {
+			return db, nil
+		}
+		db.Close()
+		if tries == 5 {
+			return nil, fmt.Errorf("boltsession: open %s: the file was replaced %d times while Open waited for its lock", path, tries)
+		}
+	}
 }
 
 // initFile creates the buckets and the format version in a new file and
@@ -476,6 +538,10 @@ func (s *BoltStore) snapshot() (*os.File, error) {
 	if err != nil {
 		return nil, wrapIf("backup", err)
 	}
+	// The copy holds every session: unlinked at once (where the system
+	// allows it), it has no name that a killed process could leave behind,
+	// and its space is freed when the descriptor closes.
+	_ = os.Remove(f.Name())
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		_, err := tx.WriteTo(f)
 		return err

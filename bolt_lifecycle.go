@@ -155,6 +155,9 @@ func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
 	if err != nil {
 		return rejected{err}
 	}
+	if err := s.checkSize(len(raw)); err != nil {
+		return rejected{err}
+	}
 
 	// Validation is over: from here on every error is bbolt's own.
 	if u.Create {
@@ -174,6 +177,15 @@ func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
 			until = grace
 		}
 		return r.mark(from.ID, rec.ID, until)
+	}
+	return nil
+}
+
+// checkSize refuses a record longer than BoltOptions.MaxRecordSize.
+func (s *BoltStore) checkSize(n int) error {
+	if s.maxRecord > 0 && n > s.maxRecord {
+		return fmt.Errorf("%w: the session record would be %d bytes, the limit is %d (BoltOptions.MaxRecordSize)",
+			ErrTooLarge, n, s.maxRecord)
 	}
 	return nil
 }

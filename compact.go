@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -99,6 +100,7 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 		return CompactResult{}, fmt.Errorf("boltsession: compact: open %s: %w", src, err)
 	}
 	defer srcDB.Close() // after the rename: the lock covers it
+	compactHook("locked")
 	var total int64
 	if err := srcDB.View(func(tx *bbolt.Tx) error {
 		total = tx.Size() - int64(srcDB.Stats().FreePageN)*int64(srcDB.Info().PageSize)
@@ -107,6 +109,7 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 		return CompactResult{}, fmt.Errorf("boltsession: compact %s: %w", src, err)
 	}
 
+	removeStaleTemps(filepath.Dir(final), "."+filepath.Base(final)+".compact-")
 	tmp, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".compact-*")
 	if err != nil {
 		return CompactResult{}, fmt.Errorf("boltsession: compact: %w", err)
@@ -161,10 +164,12 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 	if err != nil {
 		return CompactResult{}, fmt.Errorf("boltsession: compact %s: %w", src, err)
 	}
+	compactHook("copied")
 	if err := os.Rename(tmpPath, final); err != nil {
 		return CompactResult{}, fmt.Errorf("boltsession: compact: %w", err)
 	}
 	keep = true
+	compactHook("renamed")
 	syncDir(filepath.Dir(final))
 	after, err := os.Stat(final)
 	if err != nil {
@@ -174,6 +179,33 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 		o.Progress(total, total)
 	}
 	return CompactResult{Before: srcInfo.Size(), After: after.Size()}, nil
+}
+
+// compactHook lets tests run code at each phase of Compact: "locked" (the
+// source is open and locked), "copied" (the new file is written and
+// synced), "renamed" (it has taken its final name; the source is still
+// locked).
+var compactHook = func(phase string) {}
+
+// removeStaleTemps removes the files in dir whose name starts with prefix
+// that no process holds open: the temporary copies of a Compact (or a
+// backup) that was killed before it could remove them. Such a copy holds
+// every session ID of the file. One that a running Compact is writing is
+// locked by bbolt and left alone.
+func removeStaleTemps(dir, prefix string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if unlocked(path) {
+			os.Remove(path)
+		}
+	}
 }
 
 // syncDir makes a rename in dir durable. Some systems cannot sync a

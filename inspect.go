@@ -98,7 +98,7 @@ func (s *BoltStore) Inspect(ctx context.Context) (Inspection, error) {
 	}
 	st := s.db.Stats()
 	in.FreePages = st.FreePageN + st.PendingPageN
-	in.PageSize = s.db.Info().PageSize
+	in.PageSize = s.pageSize
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return Inspection{}, fmt.Errorf("boltsession: inspect: %w", err)
@@ -324,6 +324,9 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 			r.Created = now
 		}
 		raw, err := encodeRecord(&r)
+		if err == nil {
+			err = s.checkSize(len(raw))
+		}
 		if err != nil {
 			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: %w", rec.ID, err)
 		}

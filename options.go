@@ -220,6 +220,10 @@ type Options struct {
 	Now func() time.Time
 }
 
+// MaxLifetime is the longest MaxAge, AbsoluteMaxAge or Session.SetMaxAge
+// a Manager accepts: a session record holds expiries up to the year 2262.
+const MaxLifetime = 100 * 365 * 24 * time.Hour
+
 // config is Options with every default filled in.
 type config struct {
 	Options
@@ -263,6 +267,11 @@ func newConfig(o Options) (*config, error) {
 	}
 	if c.AbsoluteMaxAge < 0 {
 		return nil, fmt.Errorf("boltsession: negative AbsoluteMaxAge %v", c.AbsoluteMaxAge)
+	}
+	for name, d := range map[string]time.Duration{"MaxAge": c.MaxAge, "AbsoluteMaxAge": c.AbsoluteMaxAge, "TouchAfter": c.TouchAfter} {
+		if d > MaxLifetime {
+			return nil, fmt.Errorf("boltsession: %s %v is longer than MaxLifetime (100 years): stores keep expiries only up to the year 2262", name, d)
+		}
 	}
 	switch {
 	case c.TouchAfter == 0:

@@ -390,9 +390,13 @@ func (s *Session) Owner() string {
 // (for example 30 days for "remember me"); the cookie's Max-Age follows,
 // even when Cookie.Persist is Off. d <= 0 returns the session to
 // Options.MaxAge (and, with Persist Off, to a browser-session cookie).
-// AbsoluteMaxAge still caps it. An error means the session cannot be saved
-// any more (see Session).
+// AbsoluteMaxAge still caps it. An error means d is longer than
+// MaxLifetime, or the session cannot be saved any more (see Session); the
+// session is then unchanged.
 func (s *Session) SetMaxAge(d time.Duration) error {
+	if d > MaxLifetime {
+		return fmt.Errorf("boltsession: SetMaxAge(%v) is longer than MaxLifetime (100 years)", d)
+	}
 	if err := s.lockChange(); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package boltsession
 
 import (
+	"os"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -17,8 +18,8 @@ type Stats struct {
 	// sweep has deleted yet.
 	Expired int
 
-	// FileSize is the size of the file in bytes (bbolt does not shrink a
-	// file; freed pages are reused).
+	// FileSize is the size of the file on disk in bytes (bbolt does not
+	// shrink a file; freed pages are reused, and Compact returns them).
 	FileSize int64
 
 	// Sweeps is the number of sweep passes run, background and on demand.
@@ -75,8 +76,10 @@ func (s *BoltStore) Stats() Stats {
 		stored, expired := countTx(tx, s.now())
 		st.Expired = min(expired, stored)
 		st.Sessions = stored - st.Expired
-		st.FileSize = tx.Size()
 		return nil
 	})
+	if fi, err := os.Stat(s.path); err == nil {
+		st.FileSize = fi.Size()
+	}
 	return st
 }

@@ -56,11 +56,19 @@ var (
 	// type that Get or Pop asked for.
 	ErrType = errors.New("boltsession: value does not decode into the requested type")
 
-	// ErrCorrupt reports a stored record that cannot be decoded. Load
-	// returns it (wrapped, with the cause); the middleware then starts a
-	// fresh session, and the sweeper and iteration skip the record and
-	// count it.
-	ErrCorrupt = errors.New("boltsession: corrupt session record")
+	// ErrCorrupt reports damaged data: a stored record that does not
+	// decode or fails its checksum, or a session file that cannot be read
+	// safely. For a record, Load returns it (wrapped, with the cause); the
+	// middleware then starts a fresh session, and the sweeper and
+	// iteration skip the record and count it. For a file, Open returns it
+	// with the way out (restore a backup, salvage, or start fresh), and a
+	// damaged page met later fails that operation with it instead of
+	// crashing the process.
+	ErrCorrupt = errors.New("boltsession: corrupt session data")
+
+	// ErrTooLarge reports a save whose record would be larger than the
+	// store allows (BoltOptions.MaxRecordSize); nothing was written.
+	ErrTooLarge = errors.New("boltsession: session record too large")
 
 	// ErrClosed reports an operation on a store after Close.
 	ErrClosed = errors.New("boltsession: store is closed")

@@ -26,7 +26,7 @@ Sessions past their expiry that the sweeper has not removed yet are left
 out unless --include-expired (or its older name --expired) is given.
 --json prints one JSON object a line with the full ID (for rm and show,
 which also take an unambiguous ID prefix).`,
-	json: `{"id":"Vq3kX0b8Rr2MzQ1c7mJ0aYy6bT9uWvE2pL4sKdHfNgA","owner":"user-42","created":"2026-11-26T09:12:40Z","expires":"2026-11-27T09:12:40Z","maxage":"720h0m0s","size":212,"expired":true,"corrupt":"boltsession: corrupt session record: …"}`,
+	json: `{"id":"Vq3kX0b8Rr2MzQ1c7mJ0aYy6bT9uWvE2pL4sKdHfNgA","owner":"user-42","created":"2026-11-26T09:12:40Z","expires":"2026-11-27T09:12:40Z","maxage":"720h0m0s","size":212,"expired":true,"corrupt":"boltsession: corrupt session data: …"}`,
 	run:  runLs,
 }
 
