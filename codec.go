@@ -3,8 +3,9 @@ package boltsession
 // CookieCodec turns a session ID into a cookie value and back. The Manager
 // signs only the ID: the session's data never leaves the server.
 //
-// SecureCookie (the default, built from Options.Keys) and ExpressCookie
-// (compatible with express-session's signed cookies) are the built-in codecs.
+// SecureCookie (the default, built from Options.Keys) is the built-in codec;
+// the express module's Cookie reads and writes express-session's signed
+// cookies.
 type CookieCodec interface {
 	// Encode returns the cookie value that carries id, signed (and
 	// encrypted, if the codec does that) for the cookie called name.

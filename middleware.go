@@ -26,7 +26,7 @@ type Manager struct {
 
 // New returns a Manager that keeps sessions in store. It fills in the
 // defaults documented on Options and refuses options that cannot work: no
-// Keys and no Codec, an ExpressCookie without a secret, a hash key shorter
+// Keys and no Codec, a hash key shorter
 // than 32 bytes, a negative MaxAge, an invalid cookie name, path or domain.
 func New(store Store, opts Options) (*Manager, error) {
 	if store == nil {

@@ -250,9 +250,6 @@ func newConfig(o Options) (*config, error) {
 		}
 		c.Codec = codec
 	}
-	if ec, ok := c.Codec.(*expressCodec); ok && len(ec.secrets) == 0 {
-		return nil, errors.New("boltsession: ExpressCookie was given no (non-empty) secret: it would refuse every cookie")
-	}
 	switch {
 	case c.MaxAge == 0:
 		c.MaxAge = 24 * time.Hour

@@ -23,8 +23,6 @@ func TestNewRefusesOptionsThatCannotWork(t *testing.T) {
 		"unknown secure mode":  {Keys: [][]byte{testHashKey}, Cookie: CookieOptions{Secure: 7}},
 		"Partitioned unsafe":   {Keys: [][]byte{testHashKey}, Cookie: CookieOptions{Secure: SecureNever, Partitioned: true}},
 		"SameSite None unsafe": {Keys: [][]byte{testHashKey}, Cookie: CookieOptions{Secure: SecureNever, SameSite: http.SameSiteNoneMode}},
-		"express no secret":    {Codec: ExpressCookie()},
-		"express empty secret": {Codec: ExpressCookie("")},
 	}
 	for name, opts := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/boltsession/boltsession"
 	"github.com/boltsession/boltsession/internal/dirimport"
+	"github.com/boltsession/boltsession/migrate"
 	"github.com/gorilla/securecookie"
 )
 
@@ -34,7 +35,7 @@ type ImportOptions struct {
 	DryRun bool
 
 	// MaxFileSize is the largest file read; larger ones are skipped with
-	// boltsession.ReasonTooLarge. Zero means 1 MiB.
+	// migrate.ReasonTooLarge. Zero means 1 MiB.
 	MaxFileSize int64
 
 	// Now is the clock expiry is judged by; nil means time.Now.
@@ -55,16 +56,16 @@ const sessionFilePrefix = "session_"
 // ID; it expires MaxAge after the file's modification time, and files
 // already past that are counted in Expired and not written. Files that do
 // not verify with any key pair and name are skipped with
-// boltsession.ReasonCorrupt; nothing is written for them. Only regular
+// migrate.ReasonCorrupt; nothing is written for them. Only regular
 // files directly inside dir are read: symbolic links and subdirectories are
 // never followed (os.Root guards every open), so nothing outside dir is
 // read. Other names (such as New's sessions.db) are ignored.
 //
-// The import is idempotent (see boltsession.ImportSummary). The error is
+// The import is idempotent (see migrate.Summary). The error is
 // non-nil only when the whole import failed: bad options, dir unreadable, a
 // store write failed, or ctx was cancelled.
-func ImportFilesystemStore(ctx context.Context, dir string, dst boltsession.Store, opts ImportOptions) (boltsession.ImportSummary, error) {
-	sum := boltsession.ImportSummary{DryRun: opts.DryRun}
+func ImportFilesystemStore(ctx context.Context, dir string, dst boltsession.Store, opts ImportOptions) (migrate.Summary, error) {
+	sum := migrate.Summary{DryRun: opts.DryRun}
 	if len(opts.KeyPairs) == 0 || len(opts.KeyPairs[0]) == 0 {
 		return sum, errors.New("gorillastore: ImportFilesystemStore needs the store's key pairs")
 	}
@@ -82,9 +83,7 @@ func ImportFilesystemStore(ctx context.Context, dir string, dst boltsession.Stor
 	}
 	res, err := importFiles(ctx, dir, dst, opts, &sum)
 	sum.Ignored = res.Ignored
-	for _, k := range res.Skipped {
-		sum.Skipped = append(sum.Skipped, boltsession.ImportSkip(k))
-	}
+	sum.Skipped = res.Skipped
 	if !opts.DryRun {
 		sum.Imported = res.Written
 	}
@@ -93,7 +92,7 @@ func ImportFilesystemStore(ctx context.Context, dir string, dst boltsession.Stor
 
 // importFiles reads dir and saves every live session file to dst; opts has
 // its defaults filled in. It counts expired and dry-run sessions in sum.
-func importFiles(ctx context.Context, dir string, dst boltsession.Store, opts ImportOptions, sum *boltsession.ImportSummary) (dirimport.Result, error) {
+func importFiles(ctx context.Context, dir string, dst boltsession.Store, opts ImportOptions, sum *migrate.Summary) (dirimport.Result, error) {
 	codecs := fileCodecs(opts.KeyPairs)
 	maxAge := time.Duration(opts.MaxAge) * time.Second
 	files := dirimport.Dir{
@@ -110,7 +109,7 @@ func importFiles(ctx context.Context, dir string, dst boltsession.Store, opts Im
 	return dirimport.Import[boltsession.Update](ctx, files, saver, func(f dirimport.File, save func(boltsession.Update) error) (*dirimport.Skip, error) {
 		gobValues, err := parseFilesystemSession(f.Data, opts.Names, codecs)
 		if err != nil {
-			return &dirimport.Skip{Reason: boltsession.ReasonCorrupt, Err: err}, nil
+			return &dirimport.Skip{Reason: migrate.ReasonCorrupt, Err: err}, nil
 		}
 		expires := f.ModTime.Add(maxAge)
 		if !expires.After(opts.Now()) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/migrate"
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 )
@@ -177,10 +178,10 @@ func TestImportFilesystemStoreSkipsWhatItCannotTrust(t *testing.T) {
 		reasons[k.File] = k.Reason
 	}
 	want := map[string]string{
-		"session_LINK":     boltsession.ReasonNotRegular,
-		"session_DIRLINK":  boltsession.ReasonNotRegular,
-		"session_TAMPERED": boltsession.ReasonCorrupt,
-		"session_GARBAGE":  boltsession.ReasonCorrupt,
+		"session_LINK":     migrate.ReasonNotRegular,
+		"session_DIRLINK":  migrate.ReasonNotRegular,
+		"session_TAMPERED": migrate.ReasonCorrupt,
+		"session_GARBAGE":  migrate.ReasonCorrupt,
 	}
 	if sum.Imported != 1 || sum.Ignored != 3 || !reflect.DeepEqual(reasons, want) {
 		t.Fatalf("summary %v, reasons %v", sum, reasons)

@@ -54,7 +54,7 @@ func TestUsageErrorsExitWithStatus2(t *testing.T) {
 
 func TestStatsCountsLiveExpiredAndOwners(t *testing.T) {
 	path := standardFile(t)
-	cli(t, "", "stats", path).expect(t, 0, "3 live, 1 expired", "format version   1")
+	cli(t, "", "stats", path).expect(t, 0, "3 live, 1 expired", "format version   2")
 
 	r := cli(t, "", "stats", path, "--json")
 	r.expect(t, 0)

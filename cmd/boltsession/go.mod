@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/boltsession/boltsession v0.1.0
+	github.com/boltsession/boltsession/express v0.1.0
 	github.com/boltsession/boltsession/gorillastore v0.1.0
 	github.com/gorilla/sessions v1.4.0
 	github.com/schollz/progressbar/v3 v3.19.1

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/express"
 	"github.com/boltsession/boltsession/gorillastore"
+	"github.com/boltsession/boltsession/migrate"
 )
 
 // importerCommands lists the commands that bring sessions in from other
@@ -82,11 +84,11 @@ func runImportFileStore(e *env, c *command, args []string) error {
 	return runImporter(e, importer{
 		dir: pos[0], path: pos[1], dryRun: *dryRun, asJSON: *asJSON,
 		causes: map[string]string{
-			boltsession.ReasonCorrupt:   "none of the %d session files in %s is a session-file-store session: the likely cause is that it is not a session-file-store directory",
-			boltsession.ReasonEncrypted: "all %d session files in %s are encrypted with session-file-store's secret option, which the importer does not support",
+			migrate.ReasonCorrupt:   "none of the %d session files in %s is a session-file-store session: the likely cause is that it is not a session-file-store directory",
+			migrate.ReasonEncrypted: "all %d session files in %s are encrypted with session-file-store's secret option, which the importer does not support",
 		},
-		run: func(ctx context.Context, dst boltsession.Store) (boltsession.ImportSummary, error) {
-			return boltsession.ImportFileStore(ctx, pos[0], dst, boltsession.FileStoreImportOptions{
+		run: func(ctx context.Context, dst boltsession.Store) (migrate.Summary, error) {
+			return express.ImportFileStore(ctx, pos[0], dst, express.ImportOptions{
 				TTL: time.Duration(*ttl) * time.Second, FileExtension: *ext, OwnerField: *ownerField, DryRun: *dryRun,
 			})
 		},
@@ -126,9 +128,9 @@ func runImportGorilla(e *env, c *command, args []string) error {
 	return runImporter(e, importer{
 		dir: pos[0], path: file, dryRun: *dryRun, asJSON: *asJSON,
 		causes: map[string]string{
-			boltsession.ReasonCorrupt: "none of the %d session files in %s verified with the --key pairs and --name given: the likely cause is a wrong key, keys in the wrong order (hash key, block key, ...), or a session name the app did not pass to store.Get",
+			migrate.ReasonCorrupt: "none of the %d session files in %s verified with the --key pairs and --name given: the likely cause is a wrong key, keys in the wrong order (hash key, block key, ...), or a session name the app did not pass to store.Get",
 		},
-		run: func(ctx context.Context, dst boltsession.Store) (boltsession.ImportSummary, error) {
+		run: func(ctx context.Context, dst boltsession.Store) (migrate.Summary, error) {
 			return gorillastore.ImportFilesystemStore(ctx, pos[0], dst, gorillastore.ImportOptions{
 				KeyPairs: pairs, Names: names, MaxAge: *maxAge, DryRun: *dryRun,
 			})
@@ -167,7 +169,7 @@ type importer struct {
 	// count (%d) and dir (%s).
 	causes map[string]string
 
-	run func(context.Context, boltsession.Store) (boltsession.ImportSummary, error)
+	run func(context.Context, boltsession.Store) (migrate.Summary, error)
 }
 
 // runImporter opens FILE (unless dry-running, which writes nothing and so
@@ -246,7 +248,7 @@ func runImporter(e *env, imp importer) error {
 // and imported none (nor counted any as expired, which would show that the
 // files were readable), naming the likely cause once instead of calling
 // every file corrupt; nil otherwise.
-func nothingImported(imp importer, sum boltsession.ImportSummary) error {
+func nothingImported(imp importer, sum migrate.Summary) error {
 	n := len(sum.Skipped)
 	if sum.Imported > 0 || sum.Expired > 0 || n == 0 {
 		return nil

@@ -21,7 +21,7 @@ import (
 // runs (carol's cookie lived 1 ms: she stays expired).
 func fileStoreDir(t *testing.T) string {
 	t.Helper()
-	src := filepath.Join("..", "..", "testdata", "filestore")
+	src := filepath.Join("..", "..", "express", "testdata", "filestore")
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		t.Fatal(err)

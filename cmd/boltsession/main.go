@@ -12,7 +12,7 @@
 // bbolt lets one process at a time hold a file, so the commands work on a
 // file no app has open. On a file a running app holds, a command fails
 // within about a second and says so; a live app offers the same operations
-// through boltsession.AdminHandler.
+// through the admin package's Handler (github.com/boltsession/boltsession/admin).
 //
 // Every command takes --json, which prints its result as JSON (one object,
 // or one a line for ls) instead of text; each command's --help shows the

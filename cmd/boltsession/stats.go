@@ -17,7 +17,7 @@ var statsCommand = &command{
 	summary: "Show how many sessions the file holds, live and expired, how many owners, its size, free pages and format version.",
 	example: `$ boltsession stats sessions.db
 file             sessions.db
-format version   1
+format version   2
 file size        21.4 MiB (22437888 bytes), 6 free pages (24.0 KiB)
 sessions         99998 live, 2 expired (not yet swept)
 owners           2500
@@ -34,7 +34,7 @@ $ boltsession stats sessions.db --deep
 oldest session   2026-11-25T13:06:12Z (created)
 newest session   2026-11-26T13:04:55Z (created)
 records          11.9 MiB in 100000 records, 0 corrupt`,
-	json: `{"file":"sessions.db","format_version":1,"file_size":22437888,"page_size":4096,"free_pages":6,"sessions":99998,"expired":2,"owners":2500,"expires_first":"2026-11-26T13:05:00Z","expires_last":"2026-11-27T13:00:00Z","oldest_created":"2026-11-25T13:06:12Z","newest_created":"2026-11-26T13:04:55Z","record_bytes":12478120,"corrupt":0}
+	json: `{"file":"sessions.db","format_version":2,"file_size":22437888,"page_size":4096,"free_pages":6,"sessions":99998,"expired":2,"owners":2500,"expires_first":"2026-11-26T13:05:00Z","expires_last":"2026-11-27T13:00:00Z","oldest_created":"2026-11-25T13:06:12Z","newest_created":"2026-11-26T13:04:55Z","record_bytes":12478120,"corrupt":0}
 (oldest_created, newest_created, record_bytes and corrupt with --deep)`,
 	run: runStats,
 }

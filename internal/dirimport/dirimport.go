@@ -1,5 +1,5 @@
 // Package dirimport is the mechanism the session importers share
-// (boltsession.ImportFileStore and gorillastore.ImportFilesystemStore):
+// (express.ImportFileStore and gorillastore.ImportFilesystemStore):
 // reading a directory of session files without ever leaving it, and saving
 // the imported records with enough saves in flight that a store with group
 // commit shares each fsync among many sessions.
@@ -17,27 +17,24 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/boltsession/boltsession/migrate"
 )
 
-// Reasons the reader gives in Skip.Reason. boltsession's Reason constants of
-// the same name are these values.
+// Reasons the reader gives in Skip.Reason.
 const (
-	ReasonNotRegular = "not a regular file"
-	ReasonTooLarge   = "too large"
-	ReasonUnreadable = "unreadable"
+	ReasonNotRegular = migrate.ReasonNotRegular
+	ReasonTooLarge   = migrate.ReasonTooLarge
+	ReasonUnreadable = migrate.ReasonUnreadable
 )
 
 // DefaultMaxFileSize is the largest file Dir reads when MaxFileSize is zero
 // or negative: 1 MiB, far above any session an app keeps.
 const DefaultMaxFileSize = 1 << 20
 
-// Skip is one file left out, and why. It has the layout of
-// boltsession.ImportSkip, so an importer converts it directly.
-type Skip struct {
-	File   string
-	Reason string
-	Err    error
-}
+// Skip is one file left out, and why: what an importer reports in
+// migrate.Summary.Skipped.
+type Skip = migrate.Skip
 
 // File is one session file read in full.
 type File struct {

@@ -1,4 +1,4 @@
-package boltsession
+package express
 
 import (
 	"bufio"
@@ -17,16 +17,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/boltsession/boltsession"
 )
 
-// expressApp is the Go side of a migration from express-session: a Manager
+// expressApp is the Go side of a migration from express-session: a boltsession.Manager
 // with the express codec, the Node app's secret and cookie name, serving
 // /whoami (every value of the session, as JSON) and /view (a counter).
-func expressApp(t *testing.T, store Store, now func() time.Time) *httptest.Server {
+func expressApp(t *testing.T, store boltsession.Store, now func() time.Time) *httptest.Server {
 	t.Helper()
-	m, err := New(store, Options{
+	m, err := boltsession.New(store, boltsession.Options{
 		Name:   "connect.sid",
-		Codec:  ExpressCookie("keyboard cat"),
+		Codec:  codec("keyboard cat"),
 		MaxAge: 24 * time.Hour,
 		Now:    now,
 	})
@@ -35,22 +37,22 @@ func expressApp(t *testing.T, store Store, now func() time.Time) *httptest.Serve
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
-		s := FromContext(r.Context())
+		s := boltsession.FromContext(r.Context())
 		data := map[string]any{}
 		for _, k := range s.Keys() {
-			v, err := Get[any](s, k)
+			v, err := boltsession.Get[any](s, k)
 			if err != nil {
 				http.Error(w, err.Error(), 500)
 				return
 			}
 			data[k] = v
 		}
-		user, err := Get[fixtureUser](s, "user")
+		user, err := boltsession.Get[fixtureUser](s, "user")
 		if err != nil {
 			http.Error(w, "no user: "+err.Error(), http.StatusUnauthorized)
 			return
 		}
-		views, err := Get[int](s, "views")
+		views, err := boltsession.Get[int](s, "views")
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -60,8 +62,8 @@ func expressApp(t *testing.T, store Store, now func() time.Time) *httptest.Serve
 		})
 	})
 	mux.HandleFunc("GET /view", func(w http.ResponseWriter, r *http.Request) {
-		s := FromContext(r.Context())
-		n, _ := Get[int](s, "views")
+		s := boltsession.FromContext(r.Context())
+		n, _ := boltsession.Get[int](s, "views")
 		if err := s.Set("views", n+1); err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -107,19 +109,19 @@ func getJSON(t *testing.T, c *http.Client, method, u string, cookie string, into
 	return res
 }
 
-// TestExpressCookieServesImportedFileStoreSessions imports the committed
+// TestCookieServesImportedFileStoreSessions imports the committed
 // session-file-store fixtures and checks that the Go app accepts the cookie
 // express-session issued for them (no node needed).
-func TestExpressCookieServesImportedFileStoreSessions(t *testing.T) {
+func TestCookieServesImportedFileStoreSessions(t *testing.T) {
 	dir, m := loadFileStoreFixtures(t)
 	now := lastAccessOf(t, dir, m.Files["alice"]).Add(time.Minute)
 	clock := func() time.Time { return now }
-	store, err := Open(filepath.Join(t.TempDir(), "sessions.db"), &BoltOptions{Now: clock, SweepInterval: -1})
+	store, err := boltsession.Open(filepath.Join(t.TempDir(), "sessions.db"), &boltsession.BoltOptions{Now: clock, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	sum, err := ImportFileStore(context.Background(), dir, store, FileStoreImportOptions{Now: clock, OwnerField: "user.name"})
+	sum, err := ImportFileStore(context.Background(), dir, store, ImportOptions{Now: clock, OwnerField: "user.name"})
 	if err != nil || sum.Imported != 2 {
 		t.Fatalf("import: %v, %v", sum, err)
 	}
@@ -248,12 +250,12 @@ func TestMigrationFromExpressSessionFileStore(t *testing.T) {
 	stop()
 
 	// The migration: import the directory, serve the same cookie from Go.
-	store, err := Open(filepath.Join(t.TempDir(), "sessions.db"), &BoltOptions{SweepInterval: -1})
+	store, err := boltsession.Open(filepath.Join(t.TempDir(), "sessions.db"), &boltsession.BoltOptions{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	sum, err := ImportFileStore(context.Background(), sessions, store, FileStoreImportOptions{})
+	sum, err := ImportFileStore(context.Background(), sessions, store, ImportOptions{})
 	if err != nil || sum.Imported != 1 || len(sum.Skipped) != 0 {
 		t.Fatalf("import: %v, %v", sum, err)
 	}

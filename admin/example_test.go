@@ -1,4 +1,4 @@
-package boltsession_test
+package admin_test
 
 import (
 	"context"
@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/admin"
 )
 
 // requireAdmin stands for the app's own admin authentication: the
-// AdminHandler must never be reachable without it.
+// admin.Handler must never be reachable without it.
 func requireAdmin(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
@@ -26,7 +27,7 @@ func requireAdmin(token string, next http.Handler) http.Handler {
 	})
 }
 
-func ExampleAdminHandler() {
+func ExampleHandler() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
 	store, err := boltsession.Open(filepath.Join(dir, "sessions.db"), nil)
@@ -39,7 +40,7 @@ func ExampleAdminHandler() {
 	})
 
 	mux := http.NewServeMux()
-	admin := http.StripPrefix("/admin/sessions", boltsession.AdminHandler(store))
+	admin := http.StripPrefix("/admin/sessions", admin.Handler(store))
 	mux.Handle("/admin/sessions/", requireAdmin("s3cret", admin))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

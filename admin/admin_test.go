@@ -1,4 +1,4 @@
-package boltsession_test
+package admin_test
 
 import (
 	"context"
@@ -11,16 +11,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/admin"
 )
 
-// adminServer serves AdminHandler under /admin as an app would mount it
+// adminServer serves admin.Handler under /admin as an app would mount it
 // (behind its own auth, left out here).
 func adminServer(t *testing.T, s *boltsession.BoltStore) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", http.StripPrefix("/admin", boltsession.AdminHandler(s)))
+	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(s)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -66,14 +68,18 @@ func (l adminList) ids() []string {
 	return ids
 }
 
-func TestAdminHandlerServesStatsAndTheList(t *testing.T) {
+func TestHandlerServesStatsAndTheList(t *testing.T) {
 	s, _, _ := inspectFixture(t)
 	srv := adminServer(t, s)
 
+	in, err := s.Inspect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var st map[string]any
 	code, h := adminDo(t, "GET", srv.URL+"/admin/stats", &st)
 	if code != 200 || h.Get("Content-Type") != "application/json" || st["sessions"] != 3.0 || st["expired"] != 1.0 ||
-		st["owners"] != 2.0 || st["format_version"] != float64(boltsession.FormatVersion) {
+		st["owners"] != 2.0 || st["format_version"] != float64(in.FormatVersion) {
 		t.Fatalf("GET /stats: %d %v", code, st)
 	}
 
@@ -100,7 +106,7 @@ func TestAdminHandlerServesStatsAndTheList(t *testing.T) {
 	}
 }
 
-func TestAdminHandlerAnswersUnknownRoutesAndMethodsAsJSONErrors(t *testing.T) {
+func TestHandlerAnswersUnknownRoutesAndMethodsAsJSONErrors(t *testing.T) {
 	s, _, _ := inspectFixture(t)
 	srv := adminServer(t, s)
 	for _, c := range []struct {
@@ -133,7 +139,7 @@ func TestAdminHandlerAnswersUnknownRoutesAndMethodsAsJSONErrors(t *testing.T) {
 	}
 }
 
-func TestAdminHandlerDeletesByIDAndByOwner(t *testing.T) {
+func TestHandlerDeletesByIDAndByOwner(t *testing.T) {
 	s, _, _ := inspectFixture(t)
 	srv := adminServer(t, s)
 
@@ -155,7 +161,7 @@ func TestAdminHandlerDeletesByIDAndByOwner(t *testing.T) {
 	}
 }
 
-func TestAdminHandlerBackupIsAnOpenableSessionFile(t *testing.T) {
+func TestHandlerBackupIsAnOpenableSessionFile(t *testing.T) {
 	s, clock, _ := inspectFixture(t)
 	srv := adminServer(t, s)
 	resp, err := http.Get(srv.URL + "/admin/backup")
@@ -186,4 +192,61 @@ func TestAdminHandlerBackupIsAnOpenableSessionFile(t *testing.T) {
 	if code, _ := adminDo(t, "GET", srv.URL+"/admin/backup", &e); code != 500 || !strings.Contains(e["error"], "closed") {
 		t.Fatalf("GET /backup of a closed store: %d %v", code, e)
 	}
+}
+
+// inspectFixture is a store holding four sessions on a fake clock:
+// a and b of owner u1, c of u2, and d (no owner) already expired.
+func inspectFixture(t *testing.T) (*boltsession.BoltStore, *fixedClock, string) {
+	t.Helper()
+	clock := &fixedClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	s, err := boltsession.Open(path, &boltsession.BoltOptions{Now: clock.Now, SweepInterval: -1, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	now := clock.Now()
+	owner := func(o string) *string { return &o }
+	maxAge := 30 * time.Hour
+	for _, u := range []boltsession.Update{
+		{ID: "a-1", Expires: now.Add(time.Hour), Owner: owner("u1"), Set: map[string][]byte{"k": {0x01}}},
+		{ID: "a-2", Expires: now.Add(2 * time.Hour), Owner: owner("u1"), MaxAge: &maxAge},
+		{ID: "c-3", Expires: now.Add(30 * time.Minute), Owner: owner("u2")},
+		{ID: "d-4", Expires: now.Add(10 * time.Minute)},
+	} {
+		u.Create = true
+		if err := s.Save(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.t = clock.t.Add(20 * time.Minute) // before any request: no concurrent reader
+	return s, clock, path
+}
+
+// fixedClock is the fixture's clock, set before the store is used.
+type fixedClock struct{ t time.Time }
+
+func (c *fixedClock) Now() time.Time { return c.t }
+
+func openAt(t *testing.T, path string, o *boltsession.BoltOptions) *boltsession.BoltStore {
+	t.Helper()
+	o.SweepInterval = -1
+	s, err := boltsession.Open(path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func scanIDs(t *testing.T, s *boltsession.BoltStore, opts boltsession.ScanOptions) []string {
+	t.Helper()
+	var ids []string
+	if err := s.Scan(context.Background(), opts, func(in boltsession.SessionInfo) error {
+		ids = append(ids, in.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

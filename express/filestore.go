@@ -1,4 +1,4 @@
-package boltsession
+package express
 
 import (
 	"bytes"
@@ -11,13 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/boltsession/boltsession"
 	"github.com/boltsession/boltsession/internal/dirimport"
+	"github.com/boltsession/boltsession/migrate"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// FileStoreImportOptions configures ImportFileStore. The zero value imports
+// ImportOptions configures ImportFileStore. The zero value imports
 // a directory written with session-file-store's defaults.
-type FileStoreImportOptions struct {
+type ImportOptions struct {
 	// TTL is session-file-store's `ttl` option: the idle lifetime of a
 	// session whose cookie has no originalMaxAge (a browser-session
 	// cookie). Zero means session-file-store's default, 3600 seconds. Set it
@@ -40,7 +42,7 @@ type FileStoreImportOptions struct {
 	DryRun bool
 
 	// MaxFileSize is the largest session file read; larger ones are skipped
-	// with ReasonTooLarge. Zero means 1 MiB.
+	// with migrate.ReasonTooLarge. Zero means 1 MiB.
 	MaxFileSize int64
 
 	// Now is the clock expiry is judged by; nil means time.Now.
@@ -76,15 +78,15 @@ type FileStoreImportOptions struct {
 //     a field Email without a tag does not receive the key "email".
 //
 // Files written with session-file-store's `secret` option are encrypted and
-// are skipped with ReasonEncrypted. Files that do not parse are skipped with
-// ReasonCorrupt and nothing is written for them. Only regular files directly
+// are skipped with migrate.ReasonEncrypted. Files that do not parse are skipped with
+// migrate.ReasonCorrupt and nothing is written for them. Only regular files directly
 // inside dir are read: symbolic links and subdirectories are never followed
 // (os.Root guards every open), so nothing outside dir is read.
 //
-// The import is idempotent (see ImportSummary). The error is non-nil only
+// The import is idempotent (see migrate.Summary). The error is non-nil only
 // when the whole import failed: dir unreadable, a store write failed, or ctx
 // was cancelled; the summary then counts what was done before.
-func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreImportOptions) (ImportSummary, error) {
+func ImportFileStore(ctx context.Context, dir string, dst boltsession.Store, opts ImportOptions) (migrate.Summary, error) {
 	ttl := opts.TTL
 	if ttl == 0 {
 		ttl = 3600 * time.Second
@@ -97,7 +99,7 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 	if now == nil {
 		now = time.Now
 	}
-	sum := ImportSummary{DryRun: opts.DryRun}
+	sum := migrate.Summary{DryRun: opts.DryRun}
 	if dst == nil && !opts.DryRun {
 		return sum, errors.New("boltsession: ImportFileStore needs a destination store")
 	}
@@ -108,12 +110,12 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 		ErrPrefix:   "boltsession",
 		SessionID:   func(name string) (string, bool) { return strings.CutSuffix(name, ext) },
 	}
-	res, err := dirimport.Import[Update](ctx, files, importSaver(dst), func(f dirimport.File, save func(Update) error) (*dirimport.Skip, error) {
+	res, err := dirimport.Import[boltsession.Update](ctx, files, importSaver(dst), func(f dirimport.File, save func(boltsession.Update) error) (*dirimport.Skip, error) {
 		s, err := parseFileStoreSession(f.Data, ttl, f.ModTime)
 		if err != nil {
-			reason := ReasonCorrupt
+			reason := migrate.ReasonCorrupt
 			if errors.Is(err, errEncryptedFileStore) {
-				reason = ReasonEncrypted
+				reason = migrate.ReasonEncrypted
 			}
 			return &dirimport.Skip{Reason: reason, Err: err}, nil
 		}
@@ -124,14 +126,14 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 		owner := fileStoreOwner(f.Data, opts.OwnerField)
 		// Refused here, as corrupt input (and in a dry run too), rather
 		// than by the store, where it would stop the whole import.
-		if err := checkOwner("import", owner); err != nil {
-			return &dirimport.Skip{Reason: ReasonCorrupt, Err: fmt.Errorf("%w: %s: %w", ErrCorrupt, opts.OwnerField, err)}, nil
+		if err := checkOwner(owner); err != nil {
+			return &dirimport.Skip{Reason: migrate.ReasonCorrupt, Err: fmt.Errorf("%w: %s: %w", boltsession.ErrCorrupt, opts.OwnerField, err)}, nil
 		}
 		if opts.DryRun {
 			sum.Imported++
 			return nil, nil
 		}
-		u := Update{
+		u := boltsession.Update{
 			ID:      f.ID,
 			Create:  true,
 			Created: s.lastAccess,
@@ -144,9 +146,7 @@ func ImportFileStore(ctx context.Context, dir string, dst Store, opts FileStoreI
 		return nil, save(u)
 	})
 	sum.Ignored = res.Ignored
-	for _, k := range res.Skipped {
-		sum.Skipped = append(sum.Skipped, ImportSkip(k))
-	}
+	sum.Skipped = res.Skipped
 	if !opts.DryRun {
 		sum.Imported = res.Written
 	}
@@ -165,14 +165,14 @@ type fileStoreSession struct {
 }
 
 // parseFileStoreSession parses one session file. modTime stands in for a
-// missing __lastAccess. Errors wrap ErrCorrupt, or errEncryptedFileStore.
+// missing __lastAccess. Errors wrap boltsession.ErrCorrupt, or errEncryptedFileStore.
 func parseFileStoreSession(data []byte, ttl time.Duration, modTime time.Time) (*fileStoreSession, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %w", boltsession.ErrCorrupt, err)
 	}
 	if top == nil {
-		return nil, fmt.Errorf("%w: null instead of a session object", ErrCorrupt)
+		return nil, fmt.Errorf("%w: null instead of a session object", boltsession.ErrCorrupt)
 	}
 	_, hasCT := top["ct"]
 	_, hasHMAC := top["hmac"]
@@ -185,7 +185,7 @@ func parseFileStoreSession(data []byte, ttl time.Duration, modTime time.Time) (*
 	if raw, ok := top["__lastAccess"]; ok {
 		ms, err := jsonInteger(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w: __lastAccess: %w", ErrCorrupt, err)
+			return nil, fmt.Errorf("%w: __lastAccess: %w", boltsession.ErrCorrupt, err)
 		}
 		s.lastAccess = time.UnixMilli(ms)
 	}
@@ -195,17 +195,17 @@ func parseFileStoreSession(data []byte, ttl time.Duration, modTime time.Time) (*
 	if raw, ok := top["cookie"]; ok && !isJSONNull(raw) {
 		var cookie map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &cookie); err != nil {
-			return nil, fmt.Errorf("%w: cookie: %w", ErrCorrupt, err)
+			return nil, fmt.Errorf("%w: cookie: %w", boltsession.ErrCorrupt, err)
 		}
 		if raw, ok := cookie["originalMaxAge"]; ok && !isJSONNull(raw) {
 			// A number of milliseconds; an app may compute a fraction.
 			n, err := jsonNumberLiteral(raw)
 			if err != nil {
-				return nil, fmt.Errorf("%w: cookie.originalMaxAge: %w", ErrCorrupt, err)
+				return nil, fmt.Errorf("%w: cookie.originalMaxAge: %w", boltsession.ErrCorrupt, err)
 			}
 			ms, err := strconv.ParseFloat(string(n), 64)
 			if err != nil || math.Abs(ms) >= float64(math.MaxInt64/int64(time.Millisecond)) {
-				return nil, fmt.Errorf("%w: cookie.originalMaxAge %s out of range", ErrCorrupt, n)
+				return nil, fmt.Errorf("%w: cookie.originalMaxAge %s out of range", boltsession.ErrCorrupt, n)
 			}
 			if ms != 0 {
 				maxAge = time.Duration(ms * float64(time.Millisecond))
@@ -221,7 +221,7 @@ func parseFileStoreSession(data []byte, ttl time.Duration, modTime time.Time) (*
 		}
 		b, err := jsonToMsgpack(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w: field %q: %w", ErrCorrupt, key, err)
+			return nil, fmt.Errorf("%w: field %q: %w", boltsession.ErrCorrupt, key, err)
 		}
 		s.values[key] = b
 	}
@@ -362,4 +362,32 @@ func jsonNumber(n json.Number) (v any, ok bool, err error) {
 		return int64(f), true, nil
 	}
 	return f, false, nil
+}
+
+// importSaver is what the importer writes through: the file's copy of a
+// session replaces a record with its ID (see migrate.Summary).
+func importSaver(dst boltsession.Store) dirimport.Overwriting[boltsession.Update] {
+	return dirimport.Overwriting[boltsession.Update]{
+		Store:  dst,
+		ID:     func(u boltsession.Update) string { return u.ID },
+		Exists: func(err error) bool { return errors.Is(err, boltsession.ErrExists) },
+	}
+}
+
+// maxOwnerLen is the longest owner BoltStore keeps (and so the longest this
+// importer passes on).
+const maxOwnerLen = 1024
+
+// checkOwner refuses an owner a store cannot hold: longer than maxOwnerLen
+// or holding a NUL byte (BoltStore's owner index separator). It is checked
+// here, so that such a file is skipped, rather than by the store, where the
+// failed save would stop the whole import.
+func checkOwner(owner string) error {
+	if len(owner) > maxOwnerLen {
+		return fmt.Errorf("owner longer than %d bytes", maxOwnerLen)
+	}
+	if strings.IndexByte(owner, 0) >= 0 {
+		return errors.New("owner contains a NUL byte")
+	}
+	return nil
 }

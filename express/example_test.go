@@ -1,4 +1,4 @@
-package boltsession_test
+package express_test
 
 import (
 	"context"
@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/express"
 )
 
 // An app moving from express-session keeps its secret and cookie name, so
 // the cookies the Node app issued go on working.
-func ExampleExpressCookie() {
+func ExampleCookie() {
 	dir, err := os.MkdirTemp("", "boltsession-example")
 	if err != nil {
 		log.Fatal(err)
@@ -24,9 +25,13 @@ func ExampleExpressCookie() {
 		log.Fatal(err)
 	}
 	defer store.Close()
+	codec, err := express.Cookie("keyboard cat") // its secret (several rotate: new first)
+	if err != nil {
+		log.Fatal(err)
+	}
 	m, err := boltsession.New(store, boltsession.Options{
-		Name:  "connect.sid",                             // express-session's default name
-		Codec: boltsession.ExpressCookie("keyboard cat"), // its secret (several rotate: new first)
+		Name:  "connect.sid", // express-session's default name
+		Codec: codec,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -34,7 +39,7 @@ func ExampleExpressCookie() {
 	_ = http.Handler(m.Middleware(http.NotFoundHandler()))
 
 	// The value express-session writes for this ID and secret:
-	v, _ := boltsession.ExpressCookie("keyboard cat").Encode("connect.sid", "jD2mU7rC3w9YbT4k5nQx0aZsV1pLfGhE")
+	v, _ := codec.Encode("connect.sid", "jD2mU7rC3w9YbT4k5nQx0aZsV1pLfGhE")
 	fmt.Println(v)
 	// Output: s%3AjD2mU7rC3w9YbT4k5nQx0aZsV1pLfGhE.b5DmT28huQWPJFBlqpvDxXHIT2yY%2FhteJQtS8BMn1t8
 }
@@ -52,8 +57,8 @@ func ExampleImportFileStore() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	sum, err := boltsession.ImportFileStore(context.Background(), "testdata/filestore", store,
-		boltsession.FileStoreImportOptions{DryRun: true}) // drop DryRun to write
+	sum, err := express.ImportFileStore(context.Background(), "testdata/filestore", store,
+		express.ImportOptions{DryRun: true}) // drop DryRun to write
 	if err != nil {
 		log.Fatal(err)
 	}

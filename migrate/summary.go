@@ -1,22 +1,25 @@
-package boltsession
+// Package migrate holds what the session importers report: the Summary of
+// an import and the Skip of each file left out, with its Reason. The
+// importers themselves live with the stack they come from:
+// express.ImportFileStore (Node's session-file-store) in the express module,
+// gorillastore.ImportFilesystemStore (gorilla's FilesystemStore) in the
+// gorillastore module.
+package migrate
 
 import (
-	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/boltsession/boltsession/internal/dirimport"
 )
 
-// ImportSummary reports what an importer did with a directory of sessions
-// (ImportFileStore; gorillastore.ImportFilesystemStore).
+// Summary reports what an importer did with a directory of sessions
+// (express.ImportFileStore, gorillastore.ImportFilesystemStore).
 //
-// Importers are idempotent: each session is created (Update.Create), and
+// Importers are idempotent: each session is created (boltsession.Update.Create), and
 // where its ID is already in use the record there is deleted first, so
 // running an import twice gives the same store and the same summary. Run the
 // import before the new app takes traffic: a session the new app has changed
 // since would be replaced by the file's older copy.
-type ImportSummary struct {
+type Summary struct {
 	// DryRun is true when nothing was written: Imported then counts the
 	// sessions that would have been.
 	DryRun bool
@@ -35,11 +38,11 @@ type ImportSummary struct {
 
 	// Skipped lists the session files that could not be imported, each
 	// with the reason. Nothing is written for them.
-	Skipped []ImportSkip
+	Skipped []Skip
 }
 
-// ImportSkip is one session file an importer left out, and why.
-type ImportSkip struct {
+// Skip is one session file an importer left out, and why.
+type Skip struct {
 	// File is the file's name inside the imported directory.
 	File string
 
@@ -51,7 +54,7 @@ type ImportSkip struct {
 	Err error
 }
 
-// Reasons an importer gives in ImportSkip.Reason.
+// Reasons an importer gives in Skip.Reason.
 const (
 	// ReasonCorrupt: the file does not parse as a session of that format,
 	// or its signature does not verify with the keys given.
@@ -63,18 +66,18 @@ const (
 
 	// ReasonNotRegular: a symbolic link, device, pipe or socket. Importers
 	// never follow a link, so they never read outside the directory.
-	ReasonNotRegular = dirimport.ReasonNotRegular // "not a regular file"
+	ReasonNotRegular = "not a regular file"
 
 	// ReasonTooLarge: the file is larger than the importer's size limit.
-	ReasonTooLarge = dirimport.ReasonTooLarge // "too large"
+	ReasonTooLarge = "too large"
 
 	// ReasonUnreadable: opening or reading the file failed.
-	ReasonUnreadable = dirimport.ReasonUnreadable // "unreadable"
+	ReasonUnreadable = "unreadable"
 )
 
 // String renders the summary as a few human-readable lines, the skipped
 // files one per line.
-func (s ImportSummary) String() string {
+func (s Summary) String() string {
 	var b strings.Builder
 	verb := "imported"
 	if s.DryRun {
@@ -85,14 +88,4 @@ func (s ImportSummary) String() string {
 		fmt.Fprintf(&b, "\n  %s: %s: %v", k.File, k.Reason, k.Err)
 	}
 	return b.String()
-}
-
-// importSaver is what the importers write through: the file's copy of a
-// session replaces a record with its ID (see ImportSummary).
-func importSaver(dst Store) dirimport.Overwriting[Update] {
-	return dirimport.Overwriting[Update]{
-		Store:  dst,
-		ID:     func(u Update) string { return u.ID },
-		Exists: func(err error) bool { return errors.Is(err, ErrExists) },
-	}
 }

@@ -1,4 +1,4 @@
-package boltsession
+package express
 
 import (
 	"context"
@@ -15,28 +15,31 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/migrate"
 )
 
-// importTestStore is a minimal in-memory Store for the importer tests: it
+// importTestStore is a minimal in-memory boltsession.Store for the importer tests: it
 // records what the importer writes.
 type importTestStore struct {
 	mu      sync.Mutex
-	records map[string]Record
+	records map[string]boltsession.Record
 	saves   int
 	fail    error
 }
 
-func (s *importTestStore) Load(_ context.Context, id string) (*Record, error) {
+func (s *importTestStore) Load(_ context.Context, id string) (*boltsession.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.records[id]
 	if !ok {
-		return nil, ErrNotFound
+		return nil, boltsession.ErrNotFound
 	}
 	return &r, nil
 }
 
-func (s *importTestStore) Save(_ context.Context, u Update) error {
+func (s *importTestStore) Save(_ context.Context, u boltsession.Update) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -46,10 +49,10 @@ func (s *importTestStore) Save(_ context.Context, u Update) error {
 		return errors.New("importTestStore: only Create is expected from an importer")
 	}
 	if s.records == nil {
-		s.records = map[string]Record{}
+		s.records = map[string]boltsession.Record{}
 	}
 	s.saves++
-	r := Record{ID: u.ID, Created: u.Created, Expires: u.Expires, Values: maps.Clone(u.Set)}
+	r := boltsession.Record{ID: u.ID, Created: u.Created, Expires: u.Expires, Values: maps.Clone(u.Set)}
 	if u.Owner != nil {
 		r.Owner = *u.Owner
 	}
@@ -57,7 +60,9 @@ func (s *importTestStore) Save(_ context.Context, u Update) error {
 	return nil
 }
 
-func (s *importTestStore) Touch(context.Context, string, time.Time) error { return ErrUnsupported }
+func (s *importTestStore) Touch(context.Context, string, time.Time) error {
+	return boltsession.ErrUnsupported
+}
 func (s *importTestStore) Delete(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,7 +135,7 @@ type fixtureCartItem struct {
 	Qty int    `msgpack:"qty"`
 }
 
-func decodeValue[T any](t *testing.T, r Record, key string) T {
+func decodeValue[T any](t *testing.T, r boltsession.Record, key string) T {
 	t.Helper()
 	var v T
 	b, ok := r.Values[key]
@@ -150,7 +155,7 @@ func TestImportFileStoreImportsLiveSessionsWithTheirValuesAndExpiry(t *testing.T
 	now := aliceLast.Add(time.Minute)
 
 	dst := &importTestStore{}
-	sum, err := ImportFileStore(context.Background(), dir, dst, FileStoreImportOptions{Now: func() time.Time { return now }})
+	sum, err := ImportFileStore(context.Background(), dir, dst, ImportOptions{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,10 +170,10 @@ func TestImportFileStoreImportsLiveSessionsWithTheirValuesAndExpiry(t *testing.T
 		}
 	}
 	wantReasons := map[string]string{
-		m.Files["dave"]:                         ReasonEncrypted,
-		"corruptBadLastAccessAAAAAAAAAAAA.json": ReasonCorrupt,
-		"corruptNotAnObjectAAAAAAAAAAAAAA.json": ReasonCorrupt,
-		"corruptTruncatedAAAAAAAAAAAAAAAA.json": ReasonCorrupt,
+		m.Files["dave"]:                         migrate.ReasonEncrypted,
+		"corruptBadLastAccessAAAAAAAAAAAA.json": migrate.ReasonCorrupt,
+		"corruptNotAnObjectAAAAAAAAAAAAAA.json": migrate.ReasonCorrupt,
+		"corruptTruncatedAAAAAAAAAAAAAAAA.json": migrate.ReasonCorrupt,
 	}
 	if !maps.Equal(reasons, wantReasons) {
 		t.Fatalf("skipped %v, want %v", reasons, wantReasons)
@@ -298,7 +303,7 @@ func decodesTo[T any](want T) func([]byte) error {
 func TestImportFileStoreIsIdempotent(t *testing.T) {
 	dir, m := loadFileStoreFixtures(t)
 	now := lastAccessOf(t, dir, m.Files["alice"])
-	opts := FileStoreImportOptions{Now: func() time.Time { return now }}
+	opts := ImportOptions{Now: func() time.Time { return now }}
 	dst := &importTestStore{}
 	first, err := ImportFileStore(context.Background(), dir, dst, opts)
 	if err != nil {
@@ -321,14 +326,14 @@ func TestImportFileStoreDryRunWritesNothing(t *testing.T) {
 	dir, m := loadFileStoreFixtures(t)
 	now := lastAccessOf(t, dir, m.Files["alice"]).Add(time.Minute)
 	dst := &importTestStore{}
-	sum, err := ImportFileStore(context.Background(), dir, dst, FileStoreImportOptions{DryRun: true, Now: func() time.Time { return now }})
+	sum, err := ImportFileStore(context.Background(), dir, dst, ImportOptions{DryRun: true, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !sum.DryRun || sum.Imported != 2 || dst.saves != 0 {
 		t.Fatalf("dry run: %v, %d saves", sum, dst.saves)
 	}
-	if _, err := ImportFileStore(context.Background(), dir, nil, FileStoreImportOptions{DryRun: true}); err != nil {
+	if _, err := ImportFileStore(context.Background(), dir, nil, ImportOptions{DryRun: true}); err != nil {
 		t.Fatalf("dry run without a store: %v", err)
 	}
 }
@@ -343,7 +348,7 @@ func TestImportFileStoreUsesTTLWithoutOriginalMaxAge(t *testing.T) {
 		expired bool
 	}{{0, false}, {20 * time.Minute, true}, {2 * time.Hour, false}} {
 		dst := &importTestStore{}
-		if _, err := ImportFileStore(context.Background(), dir, dst, FileStoreImportOptions{TTL: tc.ttl, Now: func() time.Time { return now }}); err != nil {
+		if _, err := ImportFileStore(context.Background(), dir, dst, ImportOptions{TTL: tc.ttl, Now: func() time.Time { return now }}); err != nil {
 			t.Fatal(err)
 		}
 		r, ok := dst.records[idOf(bob)]
@@ -385,7 +390,7 @@ func TestImportFileStoreNeverLeavesTheDirectory(t *testing.T) {
 	}
 
 	dst := &importTestStore{}
-	sum, err := ImportFileStore(context.Background(), dir, dst, FileStoreImportOptions{})
+	sum, err := ImportFileStore(context.Background(), dir, dst, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +398,7 @@ func TestImportFileStoreNeverLeavesTheDirectory(t *testing.T) {
 		t.Fatalf("summary: %v", sum)
 	}
 	for _, k := range sum.Skipped {
-		if k.Reason != ReasonNotRegular {
+		if k.Reason != migrate.ReasonNotRegular {
 			t.Errorf("%s: %s", k.File, k.Reason)
 		}
 	}
@@ -415,7 +420,7 @@ func TestImportFileStoreFallsBackToModTimeWithoutLastAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := &importTestStore{}
-	_, err := ImportFileStore(context.Background(), dir, dst, FileStoreImportOptions{Now: func() time.Time { return mtime }})
+	_, err := ImportFileStore(context.Background(), dir, dst, ImportOptions{Now: func() time.Time { return mtime }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,11 +435,11 @@ func TestImportFileStoreSkipsOversizedFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "big.json"), []byte(big), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := ImportFileStore(context.Background(), dir, &importTestStore{}, FileStoreImportOptions{MaxFileSize: 64})
+	sum, err := ImportFileStore(context.Background(), dir, &importTestStore{}, ImportOptions{MaxFileSize: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Skipped) != 1 || sum.Skipped[0].Reason != ReasonTooLarge {
+	if len(sum.Skipped) != 1 || sum.Skipped[0].Reason != migrate.ReasonTooLarge {
 		t.Fatalf("summary: %v", sum)
 	}
 }
@@ -443,16 +448,16 @@ func TestImportFileStoreReportsStoreErrorsAndCancellation(t *testing.T) {
 	dir, m := loadFileStoreFixtures(t)
 	now := lastAccessOf(t, dir, m.Files["alice"])
 	boom := errors.New("disk full")
-	_, err := ImportFileStore(context.Background(), dir, &importTestStore{fail: boom}, FileStoreImportOptions{Now: func() time.Time { return now }})
+	_, err := ImportFileStore(context.Background(), dir, &importTestStore{fail: boom}, ImportOptions{Now: func() time.Time { return now }})
 	if !errors.Is(err, boom) {
 		t.Fatalf("store failure: err = %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := ImportFileStore(ctx, dir, &importTestStore{}, FileStoreImportOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := ImportFileStore(ctx, dir, &importTestStore{}, ImportOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: err = %v", err)
 	}
-	if _, err := ImportFileStore(context.Background(), filepath.Join(dir, "missing"), &importTestStore{}, FileStoreImportOptions{}); err == nil {
+	if _, err := ImportFileStore(context.Background(), filepath.Join(dir, "missing"), &importTestStore{}, ImportOptions{}); err == nil {
 		t.Fatal("missing directory: no error")
 	}
 }
@@ -473,8 +478,8 @@ func FuzzParseFileStoreSession(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := parseFileStoreSession(data, time.Hour, time.Unix(0, 0))
 		if err != nil {
-			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, errEncryptedFileStore) {
-				t.Fatalf("error wraps neither ErrCorrupt nor the encrypted marker: %v", err)
+			if !errors.Is(err, boltsession.ErrCorrupt) && !errors.Is(err, errEncryptedFileStore) {
+				t.Fatalf("error wraps neither boltsession.ErrCorrupt nor the encrypted marker: %v", err)
 			}
 			return
 		}
@@ -492,7 +497,7 @@ func TestImportFileStoreSetsTheOwnerFromAField(t *testing.T) {
 	now := lastAccessOf(t, dir, m.Files["alice"]).Add(time.Minute)
 	for field, want := range map[string]string{"user.id": "42", "user.name": "alice", "theme": "dark", "user.roles": "", "nothing.here": "", "": ""} {
 		dst := &importTestStore{}
-		if _, err := ImportFileStore(context.Background(), dir, dst, FileStoreImportOptions{OwnerField: field, Now: func() time.Time { return now }}); err != nil {
+		if _, err := ImportFileStore(context.Background(), dir, dst, ImportOptions{OwnerField: field, Now: func() time.Time { return now }}); err != nil {
 			t.Fatal(err)
 		}
 		if got := dst.records[idOf(m.Files["alice"])].Owner; got != want {
@@ -510,14 +515,14 @@ func TestParseFileStoreSessionAcceptsAFractionalMaxAge(t *testing.T) {
 		t.Fatalf("expires %v, want %v", s.expires, want)
 	}
 	for _, bad := range []string{`"60000"`, `1e300`, `true`, `{}`} {
-		if _, err := parseFileStoreSession([]byte(`{"cookie":{"originalMaxAge":`+bad+`},"__lastAccess":1000}`), time.Hour, time.Time{}); !errors.Is(err, ErrCorrupt) {
+		if _, err := parseFileStoreSession([]byte(`{"cookie":{"originalMaxAge":`+bad+`},"__lastAccess":1000}`), time.Hour, time.Time{}); !errors.Is(err, boltsession.ErrCorrupt) {
 			t.Errorf("originalMaxAge %s: err %v", bad, err)
 		}
 	}
 }
 
 func TestParseFileStoreSessionRefusesALastAccessString(t *testing.T) {
-	if _, err := parseFileStoreSession([]byte(`{"__lastAccess":"1795698215419"}`), time.Hour, time.Time{}); !errors.Is(err, ErrCorrupt) {
+	if _, err := parseFileStoreSession([]byte(`{"__lastAccess":"1795698215419"}`), time.Hour, time.Time{}); !errors.Is(err, boltsession.ErrCorrupt) {
 		t.Fatalf("err %v", err)
 	}
 }
@@ -538,12 +543,12 @@ func TestImportFileStoreSkipsAFileWhoseOwnerCannotBeStored(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dry, err := ImportFileStore(context.Background(), dir, nil, FileStoreImportOptions{OwnerField: "user", DryRun: true})
+	dry, err := ImportFileStore(context.Background(), dir, nil, ImportOptions{OwnerField: "user", DryRun: true})
 	if err != nil || dry.Imported != 1 || len(dry.Skipped) != 2 {
 		t.Errorf("dry run: %v, %v; want the same counts as the import", dry, err)
 	}
 	dst := openBolt(t)
-	sum, err := ImportFileStore(context.Background(), dir, dst, FileStoreImportOptions{OwnerField: "user"})
+	sum, err := ImportFileStore(context.Background(), dir, dst, ImportOptions{OwnerField: "user"})
 	if err != nil {
 		t.Fatalf("the import failed as a whole: %v", err)
 	}
@@ -551,11 +556,22 @@ func TestImportFileStoreSkipsAFileWhoseOwnerCannotBeStored(t *testing.T) {
 		t.Fatalf("summary %v: want good.json imported, the other two skipped", sum)
 	}
 	for _, k := range sum.Skipped {
-		if k.Reason != ReasonCorrupt {
-			t.Errorf("%s skipped as %q, want %q", k.File, k.Reason, ReasonCorrupt)
+		if k.Reason != migrate.ReasonCorrupt {
+			t.Errorf("%s skipped as %q, want %q", k.File, k.Reason, migrate.ReasonCorrupt)
 		}
 	}
 	if rec, err := dst.Load(context.Background(), "good"); err != nil || rec.Owner != "alice" {
 		t.Errorf("good: %+v, %v", rec, err)
 	}
+}
+
+// openBolt opens a store in a temp dir, sweeper off, closed at the end.
+func openBolt(t testing.TB) *boltsession.BoltStore {
+	t.Helper()
+	s, err := boltsession.Open(filepath.Join(t.TempDir(), "sessions.db"), &boltsession.BoltOptions{SweepInterval: -1, NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

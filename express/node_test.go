@@ -1,4 +1,4 @@
-package boltsession
+package express
 
 import (
 	"os"

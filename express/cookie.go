@@ -1,4 +1,4 @@
-package boltsession
+package express
 
 import (
 	"crypto/hmac"
@@ -9,17 +9,23 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/boltsession/boltsession"
 )
 
-// errExpressCookie is wrapped by every ExpressCookie decode failure, so the
+// errExpressCookie is wrapped by every Cookie decode failure, so the
 // log line says which codec refused the cookie.
 var errExpressCookie = errors.New("boltsession: invalid express-session cookie")
 
-// ExpressCookie returns a CookieCodec that reads and writes the signed
-// cookies of express-session 1.x, so a Manager configured with it, the same
-// secrets and the same cookie name (express-session's default is
-// "connect.sid") accepts the cookies a Node app issued, and the other way
-// round.
+// maxCookieValue is the longest cookie value Decode looks at: what a
+// browser keeps of one cookie (the Manager refuses longer ones too).
+const maxCookieValue = 4096
+
+// Cookie returns a boltsession.CookieCodec that reads and writes the signed
+// cookies of express-session 1.x, so a Manager configured with it (as
+// Options.Codec), the same secrets and the same cookie name
+// (express-session's default is "connect.sid") accepts the cookies a Node
+// app issued, and the other way round.
 //
 // The value is "s:" + ID + "." + the standard base64 (no padding) of
 // HMAC-SHA256(secret, ID), percent-encoded as JavaScript's
@@ -33,20 +39,21 @@ var errExpressCookie = errors.New("boltsession: invalid express-session cookie")
 // bytes are refused before any work is done.
 //
 // Empty secrets are dropped (express-session treats an empty secret as
-// missing). With no secret left, New refuses the codec (as it refuses a
-// Manager without Keys), and Encode and Decode return an error for every
-// cookie.
+// missing); with no secret left, Cookie returns an error.
 //
 // The Manager takes the ID Decode returns as it is: express-session's IDs are
 // 32-character uid-safe strings, not the 43-character IDs of GenID.
-func ExpressCookie(secrets ...string) CookieCodec {
+func Cookie(secrets ...string) (boltsession.CookieCodec, error) {
 	c := &expressCodec{}
 	for _, s := range secrets {
 		if s != "" {
 			c.secrets = append(c.secrets, []byte(s))
 		}
 	}
-	return c
+	if len(c.secrets) == 0 {
+		return nil, errors.New("boltsession: express.Cookie was given no (non-empty) secret: it would refuse every cookie")
+	}
+	return c, nil
 }
 
 type expressCodec struct {
@@ -61,17 +68,17 @@ func expressSignature(secret []byte, id string) string {
 	return base64.RawStdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// Encode implements CookieCodec.
+// Encode implements boltsession.CookieCodec.
 func (c *expressCodec) Encode(name, id string) (string, error) {
 	if len(c.secrets) == 0 {
-		return "", errors.New("boltsession: ExpressCookie has no secret to sign with")
+		return "", errors.New("boltsession: express.Cookie has no secret to sign with")
 	}
 	if id == "" {
-		return "", errors.New("boltsession: ExpressCookie cannot sign an empty session ID")
+		return "", errors.New("boltsession: express.Cookie cannot sign an empty session ID")
 	}
 	if !utf8.ValidString(id) {
 		// encodeURIComponent throws on strings it cannot encode as UTF-8.
-		return "", errors.New("boltsession: ExpressCookie session ID is not valid UTF-8")
+		return "", errors.New("boltsession: express.Cookie session ID is not valid UTF-8")
 	}
 	v := encodeURIComponent("s:" + id + "." + expressSignature(c.secrets[0], id))
 	if len(v) > maxCookieValue {
@@ -80,7 +87,7 @@ func (c *expressCodec) Encode(name, id string) (string, error) {
 	return v, nil
 }
 
-// Decode implements CookieCodec.
+// Decode implements boltsession.CookieCodec.
 func (c *expressCodec) Decode(name, value string) (string, error) {
 	if len(value) > maxCookieValue {
 		return "", fmt.Errorf("%w: value is %d bytes, more than %d", errExpressCookie, len(value), maxCookieValue)

@@ -1,15 +1,22 @@
-package boltsession
+// Package admin is the operator HTTP handler of a running app's session
+// file: what the command-line tool does, for a file the app holds open.
+//
+// NEVER EXPOSE IT WITHOUT AUTHENTICATION: see Handler.
+package admin
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/boltsession/boltsession"
 )
 
-// AdminHandler returns an http.Handler that lets operators inspect and
+// Handler returns an http.Handler that lets operators inspect and
 // maintain a running app's session file, which the command-line tool
 // cannot open while the app holds it.
 //
@@ -19,13 +26,13 @@ import (
 // the whole file. Mount it only behind the app's own admin authentication
 // and authorization (and TLS), for example:
 //
-//	admin := http.StripPrefix("/admin/sessions", boltsession.AdminHandler(store))
+//	admin := http.StripPrefix("/admin/sessions", admin.Handler(store))
 //	mux.Handle("/admin/sessions/", requireAdmin(admin))
 //
 // Routes, relative to where it is mounted (answers are JSON unless noted;
 // errors are {"error": "..."} with a 4xx or 5xx status):
 //
-//	GET    /stats                  Inspection and Stats in one object
+//	GET    /stats                  boltsession.Inspection and Stats in one object
 //	GET    /sessions               live sessions in ID order; query parameters
 //	                               owner=U, expired=true (include expired ones),
 //	                               prefix=P (IDs starting with P), limit=N
@@ -44,8 +51,10 @@ import (
 // preflight, so a forged form or link cannot delete sessions through an
 // admin's cookie.
 // Every route uses the store's ordinary operations and is safe alongside
-// the app's traffic; /backup holds one read transaction while it streams.
-func AdminHandler(s *BoltStore) http.Handler {
+// the app's traffic; /backup snapshots the file to a temporary copy (one
+// short read transaction) and streams that, so a slow download never holds
+// up the app's saves (see BoltStore.WriteTo).
+func Handler(s *boltsession.BoltStore) http.Handler {
 	a := &admin{store: s}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", a.stats)
@@ -75,7 +84,7 @@ func (a adminRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", rec.header.Get("Allow"))
 		adminError(w, rec.status, fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow")))
 	case http.StatusNotFound, 0:
-		adminError(w, http.StatusNotFound, fmt.Errorf("no admin route %s (see the routes of boltsession.AdminHandler)", r.URL.Path))
+		adminError(w, http.StatusNotFound, fmt.Errorf("no admin route %s (see the routes of admin.Handler)", r.URL.Path))
 	default: // a redirect or anything else the mux answers: as it is
 		a.mux.ServeHTTP(w, r)
 	}
@@ -108,7 +117,7 @@ const (
 )
 
 type admin struct {
-	store *BoltStore
+	store *boltsession.BoltStore
 }
 
 // adminStats is the answer of GET /stats.
@@ -171,7 +180,7 @@ func (a *admin) stats(w http.ResponseWriter, r *http.Request) {
 
 func (a *admin) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := ScanOptions{Owner: q.Get("owner"), IDPrefix: q.Get("prefix"), Limit: adminDefaultLimit}
+	opts := boltsession.ScanOptions{Owner: q.Get("owner"), IDPrefix: q.Get("prefix"), Limit: adminDefaultLimit}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > adminMaxLimit {
@@ -189,7 +198,7 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request) {
 		opts.Expired = b
 	}
 	list := []adminSession{}
-	err := a.store.Scan(r.Context(), opts, func(in SessionInfo) error {
+	err := a.store.Scan(r.Context(), opts, func(in boltsession.SessionInfo) error {
 		e := adminSession{ID: in.ID, Owner: in.Owner, Created: in.Created.UTC(), Expires: in.Expires.UTC(), Size: in.Size, Expired: in.Expired}
 		if in.MaxAge != 0 {
 			e.MaxAge = in.MaxAge.String()
@@ -210,12 +219,12 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request) {
 func (a *admin) deleteID(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	found := false
-	err := a.store.Scan(r.Context(), ScanOptions{IDPrefix: id, Expired: true, Limit: 1}, func(in SessionInfo) error {
+	err := a.store.Scan(r.Context(), boltsession.ScanOptions{IDPrefix: id, Expired: true, Limit: 1}, func(in boltsession.SessionInfo) error {
 		found = in.ID == id
 		return nil
 	})
 	if err == nil && !found {
-		adminError(w, http.StatusNotFound, ErrNotFound)
+		adminError(w, http.StatusNotFound, boltsession.ErrNotFound)
 		return
 	}
 	if err == nil {
@@ -257,7 +266,7 @@ func (a *admin) backup(w http.ResponseWriter, r *http.Request) {
 		// The body is partly sent. Returning normally would end a chunked
 		// body cleanly and the client would keep a truncated backup as if
 		// it were whole; aborting the connection makes the failure visible.
-		a.store.log.Error("boltsession: admin backup failed", "err", err)
+		slog.Error("boltsession: admin backup failed", "path", a.store.Path(), "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }
