@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/express/internal/kruptein"
 	"github.com/boltsession/boltsession/internal/dirimport"
 	"github.com/boltsession/boltsession/migrate"
 	"github.com/vmihailenco/msgpack/v5"
@@ -38,6 +39,24 @@ type ImportOptions struct {
 	// sessions; a session without it gets no owner. Empty means none.
 	OwnerField string
 
+	// Secret is session-file-store's `secret` option. With it, every file
+	// is decrypted as session-file-store 1.5 does (kruptein 2.x envelopes:
+	// AES-256-GCM by default, the key derived from the secret and each
+	// file's salt with scrypt, an HMAC over the ciphertext); a file that
+	// does not decrypt is skipped with migrate.ReasonCorrupt. Decrypting
+	// costs what it costs Node: a key derivation per file (scrypt: tens of
+	// milliseconds and 16 MiB). Empty: files are read as plain JSON, and
+	// encrypted ones are skipped with migrate.ReasonEncrypted.
+	Secret string
+
+	// Crypto is session-file-store's `crypto` option, as the JSON of the
+	// object the Node app passed, when it passed one; nil means none (the
+	// defaults: aes-256-gcm, sha512, scrypt). Give it exactly as the app
+	// has it: session-file-store merges it into its defaults shallowly, so
+	// an object without "use_scrypt": true makes kruptein derive keys with
+	// PBKDF2, and this option reproduces that.
+	Crypto json.RawMessage
+
 	// DryRun parses and counts everything but writes nothing.
 	DryRun bool
 
@@ -52,7 +71,7 @@ type ImportOptions struct {
 // ImportFileStore copies the sessions of a session-file-store directory (the
 // `path` of Node's session-file-store 1.x, files named <session ID>.json) into
 // dst, so that users of an express-session app keep their sessions when the
-// app moves to Go with ExpressCookie and the same secret.
+// app moves to Go with Cookie and the same secret.
 //
 // Each file becomes the record with the same ID. Its expiry is computed as
 // session-file-store computes it: __lastAccess + cookie.originalMaxAge, or +
@@ -77,15 +96,19 @@ type ImportOptions struct {
 //     names equal the keys exactly. msgpack matches names case-sensitively, so
 //     a field Email without a tag does not receive the key "email".
 //
-// Files written with session-file-store's `secret` option are encrypted and
-// are skipped with migrate.ReasonEncrypted. Files that do not parse are skipped with
-// migrate.ReasonCorrupt and nothing is written for them. Only regular files directly
-// inside dir are read: symbolic links and subdirectories are never followed
-// (os.Root guards every open), so nothing outside dir is read.
+// Files written with session-file-store's `secret` option are decrypted with
+// ImportOptions.Secret (see there); without it they are skipped with
+// migrate.ReasonEncrypted. Files that do not parse are skipped with
+// migrate.ReasonCorrupt and nothing is written for them. Only regular files
+// directly inside dir are read: symbolic links and subdirectories are never
+// followed (os.Root guards every open), so nothing outside dir is read.
 //
 // The import is idempotent (see migrate.Summary). The error is non-nil only
-// when the whole import failed: dir unreadable, a store write failed, or ctx
-// was cancelled; the summary then counts what was done before.
+// when the whole import failed: bad options, dir unreadable, the first
+// encrypted file refusing the secret (an error wrapping ErrWrongSecret:
+// nothing is imported, rather than every file being reported corrupt), a
+// store write failed, or ctx was cancelled; the summary then counts what was
+// done before.
 func ImportFileStore(ctx context.Context, dir string, dst boltsession.Store, opts ImportOptions) (migrate.Summary, error) {
 	ttl := opts.TTL
 	if ttl == 0 {
@@ -103,6 +126,19 @@ func ImportFileStore(ctx context.Context, dir string, dst boltsession.Store, opt
 	if dst == nil && !opts.DryRun {
 		return sum, errors.New("boltsession: ImportFileStore needs a destination store")
 	}
+	var cipher *kruptein.Cipher
+	if opts.Secret != "" {
+		kopts, err := kruptein.ParseCryptoOption(opts.Crypto)
+		if err == nil {
+			cipher, err = kruptein.New(opts.Secret, kopts)
+		}
+		if err != nil {
+			return sum, fmt.Errorf("boltsession: ImportFileStore: session-file-store's crypto option: %w", err)
+		}
+	} else if opts.Crypto != nil {
+		return sum, errors.New("boltsession: ImportFileStore: a crypto option without a secret")
+	}
+	decrypted := 0 // files read sequentially: Read calls importFile in turn
 
 	files := dirimport.Dir{
 		Path:        dir,
@@ -111,7 +147,21 @@ func ImportFileStore(ctx context.Context, dir string, dst boltsession.Store, opt
 		SessionID:   func(name string) (string, bool) { return strings.CutSuffix(name, ext) },
 	}
 	res, err := dirimport.Import[boltsession.Update](ctx, files, importSaver(dst), func(f dirimport.File, save func(boltsession.Update) error) (*dirimport.Skip, error) {
-		s, err := parseFileStoreSession(f.Data, ttl, f.ModTime)
+		data := f.Data
+		if cipher != nil {
+			plain, err := cipher.DecryptSessionFile(data)
+			switch {
+			case errors.Is(err, kruptein.ErrWrongSecret) && decrypted == 0:
+				// Every file would say the same: one clear error, not a
+				// directory of "corrupt" files.
+				return nil, fmt.Errorf("%w: %s: %w", ErrWrongSecret, f.Name, err)
+			case err != nil:
+				return &dirimport.Skip{Reason: migrate.ReasonCorrupt, Err: fmt.Errorf("%w: %w", boltsession.ErrCorrupt, err)}, nil
+			}
+			decrypted++
+			data = plain
+		}
+		s, err := parseFileStoreSession(data, ttl, f.ModTime)
 		if err != nil {
 			reason := migrate.ReasonCorrupt
 			if errors.Is(err, errEncryptedFileStore) {
@@ -123,7 +173,7 @@ func ImportFileStore(ctx context.Context, dir string, dst boltsession.Store, opt
 			sum.Expired++
 			return nil, nil
 		}
-		owner := fileStoreOwner(f.Data, opts.OwnerField)
+		owner := fileStoreOwner(data, opts.OwnerField)
 		// Refused here, as corrupt input (and in a dry run too), rather
 		// than by the store, where it would stop the whole import.
 		if err := checkOwner(owner); err != nil {
@@ -153,9 +203,14 @@ func ImportFileStore(ctx context.Context, dir string, dst boltsession.Store, opt
 	return sum, err
 }
 
+// ErrWrongSecret reports an import whose first encrypted file does not
+// verify with ImportOptions.Secret (and Crypto): the secret, or the crypto
+// option, is not the Node app's. Nothing is imported.
+var ErrWrongSecret = errors.New("boltsession: the session files do not verify with this secret and crypto option (session-file-store's secret and crypto options of the Node app)")
+
 // errEncryptedFileStore marks a file written with session-file-store's
 // `secret` option (kruptein's JSON: hmac, ct, iv, salt, at, aad).
-var errEncryptedFileStore = errors.New("boltsession: session file is encrypted (session-file-store secret option); decrypt it with the Node app or let its users sign in again")
+var errEncryptedFileStore = errors.New("boltsession: session file is encrypted (session-file-store secret option); give the importer the Node app's secret")
 
 // fileStoreSession is one parsed session-file-store file.
 type fileStoreSession struct {

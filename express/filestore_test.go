@@ -575,3 +575,125 @@ func openBolt(t testing.TB) *boltsession.BoltStore {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// encryptedManifest is express/testdata/filestore-encrypted/MANIFEST: what
+// the real session-file-store wrote with its secret option, per set of
+// crypto options, and the session JSON each file holds.
+type encryptedManifest struct {
+	Secret   string `json:"secret"`
+	Variants []struct {
+		Name   string            `json:"name"`
+		Crypto json.RawMessage   `json:"crypto"`
+		Files  map[string]string `json:"files"`
+	} `json:"variants"`
+}
+
+func loadEncryptedManifest(t *testing.T) encryptedManifest {
+	t.Helper()
+	var m encryptedManifest
+	if err := json.Unmarshal(must(os.ReadFile(filepath.Join("testdata", "filestore-encrypted", "MANIFEST"))), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestImportFileStoreDecryptsWhatSessionFileStoreEncrypted imports every
+// directory the real session-file-store wrote with its secret option, one
+// per set of crypto options, and finds every session with the values the
+// Node app had.
+func TestImportFileStoreDecryptsWhatSessionFileStoreEncrypted(t *testing.T) {
+	m := loadEncryptedManifest(t)
+	for _, v := range m.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			dir := filepath.Join("testdata", "filestore-encrypted", v.Name)
+			var lastAccess time.Time
+			for _, js := range v.Files {
+				var s struct {
+					LastAccess int64 `json:"__lastAccess"`
+				}
+				json.Unmarshal([]byte(js), &s)
+				if t := time.UnixMilli(s.LastAccess); t.After(lastAccess) {
+					lastAccess = t
+				}
+			}
+			now := func() time.Time { return lastAccess } // the files' time: their sessions live
+			dst, err := boltsession.Open(filepath.Join(t.TempDir(), "s.db"), &boltsession.BoltOptions{SweepInterval: -1, NoSync: true, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dst.Close()
+			sum, err := ImportFileStore(context.Background(), dir, dst, ImportOptions{Secret: m.Secret, Crypto: v.Crypto, Now: now})
+			if err != nil || sum.Imported != len(v.Files) || len(sum.Skipped) != 0 {
+				t.Fatalf("import: %v, %v; want all %d sessions", sum, err, len(v.Files))
+			}
+			for file, js := range v.Files {
+				var want map[string]any
+				if err := json.Unmarshal([]byte(js), &want); err != nil {
+					t.Fatal(err)
+				}
+				delete(want, "cookie")
+				delete(want, "__lastAccess")
+				got := storedAsJSON(t, dst, strings.TrimSuffix(file, ".json"))
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s holds %v\nNode had %v", file, got, want)
+				}
+			}
+		})
+	}
+}
+
+// storedAsJSON loads a session and returns its values as JSON reads them.
+func storedAsJSON(t *testing.T, s boltsession.Store, id string) map[string]any {
+	t.Helper()
+	rec, err := s.Load(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", id, err)
+	}
+	out := map[string]any{}
+	for k, b := range rec.Values {
+		var v any
+		if err := msgpack.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		// JSON's view: every number a float64, every map keyed by string.
+		if err := json.Unmarshal(must(json.Marshal(v)), &v); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func TestImportFileStoreWithAWrongSecretFailsOnceAndWritesNothing(t *testing.T) {
+	dir := filepath.Join("testdata", "filestore-encrypted", "defaults")
+	for name, opts := range map[string]ImportOptions{
+		"wrong secret":      {Secret: "not the app's secret"},
+		"wrong crypto":      {Secret: loadEncryptedManifest(t).Secret, Crypto: json.RawMessage(`{"hashing":"sha256"}`)},
+		"wrong secret, dry": {Secret: "nope", DryRun: true},
+	} {
+		dst := openBolt(t)
+		sum, err := ImportFileStore(context.Background(), dir, dst, opts)
+		if !errors.Is(err, ErrWrongSecret) {
+			t.Fatalf("%s: %v, want ErrWrongSecret", name, err)
+		}
+		if sum.Imported != 0 || len(sum.Skipped) != 0 {
+			t.Fatalf("%s: summary %v: want nothing imported and no file called corrupt", name, sum)
+		}
+		if n, _ := dst.Count(context.Background()); n != 0 {
+			t.Fatalf("%s: %d sessions written", name, n)
+		}
+	}
+}
+
+func TestImportFileStoreWithoutASecretSkipsEncryptedFiles(t *testing.T) {
+	sum, err := ImportFileStore(context.Background(), filepath.Join("testdata", "filestore-encrypted", "defaults"),
+		openBolt(t), ImportOptions{})
+	if err != nil || sum.Imported != 0 || len(sum.Skipped) != 4 {
+		t.Fatalf("import: %v, %v; want 4 skipped", sum, err)
+	}
+	for _, k := range sum.Skipped {
+		if k.Reason != migrate.ReasonEncrypted {
+			t.Errorf("%s: %q, want %q", k.File, k.Reason, migrate.ReasonEncrypted)
+		}
+	}
+}

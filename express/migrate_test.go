@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -215,15 +216,25 @@ func startNodeApp(t *testing.T, nodeDir string, env ...string) (base string, sto
 	return "", nil
 }
 
-// TestMigrationFromExpressSessionFileStore is the whole migration: the real
-// express + express-session + session-file-store app signs a user in and
-// stores values; its session directory is imported; the Go app with the
+// TestMigrationFromExpressSessionFileStore is the whole migration, with
+// session-file-store's files in clear and encrypted (its secret option): the
+// real express + express-session + session-file-store app signs a user in
+// and stores values; its session directory is imported; the Go app with the
 // express codec, the same secret and cookie name accepts the cookie the
 // Node app issued and sees the same session, user and values.
 func TestMigrationFromExpressSessionFileStore(t *testing.T) {
 	nodeDir := requireNode(t)
+	for _, storeSecret := range []string{"", "the file store's own secret"} {
+		t.Run(fmt.Sprintf("encrypted=%v", storeSecret != ""), func(t *testing.T) {
+			migrateFromNode(t, nodeDir, storeSecret)
+		})
+	}
+}
+
+func migrateFromNode(t *testing.T, nodeDir, storeSecret string) {
 	sessions := t.TempDir()
-	base, stop := startNodeApp(t, nodeDir, "SESSION_DIR="+sessions, "COOKIE_MAX_AGE=86400000", "SESSION_SECRET=keyboard cat")
+	base, stop := startNodeApp(t, nodeDir, "SESSION_DIR="+sessions, "COOKIE_MAX_AGE=86400000", "SESSION_SECRET=keyboard cat",
+		"STORE_SECRET="+storeSecret)
 
 	jar, _ := cookiejar.New(nil)
 	node := &http.Client{Jar: jar, Timeout: 10 * time.Second}
@@ -248,6 +259,12 @@ func TestMigrationFromExpressSessionFileStore(t *testing.T) {
 		t.Fatalf("node app: cookie %q, session %q then %q", cookie, login.ID, nodeView.ID)
 	}
 	stop()
+	if storeSecret != "" {
+		files, _ := filepath.Glob(filepath.Join(sessions, "*.json"))
+		if len(files) != 1 || strings.Contains(string(must(os.ReadFile(files[0]))), "erin") {
+			t.Fatalf("session-file-store's files are not encrypted: %v", files)
+		}
+	}
 
 	// The migration: import the directory, serve the same cookie from Go.
 	store, err := boltsession.Open(filepath.Join(t.TempDir(), "sessions.db"), &boltsession.BoltOptions{SweepInterval: -1})
@@ -255,7 +272,7 @@ func TestMigrationFromExpressSessionFileStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	sum, err := ImportFileStore(context.Background(), sessions, store, ImportOptions{})
+	sum, err := ImportFileStore(context.Background(), sessions, store, ImportOptions{Secret: storeSecret})
 	if err != nil || sum.Imported != 1 || len(sum.Skipped) != 0 {
 		t.Fatalf("import: %v, %v", sum, err)
 	}

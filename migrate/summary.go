@@ -60,9 +60,10 @@ const (
 	// or its signature does not verify with the keys given.
 	ReasonCorrupt = "corrupt"
 
-	// ReasonEncrypted: the file is encrypted with a scheme the importer
-	// does not support (session-file-store's `secret` option).
-	ReasonEncrypted = "encrypted (unsupported)"
+	// ReasonEncrypted: the file is encrypted and the importer was given no
+	// key to decrypt it with (session-file-store's `secret` option: see
+	// express.ImportOptions.Secret).
+	ReasonEncrypted = "encrypted (no secret given)"
 
 	// ReasonNotRegular: a symbolic link, device, pipe or socket. Importers
 	// never follow a link, so they never read outside the directory.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,7 +25,7 @@ var importerCommands = []*command{importFileStoreCommand, importGorillaCommand}
 
 var importFileStoreCommand = &command{
 	name:    "import-filestore",
-	usage:   "DIR FILE [--ttl S] [--ext .json] [--owner-field PATH] [--dry-run] [--json]",
+	usage:   "DIR FILE [--ttl S] [--ext .json] [--owner-field PATH] [--secret-env NAME | --secret-file PATH] [--crypto JSON] [--dry-run] [--json]",
 	summary: "Copy the sessions of a Node session-file-store directory into FILE (created if missing), for an app moving from express-session.",
 	example: `$ boltsession import-filestore ./sessions sessions.db --ttl 86400 --owner-field passport.user --dry-run
 would import 1200 sessions from ./sessions into sessions.db (expired 85, skipped 1, ignored 1); nothing written
@@ -32,6 +33,14 @@ would import 1200 sessions from ./sessions into sessions.db (expired 85, skipped
 $ boltsession import-filestore ./sessions sessions.db --ttl 86400 --owner-field passport.user
 imported 1200 sessions from ./sessions into sessions.db (expired 85, skipped 1, ignored 1)
   sessions/yQ2…json: corrupt: unexpected end of JSON input
+
+For an app that set session-file-store's secret option (its files are
+encrypted), give that secret through an environment variable or a file,
+never on the command line (where ps and shell history would show it):
+$ SFS_SECRET='…' boltsession import-filestore ./sessions sessions.db --secret-env SFS_SECRET
+and, if the app also set session-file-store's crypto option, that object
+as JSON, as the app has it: --crypto '{"algorithm":"aes-256-gcm","use_scrypt":true}'.
+A wrong secret stops the import at the first file, with nothing imported.
 
 Run it with the Node app stopped. Files that do not parse are listed and
 skipped; running it again gives the same file (sessions are replaced by
@@ -61,6 +70,32 @@ once, instead of listing every file.`,
 	run:  runImportGorilla,
 }
 
+// readSecret returns the secret named by --secret-env or --secret-file
+// ("" for neither). A file's trailing newline is not part of the secret.
+func readSecret(env, file string) (string, error) {
+	switch {
+	case env != "" && file != "":
+		return "", usagef("give the secret with --secret-env or --secret-file, not both")
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return "", usagef("--secret-env %s: the environment variable is not set or empty", env)
+		}
+		return v, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--secret-file: %w", err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", usagef("--secret-file %s is empty", file)
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
 // stringList is a flag that may be given more than once.
 type stringList []string
 
@@ -72,6 +107,9 @@ func runImportFileStore(e *env, c *command, args []string) error {
 	ttl := fs.Int("ttl", 3600, "session-file-store's ttl option: idle lifetime `S`, in seconds, of a session whose cookie has no maxAge")
 	ext := fs.String("ext", ".json", "session-file-store's fileExtension option")
 	ownerField := fs.String("owner-field", "", "dotted `PATH` in the session to the user's ID, e.g. passport.user (sets the owner)")
+	secretEnv := fs.String("secret-env", "", "environment variable `NAME` holding session-file-store's secret option (encrypted files)")
+	secretFile := fs.String("secret-file", "", "file `PATH` holding session-file-store's secret option (trailing newline ignored)")
+	crypto := fs.String("crypto", "", "session-file-store's crypto option as `JSON`, if the app set one")
 	dryRun := fs.Bool("dry-run", false, "read and count everything, write nothing")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parseExactly(e, c, fs, args, "DIR", "FILE")
@@ -81,15 +119,30 @@ func runImportFileStore(e *env, c *command, args []string) error {
 	if *ttl <= 0 {
 		return usagef("--ttl must be a positive number of seconds")
 	}
+	secret, err := readSecret(*secretEnv, *secretFile)
+	if err != nil {
+		return err
+	}
+	var cryptoOpt json.RawMessage
+	if *crypto != "" {
+		if !json.Valid([]byte(*crypto)) {
+			return usagef("--crypto is not JSON")
+		}
+		if secret == "" {
+			return usagef("--crypto needs the secret (--secret-env or --secret-file)")
+		}
+		cryptoOpt = json.RawMessage(*crypto)
+	}
 	return runImporter(e, importer{
 		dir: pos[0], path: pos[1], dryRun: *dryRun, asJSON: *asJSON,
 		causes: map[string]string{
 			migrate.ReasonCorrupt:   "none of the %d session files in %s is a session-file-store session: the likely cause is that it is not a session-file-store directory",
-			migrate.ReasonEncrypted: "all %d session files in %s are encrypted with session-file-store's secret option, which the importer does not support",
+			migrate.ReasonEncrypted: "all %d session files in %s are encrypted with session-file-store's secret option: give that secret with --secret-env or --secret-file",
 		},
 		run: func(ctx context.Context, dst boltsession.Store) (migrate.Summary, error) {
 			return express.ImportFileStore(ctx, pos[0], dst, express.ImportOptions{
-				TTL: time.Duration(*ttl) * time.Second, FileExtension: *ext, OwnerField: *ownerField, DryRun: *dryRun,
+				TTL: time.Duration(*ttl) * time.Second, FileExtension: *ext, OwnerField: *ownerField,
+				Secret: secret, Crypto: cryptoOpt, DryRun: *dryRun,
 			})
 		},
 	})
@@ -140,7 +193,7 @@ func runImportGorilla(e *env, c *command, args []string) error {
 
 // importerJSONDoc documents the importers' --json output.
 const importerJSONDoc = `{"dir":"./sessions","file":"sessions.db","dry_run":false,"imported":1200,"expired":85,"ignored":1,"skipped":[{"file":"yQ2….json","reason":"corrupt","error":"unexpected end of JSON input"}]}
-(skipped files are named inside dir; reason is one of corrupt, encrypted (unsupported), not a regular file, too large, unreadable)`
+(skipped files are named inside dir; reason is one of corrupt, encrypted (no secret given), not a regular file, too large, unreadable)`
 
 // importSummaryJSON is the --json output of the importers.
 type importSummaryJSON struct {

@@ -218,3 +218,42 @@ func TestAnImportOfExpiredSessionsOnlyIsNotAFailure(t *testing.T) {
 	cli(t, "", "import-gorilla", dir, target, "--key", hex.EncodeToString(hashKey), "--key", hex.EncodeToString(blockKey),
 		"--name", "app", "--max-age", "3600").expect(t, 0, "imported 0 sessions from "+dir+" into "+target+" (expired 1, skipped 1, ignored 0)")
 }
+
+// TestImportFileStoreDecryptsWithASecretFromTheEnvironmentOrAFile imports
+// the files the real session-file-store wrote with its secret option. The
+// secret comes from an environment variable or a file, never from the
+// command line; a wrong one stops at the first file with nothing imported.
+func TestImportFileStoreDecryptsWithASecretFromTheEnvironmentOrAFile(t *testing.T) {
+	dir := filepath.Join("..", "..", "express", "testdata", "filestore-encrypted", "defaults")
+	const secret = "boltsession test secret (not for production)" // the fixtures' (express/testdata/filestore-encrypted/MANIFEST)
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SFS_SECRET", secret)
+	// bob's cookie has no maxAge: a long --ttl keeps him live whenever the
+	// test runs; the others expire with their cookies.
+	for _, how := range [][]string{{"--secret-env", "SFS_SECRET"}, {"--secret-file", secretFile}} {
+		target := filepath.Join(t.TempDir(), "sessions.db")
+		r := cli(t, "", append([]string{"import-filestore", dir, target, "--ttl", "3153600000", "--json"}, how...)...)
+		r.expect(t, 0)
+		var sum importSummaryJSON
+		if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum.Imported+sum.Expired != 4 || len(sum.Skipped) != 0 || sum.Imported == 0 {
+			t.Fatalf("%v: summary %+v", how, sum)
+		}
+		cli(t, "", "show", target, "bobBBBBBBBBBBBBBBBBBBBBBBBBBBBBB").expect(t, 0, `"user":"bob"`)
+	}
+
+	t.Setenv("SFS_SECRET", "not the app's secret")
+	target := filepath.Join(t.TempDir(), "sessions.db")
+	cli(t, "", "import-filestore", dir, target, "--secret-env", "SFS_SECRET").
+		expect(t, 1, "do not verify with this secret")
+	if _, err := os.Stat(target); !os.IsNotExist(err) {
+		t.Errorf("the failed import left %s behind: %v", target, err)
+	}
+	cli(t, "", "import-filestore", dir, target).expect(t, 1, "give that secret with --secret-env or --secret-file")
+	cli(t, "", "import-filestore", dir, target, "--secret-env", "NO_SUCH_VARIABLE_SET").expect(t, 2, "not set")
+}
