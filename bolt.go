@@ -131,6 +131,10 @@ type BoltStore struct {
 	writes  atomic.Int64
 	corrupt atomic.Int64
 
+	// failed, once set, is the error every write returns: a damaged page
+	// left bbolt's write lock held (see contain.go).
+	failed atomic.Pointer[error]
+
 	sweepMu   sync.Mutex
 	sweepStat sweepStats
 }
@@ -310,7 +314,7 @@ func (s *BoltStore) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.wg.Wait()
-	if err := s.db.Close(); err != nil {
+	if err := s.closeDB(); err != nil {
 		return fmt.Errorf("boltsession: close %s: %w", s.path, err)
 	}
 	return nil
@@ -340,7 +344,7 @@ func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
 	}
 	defer s.mu.RUnlock()
 	var rec *Record
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view("load", func(tx *bbolt.Tx) error {
 		raw := tx.Bucket(bucketSessions).Get([]byte(id))
 		if raw == nil {
 			return ErrNotFound
@@ -405,24 +409,28 @@ func (s *BoltStore) Count(ctx context.Context) (int, error) {
 	}
 	defer s.mu.RUnlock()
 	var live int
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		stored, expired := countTx(tx, s.now())
+	err := s.view("count", func(tx *bbolt.Tx) error {
+		stored, expired, err := countTx(tx, s.now())
 		live = max(stored-expired, 0)
-		return nil
+		return err
 	})
 	return live, wrapIf("count", err)
 }
 
 // countTx returns the records stored and the expiry entries at or before
 // now, in O(expired) plus a walk of the sessions bucket's pages.
-func countTx(tx *bbolt.Tx, now time.Time) (stored, expired int) {
+func countTx(tx *bbolt.Tx, now time.Time) (stored, expired int, err error) {
 	stored = tx.Bucket(bucketSessions).Stats().KeyN
 	limit := expiryLimit(now)
 	c := tx.Bucket(bucketExpiry).Cursor()
+	var order keyOrder
 	for k, _ := c.First(); k != nil && bytes.Compare(k[:min(len(k), 8)], limit) <= 0; k, _ = c.Next() {
+		if err := order.next(k); err != nil {
+			return 0, 0, err
+		}
 		expired++
 	}
-	return stored, expired
+	return stored, expired, nil
 }
 
 // iterateChunk is how many records Iterate reads per read transaction. fn
@@ -469,7 +477,7 @@ func (s *BoltStore) iterateBatch(ctx context.Context, after []byte) ([]*Record, 
 		out  []*Record
 		last []byte
 	)
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view("iterate", func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketSessions).Cursor()
 		var k, v []byte
 		if after == nil {
@@ -480,10 +488,14 @@ func (s *BoltStore) iterateBatch(ctx context.Context, after []byte) ([]*Record, 
 				k, v = c.Next()
 			}
 		}
+		order := keyOrder{last: after}
 		for read := 0; k != nil; k, v = c.Next() {
 			if read == iterateChunk {
 				last = bytes.Clone(last) // resume after the last key read
 				return nil
+			}
+			if err := order.next(k); err != nil {
+				return err
 			}
 			read++
 			last = k
@@ -542,7 +554,7 @@ func (s *BoltStore) snapshot() (*os.File, error) {
 	// allows it), it has no name that a killed process could leave behind,
 	// and its space is freed when the descriptor closes.
 	_ = os.Remove(f.Name())
-	err = s.db.View(func(tx *bbolt.Tx) error {
+	err = s.view("backup", func(tx *bbolt.Tx) error {
 		_, err := tx.WriteTo(f)
 		return err
 	})

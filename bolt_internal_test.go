@@ -2,6 +2,8 @@ package boltsession
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,25 +24,24 @@ func TestNoSyncOptionReachesBbolt(t *testing.T) {
 	}
 }
 
-// TestAPanickingWriteDoesNotStallTheQueue pins down that a write whose
-// function panics inside a shared commit (a bug, never bad input) cannot
-// leave the writers queued behind it waiting forever: the panic reaches its
-// own caller (net/http recovers a handler's panic and keeps serving), the
-// writes of its batch are answered with an error, and later writes commit.
-func TestAPanickingWriteDoesNotStallTheQueue(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "s.db"), &BoltOptions{SweepInterval: -1})
+// TestAPanicInsideACommitIsContainedAndTheQueueGoesOn pins down that a
+// write whose transaction panics (bbolt on a damaged page, or a bug) inside a
+// shared commit neither crashes the process nor stalls the writers queued
+// behind it: its caller gets an error wrapping ErrCorrupt, the writes of its
+// batch are answered, later writes commit, and Close returns.
+func TestAPanicInsideACommitIsContainedAndTheQueueGoesOn(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), &BoltOptions{SweepInterval: -1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	entered, release := make(chan struct{}), make(chan struct{})
-	panicked := make(chan any, 1)
+	panicked := make(chan error, 1)
 	go func() {
-		defer func() { panicked <- recover() }()
-		_ = s.write(ctx, "test", func(*bbolt.Tx, time.Time) error {
+		panicked <- s.write(ctx, "test", func(*bbolt.Tx, time.Time) error {
 			close(entered)
 			<-release // hold the commit so the next save queues behind it
-			panic("bug in a write")
+			panic("damaged page")
 		})
 	}()
 	<-entered
@@ -58,8 +59,8 @@ func TestAPanickingWriteDoesNotStallTheQueue(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	close(release)
-	if p := <-panicked; p == nil {
-		t.Fatal("the panic did not reach the write's caller")
+	if err := <-panicked; !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("the write whose transaction panicked returned %v, want ErrCorrupt", err)
 	}
 	select {
 	case <-queued: // answered (committed, or refused with an error): not stuck

@@ -73,7 +73,7 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 	if err := s.enter(ctx, "delete"); err != nil {
 		return err
 	}
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view("delete", func(tx *bbolt.Tx) error {
 		present = tx.Bucket(bucketSessions).Get([]byte(id)) != nil ||
 			tx.Bucket(bucketReplaced).Get(markerIDKey(id)) != nil
 		return nil

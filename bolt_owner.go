@@ -23,10 +23,14 @@ func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
 	now := s.now()
 	var out []Record
 	prefix := ownerKey(owner, "")
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view("owned", func(tx *bbolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
 		c := tx.Bucket(bucketOwners).Cursor()
+		var order keyOrder
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if err := order.next(k); err != nil {
+				return err
+			}
 			id := string(k[len(prefix):])
 			raw := sessions.Get(k[len(prefix):])
 			if raw == nil {
@@ -66,7 +70,11 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 		prefix := ownerKey(owner, "")
 		var ids [][]byte
 		c := tx.Bucket(bucketOwners).Cursor()
+		var order keyOrder
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if err := order.next(k); err != nil {
+				return err
+			}
 			ids = append(ids, bytes.Clone(k[len(prefix):]))
 		}
 		r := recordsOf(tx)

@@ -136,7 +136,7 @@ func (s *BoltStore) commit(batch []*writeOp) {
 	}
 	now := s.now()
 	results := make([]error, len(live))
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update("commit", func(tx *bbolt.Tx) error {
 		for i, w := range live {
 			err := w.fn(tx, now)
 			if err != nil && !errors.As(err, new(rejected)) {

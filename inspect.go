@@ -62,19 +62,26 @@ func (s *BoltStore) Inspect(ctx context.Context) (Inspection, error) {
 	defer s.mu.RUnlock()
 	now := s.now()
 	var in Inspection
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view("inspect", func(tx *bbolt.Tx) error {
 		if raw := tx.Bucket(bucketMeta).Get(keyVersion); len(raw) == 8 {
 			in.FormatVersion = int(binary.BigEndian.Uint64(raw))
 		}
-		stored, expired := countTx(tx, now)
+		stored, expired, err := countTx(tx, now)
+		if err != nil {
+			return err
+		}
 		in.Expired = min(expired, stored)
 		in.Sessions = stored - in.Expired
 
 		// Distinct owners: keys are owner ‖ 0x00 ‖ ID, sorted, so each
 		// owner's keys are adjacent.
 		var last []byte
+		var order keyOrder
 		c := tx.Bucket(bucketOwners).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if err := order.next(k); err != nil {
+				return err
+			}
 			owner := k
 			if i := bytes.IndexByte(k, 0); i >= 0 {
 				owner = k[:i]
@@ -184,7 +191,7 @@ func (s *BoltStore) Scan(ctx context.Context, opts ScanOptions, fn func(SessionI
 	}
 	defer s.mu.RUnlock()
 	now := s.now()
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view("scan", func(tx *bbolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
 		visited := 0
 		visit := func(id, raw []byte) error {
@@ -223,7 +230,11 @@ func (s *BoltStore) Scan(ctx context.Context, opts ScanOptions, fn func(SessionI
 			prefix := ownerKey(opts.Owner, opts.IDPrefix)
 			idStart := len(opts.Owner) + 1
 			c := tx.Bucket(bucketOwners).Cursor()
+			var order keyOrder
 			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				if err := order.next(k); err != nil {
+					return err
+				}
 				id := k[idStart:]
 				if raw := sessions.Get(id); raw != nil {
 					if err := visit(id, raw); err != nil {
@@ -235,7 +246,11 @@ func (s *BoltStore) Scan(ctx context.Context, opts ScanOptions, fn func(SessionI
 		}
 		prefix := []byte(opts.IDPrefix)
 		c := sessions.Cursor()
+		var order keyOrder
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if err := order.next(k); err != nil {
+				return err
+			}
 			if err := visit(k, v); err != nil {
 				return err
 			}
@@ -341,7 +356,7 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.rec.ID, b.rec.ID) })
 
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update("restore", func(tx *bbolt.Tx) error {
 		// Keys go in in order, so pages can be filled nearly full when they
 		// split at commit (bbolt's default of half suits random inserts).
 		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {

@@ -72,11 +72,11 @@ func (s *BoltStore) Stats() Stats {
 	if s.closed {
 		return st
 	}
-	_ = s.db.View(func(tx *bbolt.Tx) error {
-		stored, expired := countTx(tx, s.now())
+	_ = s.view("stats", func(tx *bbolt.Tx) error {
+		stored, expired, err := countTx(tx, s.now())
 		st.Expired = min(expired, stored)
 		st.Sessions = stored - st.Expired
-		return nil
+		return err
 	})
 	if fi, err := os.Stat(s.path); err == nil {
 		st.FileSize = fi.Size()

@@ -102,7 +102,7 @@ func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
 		}
 		now := s.now()
 		var done bool
-		err := s.db.Update(func(tx *bbolt.Tx) error {
+		err := s.update("sweep", func(tx *bbolt.Tx) error {
 			var err error
 			done, err = s.sweepChunk(tx, now, res)
 			return err
