@@ -1,6 +1,6 @@
 module github.com/boltsession/boltsession
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/gorilla/securecookie v1.1.2
@@ -10,5 +10,5 @@ require (
 
 require (
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
-	golang.org/x/sys v0.45.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )
