@@ -53,7 +53,7 @@ func TestLockSessionExcludesOtherProcessesUntilReleased(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	u()
-	if n, err := f.client.Exists(ctx, "sess:lock:id1", "sess:lock:id2").Result(); err != nil || n != 0 {
+	if n, err := f.client.Exists(ctx, "sess:{id1}:lock", "sess:{id2}:lock").Result(); err != nil || n != 0 {
 		t.Fatalf("%d lock keys left (%v)", n, err)
 	}
 }
