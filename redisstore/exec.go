@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/boltsession/boltsession"
@@ -132,7 +131,9 @@ func (s *Store) pipelined(ctx context.Context, p redis.Cmdable, calls []*call, w
 				c.setReply(res, err)
 			}
 		}
-		if wait {
+		// A WAIT is judged only once every call has run: the calls sent
+		// again as EVAL get a WAIT of their own.
+		if wait && len(again) == 0 {
 			if err := s.checkWait(waitCmd); err != nil {
 				return err
 			}
@@ -307,12 +308,20 @@ func isReply(err error) bool {
 	return errors.As(err, &re) && !errors.Is(err, redis.ErrClosed)
 }
 
+// isWrongType reports Redis's answer to a command on a key of another
+// type: a key under our prefix that is not one of our records. Every
+// other reply error (CLUSTERDOWN, TRYAGAIN, LOADING, OOM...) is the store
+// failing, never a sign that a session is missing or corrupt.
+func isWrongType(err error) bool {
+	return isReply(err) && redis.HasErrorPrefix(err, "WRONGTYPE")
+}
+
 // scriptErr returns the error a call's reply carried, wrapped for op.
 func scriptErr(op string, c *call) error {
 	if c.err == nil {
 		return nil
 	}
-	if strings.Contains(c.err.Error(), "WRONGTYPE") {
+	if isWrongType(c.err) {
 		return fmt.Errorf("boltsession: redisstore: %s: %w: %w", op, boltsession.ErrCorrupt, c.err)
 	}
 	return wrap(op, c.err)

@@ -97,7 +97,7 @@ func (s *Store) legacyTouch(ctx context.Context, id string, expires time.Time) (
 // in the legacy layout.
 func (s *Store) legacyInUse(ctx context.Context, id string) (bool, error) {
 	v, err := s.client.HMGet(ctx, s.legacyKey(id), fieldExpires, fieldNext, fieldMoved).Result()
-	if err != nil && !isReply(err) {
+	if err != nil && !isWrongType(err) {
 		s.noteFailure(ctx, err)
 		return false, err
 	}
@@ -114,7 +114,7 @@ func (s *Store) legacyInUse(ctx context.Context, id string) (bool, error) {
 // only if its ID is not in use in the per-session layout either.
 func (s *Store) createLegacy(ctx context.Context, u boltsession.Update) error {
 	v, err := s.client.HMGet(ctx, s.sessionKey(u.ID), fieldExpires, fieldNext, fieldPending).Result()
-	if err != nil && !isReply(err) {
+	if err != nil && !isWrongType(err) {
 		s.noteFailure(ctx, err)
 		return wrap("save", err)
 	}

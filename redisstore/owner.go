@@ -265,7 +265,7 @@ func (s *Store) visit(ctx context.Context, owner string, ids []string) (int, err
 		ids = ids[:0:0]
 		for _, c := range calls {
 			if c.err != nil {
-				if isReply(c.err) && strings.Contains(c.err.Error(), "WRONGTYPE") {
+				if isWrongType(c.err) {
 					continue
 				}
 				return ended, c.err

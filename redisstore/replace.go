@@ -94,9 +94,12 @@ func (s *Store) peekReplace(ctx context.Context, u boltsession.Update) (replaceP
 		nOld = pipe.HMGet(ctx, s.legacyKey(u.ID), fieldExpires, fieldNext, fieldMoved)
 		nNew = pipe.HMGet(ctx, s.sessionKey(u.ID), fieldExpires, fieldNext, fieldPending)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !isReply(err) {
-		s.noteFailure(ctx, err)
-		return replacePeek{}, err
+	cmds, _ := pipe.Exec(ctx)
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil && !isWrongType(err) {
+			s.noteFailure(ctx, err)
+			return replacePeek{}, err
+		}
 	}
 	var p replacePeek
 	nv := strs(sNew)

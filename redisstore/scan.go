@@ -206,16 +206,16 @@ func (s *Store) nodes(ctx context.Context) ([]redis.Cmdable, error) {
 	return nodes, nil
 }
 
-// execTolerant runs a pipeline and returns only errors on the way to Redis
-// (connection, timeout, ctx): a per-key reply error, such as a key that
-// changed type since SCAN, is left on its command for the caller to skip.
+// execTolerant runs a pipeline and returns its first error other than a
+// WRONGTYPE reply: a key that changed type since SCAN is left on its
+// command for the caller to skip.
 func execTolerant(ctx context.Context, pipe redis.Pipeliner) error {
 	cmds, err := pipe.Exec(ctx)
 	if err == nil {
 		return nil
 	}
 	for _, cmd := range cmds {
-		if e := cmd.Err(); e != nil && e != redis.Nil && !isReply(e) {
+		if e := cmd.Err(); e != nil && e != redis.Nil && !isWrongType(e) {
 			return e
 		}
 	}

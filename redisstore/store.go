@@ -122,7 +122,7 @@ func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error
 func (s *Store) hgetall(ctx context.Context, key string) (map[string]string, error) {
 	h, err := s.client.HGetAll(ctx, key).Result()
 	if err != nil {
-		if isReply(err) { // WRONGTYPE: some other value under our key
+		if isWrongType(err) { // some other value under our key
 			return nil, fmt.Errorf("boltsession: redisstore: load: %w: %w", boltsession.ErrCorrupt, err)
 		}
 		s.noteFailure(ctx, err)
