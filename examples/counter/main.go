@@ -7,7 +7,7 @@
 //
 // Sessions live in ./sessions.db and the cookie signing key in
 // ./sessions.db.key, so the count survives a restart. Flags: -addr, -db,
-// -redis, -key-file, -max-age, -sweep-interval (see -help).
+// -redis, -redis-cluster, -key-file, -max-age, -sweep-interval (see -help).
 //
 // A bbolt file serves one process. To run several instances behind a load
 // balancer, keep the sessions in Redis and give every instance the same key
@@ -17,6 +17,11 @@
 //	go run ./examples/counter -redis redis://127.0.0.1:6379/0 -key-file counter.key -addr 127.0.0.1:8081 &
 //	curl -c jar -b jar http://127.0.0.1:8080/          # {"views":1}
 //	curl -c jar -b jar http://127.0.0.1:8081/          # {"views":2}
+//
+// On a Redis Cluster, name its seed nodes with -redis-cluster instead; the
+// sessions spread over every master:
+//
+//	go run ./examples/counter -redis-cluster 'redis://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379' -key-file counter.key
 package main
 
 import (

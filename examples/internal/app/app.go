@@ -44,6 +44,13 @@ type Flags struct {
 	// share the key file. See RedisOptions.
 	Redis string
 
+	// RedisCluster is the URL of a Redis Cluster to keep the sessions in
+	// instead (-redis-cluster, e.g.
+	// redis://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379: the seed
+	// nodes). Sessions spread over every master. At most one of Redis and
+	// RedisCluster may be set. See RedisClusterOptions.
+	RedisCluster string
+
 	// KeyFile is the file holding the cookie signing key (-key-file,
 	// default DB + ".key"). See LoadOrCreateKey.
 	KeyFile string
@@ -64,6 +71,7 @@ func NewFlags(fs *flag.FlagSet, defaultDB string) *Flags {
 	fs.StringVar(&f.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&f.DB, "db", defaultDB, "session database file")
 	fs.StringVar(&f.Redis, "redis", "", "keep sessions in the Redis server at this URL, e.g. redis://127.0.0.1:6379/0, instead of the -db file; processes sharing it must share -key-file too")
+	fs.StringVar(&f.RedisCluster, "redis-cluster", "", "keep sessions in the Redis Cluster whose seed nodes this URL names, e.g. redis://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379, instead of the -db file")
 	fs.StringVar(&f.KeyFile, "key-file", "", "cookie signing key file, created with 64 random bytes on first run (default <db>.key)")
 	fs.DurationVar(&f.MaxAge, "max-age", 24*time.Hour, "idle timeout of a session")
 	fs.DurationVar(&f.SweepInterval, "sweep-interval", time.Minute, "how often expired sessions are deleted from the -db file (negative: never)")
@@ -89,12 +97,12 @@ func (f *Flags) OpenBolt(logger *slog.Logger) (*boltsession.BoltStore, error) {
 }
 
 // OpenStore opens the store the flags choose: a redisstore.Store when Redis
-// is set (see OpenRedis), the BoltStore on DB otherwise. Closing closer
+// or RedisCluster is set (see OpenRedis), the BoltStore on DB otherwise. Closing closer
 // releases it: the Redis client, or the BoltStore itself. A DB file that
 // another process holds gives an error wrapping boltsession.ErrLocked that
 // points to -redis.
 func (f *Flags) OpenStore(ctx context.Context, logger *slog.Logger) (store boltsession.Store, closer io.Closer, err error) {
-	if f.Redis != "" {
+	if f.Redis != "" || f.RedisCluster != "" {
 		rs, client, err := f.OpenRedis(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -127,14 +135,15 @@ func (f *Flags) NewManager(store boltsession.Store, logger *slog.Logger) (*bolts
 
 // Main runs an example program on the store its flags choose (see
 // OpenStore) and returns its exit code: 0 after a graceful shutdown (or
-// -help), 1 when something fails, 2 for bad flags (including a -redis value
-// that is not a Redis URL). name is the program's name in usage and log messages; args are
+// -help), 1 when something fails, 2 for bad flags (including a -redis or
+// -redis-cluster value that is not a Redis URL, or both set). name is the program's name in usage and log messages; args are
 // its arguments without the program name; defaultDB is the -db default.
 // routes builds the application's handler, which Main wraps in the
 // Manager's middleware.
 //
 // It logs one line when it starts serving, naming the address and the
-// database file (db=) or the Redis URL without its password (redis=); on SIGINT or SIGTERM it lets in-flight requests finish,
+// database file (db=) or the Redis URL without its password (redis= or
+// redis-cluster=); on SIGINT or SIGTERM it lets in-flight requests finish,
 // closes the store and returns 0.
 func Main(name string, args []string, stderr io.Writer, defaultDB string, routes func(*boltsession.Manager) http.Handler) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -151,8 +160,20 @@ func Main(name string, args []string, stderr io.Writer, defaultDB string, routes
 		fs.Usage()
 		return 2
 	}
+	if f.Redis != "" && f.RedisCluster != "" {
+		fmt.Fprintf(stderr, "%s: -redis and -redis-cluster exclude each other\n", name)
+		fs.Usage()
+		return 2
+	}
 	if f.Redis != "" {
 		if _, err := f.RedisOptions(); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			fs.Usage()
+			return 2
+		}
+	}
+	if f.RedisCluster != "" {
+		if _, err := f.RedisClusterOptions(); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			fs.Usage()
 			return 2
@@ -198,6 +219,9 @@ func run(ctx context.Context, f *Flags, logger *slog.Logger, routes func(*boltse
 	where := slog.String("db", f.DB)
 	if f.Redis != "" {
 		where = slog.String("redis", redactURL(f.Redis))
+	}
+	if f.RedisCluster != "" {
+		where = slog.String("redis-cluster", redactURL(f.RedisCluster))
 	}
 	logger.Info("serving", "addr", "http://"+ln.Addr().String(), where)
 	return Serve(ctx, ln, m.Middleware(routes(m)), logger)

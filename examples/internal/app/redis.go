@@ -37,23 +37,53 @@ func (f *Flags) RedisOptions() (*redis.Options, error) {
 	return opt, nil
 }
 
-// OpenRedis connects to the server named by Redis, checks within
-// RedisPingTimeout that it answers, and returns a redisstore.Store on it
-// with the client, which the caller closes when done with the store. A
-// server that does not answer at start is reported rather than left for the
-// first request to find: a mistyped URL should stop the program, not turn
-// every request into a 500.
-func (f *Flags) OpenRedis(ctx context.Context) (*redisstore.Store, *redis.Client, error) {
-	opt, err := f.RedisOptions()
+// RedisClusterOptions parses RedisCluster, a URL such as
+// redis://[user:pass@]host1:6379?addr=host2:6379&addr=host3:6379 (go-redis's
+// ParseClusterURL: the seed nodes of a Redis Cluster), into cluster client
+// options set up like RedisOptions' for a web server.
+func (f *Flags) RedisClusterOptions() (*redis.ClusterOptions, error) {
+	opt, err := redis.ParseClusterURL(f.RedisCluster)
 	if err != nil {
-		return nil, nil, err
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("-redis-cluster %s: %w", redactURL(f.RedisCluster), err)
 	}
-	client := redis.NewClient(opt)
+	opt.ContextTimeoutEnabled = true
+	opt.DialerRetries = 1
+	return opt, nil
+}
+
+// OpenRedis connects to the server named by Redis, or to the cluster named
+// by RedisCluster, checks within RedisPingTimeout that it answers, and
+// returns a redisstore.Store on it with the client, which the caller closes
+// when done with the store. A server that does not answer at start is
+// reported rather than left for the first request to find: a mistyped URL
+// should stop the program, not turn every request into a 500.
+func (f *Flags) OpenRedis(ctx context.Context) (*redisstore.Store, redis.UniversalClient, error) {
+	var (
+		client redis.UniversalClient
+		where  string
+	)
+	if f.RedisCluster != "" {
+		opt, err := f.RedisClusterOptions()
+		if err != nil {
+			return nil, nil, err
+		}
+		client, where = redis.NewClusterClient(opt), "redis cluster "+redactURL(f.RedisCluster)
+	} else {
+		opt, err := f.RedisOptions()
+		if err != nil {
+			return nil, nil, err
+		}
+		client, where = redis.NewClient(opt), "redis "+redactURL(f.Redis)
+	}
 	ctx, cancel := context.WithTimeout(ctx, RedisPingTimeout)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		return nil, nil, fmt.Errorf("redis %s: %w", redactURL(f.Redis), err)
+		return nil, nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return redisstore.New(client, nil), client, nil
 }

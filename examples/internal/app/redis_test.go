@@ -41,6 +41,34 @@ func TestRedisOptionsErrorsDoNotRepeatThePassword(t *testing.T) {
 	}
 }
 
+func TestRedisClusterOptionsKeepTheSeedsBoundCallsAndHideThePassword(t *testing.T) {
+	f := &Flags{RedisCluster: "redis://app:pw@10.0.0.7:6390?addr=10.0.0.8:6390&addr=10.0.0.9:6390&dial_timeout=2s"}
+	opt, err := f.RedisClusterOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !opt.ContextTimeoutEnabled || opt.DialerRetries != 1 {
+		t.Errorf("ContextTimeoutEnabled = %v, DialerRetries = %d; want true, 1", opt.ContextTimeoutEnabled, opt.DialerRetries)
+	}
+	if strings.Join(opt.Addrs, ",") != "10.0.0.7:6390,10.0.0.8:6390,10.0.0.9:6390" || opt.Password != "pw" || opt.DialTimeout != 2*time.Second {
+		t.Errorf("the URL's settings were not kept: %+v", opt)
+	}
+	for _, u := range []string{"redis://:pw-s3cret@127.0.0.1:12x", "http://:pw-s3cret@127.0.0.1", "redis://:pw-s3cret@127.0.0.1?bogus=1"} {
+		_, err := (&Flags{RedisCluster: u}).RedisClusterOptions()
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("RedisClusterOptions(%q) error = %v; want an error without the password", u, err)
+		}
+	}
+}
+
+func TestMainRefusesRedisAndRedisClusterTogether(t *testing.T) {
+	var stderr strings.Builder
+	code := Main("x", []string{"-redis", "redis://127.0.0.1:1/0", "-redis-cluster", "redis://127.0.0.1:2"}, &stderr, "x.db", nil)
+	if code != 2 || !strings.Contains(stderr.String(), "exclude each other") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming the conflict", code, stderr.String())
+	}
+}
+
 func TestOpenStoreUsesRedisWhenSet(t *testing.T) {
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "s.db")
