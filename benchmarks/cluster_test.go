@@ -40,10 +40,17 @@ import (
 // the client machine can drive.
 //
 // Serial sub-benchmarks run one operation at a time; the Parallel ones run
-// 64 goroutines, each on a session of its own.
+// 64 goroutines, each on a session of its own. Sub-benchmarks are named
+// op=.../stack=..., so that benchstat -col /stack sets the stacks side by
+// side:
+//
+//	go test -run '^$' -bench RedisCluster -count 10 . > cluster.txt
+//	benchstat -col /stack cluster.txt
 func BenchmarkRedisCluster(b *testing.B) {
 	needRedis(b)
-	c := redistest.StartCluster(b, redistest.ClusterOptions{Masters: 3})
+	// A long node timeout: on a busy machine a starved redis-server must
+	// not be voted failed in the middle of a measurement.
+	c := redistest.StartCluster(b, redistest.ClusterOptions{Masters: 3, NodeTimeout: 10 * time.Second})
 	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: c.Addrs()})
 	b.Cleanup(func() { cc.Close() })
 	single := goredis.NewClient(&goredis.Options{Addr: redisAddr})
@@ -93,7 +100,7 @@ func BenchmarkRedisCluster(b *testing.B) {
 				scenario += "Parallel64"
 			}
 			for _, st := range stacks {
-				b.Run(scenario+"/"+st.name, func(b *testing.B) {
+				b.Run("op="+scenario+"/stack="+st.name, func(b *testing.B) {
 					sessions := 1
 					if parallel {
 						sessions = parallelWriters

@@ -2,8 +2,11 @@ package redisstore
 
 import (
 	"context"
+	"net"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/boltsession/boltsession"
 	"github.com/boltsession/boltsession/redisstore/redistest"
@@ -44,5 +47,38 @@ func TestConformanceOnRing(t *testing.T) {
 		if err != nil || len(keys) == 0 {
 			t.Errorf("shard %s holds %d keys (%v): the ring did not spread the sessions", srv.Addr, len(keys), err)
 		}
+	}
+}
+
+// TestConformanceWithWaitReplicasOnOneServer runs the suite on a server
+// with one replica and WaitReplicas: every write waits for the replica on
+// its own connection, including the ones resent after NOSCRIPT.
+func TestConformanceWithWaitReplicasOnOneServer(t *testing.T) {
+	primary := redistest.Start(t)
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	replica := redistest.Start(t, "--replicaof", host, port)
+	client := redis.NewClient(&redis.Options{Addr: primary.Addr})
+	t.Cleanup(func() { client.Close() })
+	rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
+	t.Cleanup(func() { rc.Close() })
+	ctx := context.Background()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		info, _ := rc.Info(ctx, "replication").Result()
+		if strings.Contains(info, "master_link_status:up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica not linked: %s", info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n := 0
+	storetest.Run(t, func(t *testing.T) boltsession.Store {
+		n++
+		return New(client, &Options{Prefix: "cw" + strconv.Itoa(n) + ":", WaitReplicas: 1, WaitTimeout: time.Second})
+	})
+	// The replica has everything: the last subtest's keys are there.
+	if keys, err := rc.Keys(ctx, "cw"+strconv.Itoa(n)+":*").Result(); err != nil || len(keys) == 0 {
+		t.Fatalf("replica holds %d keys of the last subtest (%v)", len(keys), err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/boltsession/boltsession"
 	"github.com/boltsession/boltsession/redisstore/redistest"
+	"github.com/boltsession/boltsession/storetest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -30,6 +31,14 @@ import (
 func TestClusterWithReplicas(t *testing.T) {
 	c, cc := startCluster(t, redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: 1})
 	oc := &onCluster{c: c, cc: cc}
+	t.Run("ConformanceWithWaitReplicas", func(t *testing.T) {
+		n := 0
+		storetest.Run(t, func(t *testing.T) boltsession.Store {
+			n++
+			p := "cw" + strconv.Itoa(n)
+			return oc.store(Options{Prefix: p + ":", LegacyPrefix: "{" + p + "}:", WaitReplicas: 1, WaitTimeout: time.Second})
+		})
+	})
 	t.Run("WaitReplicasWaitsOnTheWritesOwnConnection", func(t *testing.T) { testWaitReplicas(t, oc) })
 	t.Run("FailoverGivesErrorsNeverAWrongSessionAndKeepsReplicatedSaves", func(t *testing.T) { testFailover(t, oc) })
 }

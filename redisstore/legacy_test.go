@@ -226,3 +226,15 @@ func testMoveRacing(t *testing.T, oc *onCluster) {
 		}
 	}
 }
+
+func TestNoLegacyReadsOnlyThePerSessionLayout(t *testing.T) {
+	f := newFixture(t, &Options{Now: time.Now})
+	_, _ = legacyFixture(t, f.client, Options{})
+	s := f.otherProcess(t, &Options{NoLegacy: true})
+	if got := liveIDs(t, s, "l1", "l2", "raw"); len(got) != 0 {
+		t.Fatalf("NoLegacy store loaded legacy sessions %v", got)
+	}
+	if n, err := s.MoveLegacy(context.Background()); err != nil || n != 0 {
+		t.Fatalf("MoveLegacy with NoLegacy = %d, %v", n, err)
+	}
+}

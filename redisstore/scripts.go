@@ -108,7 +108,12 @@ if create then
   if KEYS[2] and legacy_in_use(KEYS[2], now) then return {-2} end
 else
   if st ~= 'live' then return refuse(st) end
-  cur = redis.call('HMGET', key, 'm:owner', 'm:expires', 'm:ocover')
+  if ARGV[7] == '1' or ARGV[5] ~= '' or ARGV[11] ~= '' then
+    cur = redis.call('HMGET', key, 'm:owner', 'm:expires', 'm:ocover')
+  else
+    -- Neither owner nor expiry changes: the coverage stays as it is.
+    cur = {false, false, false}
+  end
 end
 local owner = cur[1] or ''
 if ARGV[7] == '1' then owner = ARGV[8] end
@@ -119,6 +124,7 @@ if owner ~= '' then
   cover = covered(owner, ms(exp), ARGV[11], ARGV[12], cur[1], cur[3])
   if not cover then return {-5, owner, tostring(ms(exp))} end
 end
+local unchanged = not create and ARGV[7] ~= '1' and ARGV[5] == '' and ARGV[11] == ''
 if create then
   if st ~= 'none' then redis.call('DEL', key) end
   redis.call('HSET', key, 'm:created', ARGV[3])
@@ -143,8 +149,10 @@ if ARGV[9] == '1' then
     redis.call('HSET', key, 'm:maxage', ARGV[10])
   end
 end
-if owner == '' then
-  redis.call('HDEL', key, 'm:owner', 'm:ocover')
+if unchanged then
+  -- neither owner, expiry nor coverage moves
+elseif owner == '' then
+  if not create then redis.call('HDEL', key, 'm:owner', 'm:ocover') end
 else
   redis.call('HSET', key, 'm:owner', owner, 'm:ocover', string.format('%d', cover))
 end

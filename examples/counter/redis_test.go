@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/boltsession/boltsession/examples/internal/servertest"
 	"github.com/boltsession/boltsession/redisstore/redistest"
@@ -20,7 +21,7 @@ func TestTwoCounterProcessesOnOneRedisShareEachVisitorsCount(t *testing.T) {
 // TestTwoCounterProcessesOnARedisClusterShareEachVisitorsCount is the same
 // on a 3-master Redis Cluster, named by its seed nodes.
 func TestTwoCounterProcessesOnARedisClusterShareEachVisitorsCount(t *testing.T) {
-	c := redistest.StartCluster(t, redistest.ClusterOptions{Masters: 3})
+	c := redistest.StartCluster(t, redistest.ClusterOptions{Masters: 3, NodeTimeout: 5 * time.Second})
 	addrs := c.Addrs()
 	url := "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
 	twoProcessesShareEachVisitorsCount(t, "-redis-cluster", url, `redis-cluster="`+url+`"`)
