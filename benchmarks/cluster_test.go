@@ -279,3 +279,57 @@ func serverCPU(b *testing.B, addrs []string) time.Duration {
 	}
 	return total
 }
+
+// BenchmarkRedisClusterWaitReplicas measures what Options.WaitReplicas
+// costs: Save (a per-key merge) on a 3-master cluster with one replica per
+// master, without and with waiting for that replica on the write's own
+// connection. On this machine the replica is on the same host; on a
+// network add one master-to-replica round trip per save.
+//
+//	go test -run '^$' -bench RedisClusterWaitReplicas -count 10 . > wait.txt
+//	benchstat -col /wait wait.txt
+func BenchmarkRedisClusterWaitReplicas(b *testing.B) {
+	needRedis(b)
+	c := redistest.StartCluster(b, redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: 1, NodeTimeout: 10 * time.Second})
+	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: c.Addrs()})
+	b.Cleanup(func() { cc.Close() })
+	for _, parallel := range []bool{false, true} {
+		scenario := "Save"
+		if parallel {
+			scenario = "SaveParallel64"
+		}
+		for _, wait := range []int{0, 1} {
+			b.Run("op="+scenario+"/wait="+strconv.Itoa(wait), func(b *testing.B) {
+				sessions := 1
+				if parallel {
+					sessions = parallelWriters
+				}
+				st := redisstore.New(cc, &redisstore.Options{Prefix: uniquePrefix("bw"), WaitReplicas: wait})
+				sbs, _ := boltsessionSessions(b, st, sessions)
+				b.ReportAllocs()
+				b.ResetTimer()
+				if !parallel {
+					for i := 0; i < b.N; i++ {
+						if err := sbs[0].save(i); err != nil {
+							b.Fatal(err)
+						}
+					}
+					return
+				}
+				var worker atomic.Int64
+				b.SetParallelism(max(1, parallelWriters/procs()))
+				b.RunParallel(func(pb *testing.PB) {
+					sb := sbs[int(worker.Add(1)-1)%len(sbs)]
+					n := 0
+					for pb.Next() {
+						n++
+						if err := sb.save(n); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
