@@ -29,7 +29,10 @@ import (
 // each, the checks that need replicas: WaitReplicas first, then a failover
 // (which changes the cluster's shape, so it comes last).
 func TestClusterWithReplicas(t *testing.T) {
-	c, cc := startCluster(t, redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: 1})
+	// A node timeout long enough that a redis-server starved by a busy
+	// machine is not voted failed, short enough that the real election
+	// of the failover test takes a few seconds.
+	c, cc := startCluster(t, redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: 1, NodeTimeout: 2 * time.Second})
 	oc := &onCluster{c: c, cc: cc}
 	t.Run("ConformanceWithWaitReplicas", func(t *testing.T) {
 		n := 0
