@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/boltsession/boltsession"
 	"github.com/boltsession/boltsession/redisstore/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -69,42 +67,4 @@ func newSessionID() string {
 	var b [32]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// TestClusterSingleHashTagPutsEverySessionOnOneMaster measures where the
-// current layout puts sessions on a 3-master cluster. Every key of a Store
-// carries the hash tag {sess}, so all of them hash to one slot and one
-// master holds every session while the others hold none. A layout that
-// spreads sessions over the masters changes this test into its opposite.
-func TestClusterSingleHashTagPutsEverySessionOnOneMaster(t *testing.T) {
-	c, cc := startCluster(t, redistest.ClusterOptions{Masters: 3})
-	ctx := context.Background()
-	s := New(cc, nil)
-	const sessions = 3000
-	now := time.Now()
-	for range sessions {
-		u := boltsession.Update{ID: newSessionID(), Create: true, Created: now, Expires: now.Add(time.Hour),
-			Set: map[string][]byte{"views": {1}}}
-		if err := s.Save(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	ks := keysPerMaster(t, c)
-	t.Logf("%d sessions, keys per master: %s", sessions, formatSpread(ks))
-	slot, err := cc.ClusterKeySlot(ctx, s.Prefix()).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := c.MasterForSlot(int(slot))
-	for _, k := range ks {
-		want := int64(0)
-		if k.Addr == home.Addr {
-			want = sessions
-		}
-		if k.Keys != want {
-			t.Errorf("master %s (slots %d-%d) holds %d keys, want %d: all on %s, the master of %q's slot %d",
-				k.Addr, k.First, k.Last, k.Keys, want, home.Addr, s.Prefix(), slot)
-		}
-	}
 }

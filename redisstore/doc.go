@@ -9,14 +9,18 @@
 //	store := redisstore.New(redis.NewClient(opt), nil)
 //	m, err := boltsession.New(store, boltsession.Options{Keys: keys})
 //
+// New takes a single server or Sentinel (*redis.Client), a
+// *redis.ClusterClient or a *redis.Ring, with one layout for all of them.
+//
 // # Layout
 //
-// Each session is one hash, Prefix+ID (default "sess:ID"):
+// Each session is one hash, Prefix+"{"+ID+"}" (default "sess:{ID}"):
 //
 //	m:created  creation time, Unix nanoseconds
 //	m:expires  expiry time, Unix nanoseconds
 //	m:maxage   per-session idle lifetime in nanoseconds (absent: the Manager's)
 //	m:owner    owner (absent: none)
+//	m:ocover   until when (Unix ms) the owner's index vouches for the session
 //	v:<key>    the msgpack-encoded value the application stored under <key>
 //
 // Reserved fields start with "m:" and values with "v:", so no key an
@@ -27,64 +31,152 @@
 // (Options.Now) as missing, so the answer never depends on when Redis gets
 // round to the deletion.
 //
-// An owner's sessions are indexed in the set Prefix+"owner:"+owner, whose
-// members are session IDs. The set lives at least as long as its longest
-// lived session (its expiry follows theirs) and is cleaned of members that
-// are no longer live sessions of that owner by Owned and DestroyOwner. To
-// keep the kinds of key apart, session IDs may not start with "owner:" or
-// "lock:" (the Manager's default IDs are base64url and never contain ':').
+// The same key holds, for a while, two other shapes: the marker of a
+// replaced session ({m:next: new ID, m:owner}, kept until
+// boltsession.ReplacedGrace or the session's own expiry) and the pending
+// record of a replace in flight ({m:pending, m:owner}, never loadable,
+// gone after a minute).
+//
+// The braces are a Redis hash tag: every key of one session (its hash, its
+// lock Prefix+"{"+ID+"}:lock") hashes by the ID alone. On Redis Cluster
+// each session therefore lives in a slot of its own choosing and sessions
+// spread evenly over every master (3,000 sessions on 3 masters: 32.6%,
+// 33.0%, 34.5% in the test run), while all keys of one session share one
+// slot so that each step on it is one script. A go-redis Ring places keys
+// by the same tag. On a single server the tag costs nothing. Session IDs
+// may not be empty, contain a brace, or start with "owner:" or "lock:" (the
+// Manager's IDs are base64url and never do).
+//
+// An owner's sessions are indexed in the sorted set Prefix+"{owner:"+owner+"}",
+// a key of its own: an owner's sessions may sit on every master.
+//
+// # What is atomic
+//
+// Every lifecycle step of one session is one Lua script on that session's
+// slot: a create (only if the ID is not in use), a per-key merge (HSET and
+// HDEL of single fields, only if the session is live), a touch and a
+// delete. Their checks and writes land together or not at all, and two
+// saves of one session that change different keys both persist. Each
+// script names in KEYS every key it touches, all in one slot, so it runs on
+// one master and works through proxies that route by declared keys; the
+// tests run every script with Redis 7's "#!lua" flag, which makes Redis
+// refuse any access outside that slot. Load is one HGETALL.
+//
+// # What is ordered
+//
+// Two things span slots, and are done as single-slot steps in an order
+// that keeps the guarantees instead of as one transaction.
+//
+// Replace across slots (Session.Regenerate): the old ID S and the new ID N
+// hash to different slots, usually on different masters. The store follows
+// the protocol written on boltsession.Update.Replaces: it claims N in its
+// owner's index, creates N as a pending record (create-if-absent,
+// unloadable), then in S's slot turns S into the marker "replaced by N" and
+// reads S's record, only if S is live (this is the instant the replace
+// takes effect: a merge into S before it is carried to N, one after it
+// gets ErrReplaced), then in N's slot writes that record with the
+// request's changes and makes N live, only if the pending record is still
+// there. A logout of S that wins the race makes the mark fail (nothing is
+// created) or, after the mark, follows the marker and deletes the pending
+// N, so the activation fails: N is never usable. A crash between steps
+// leaves an index member with no session, an unloadable pending record
+// that expires, or a marker whose successor is pending (the user signs in
+// again), never a live session that a logout of S cannot reach. A replace
+// costs four to five round trips instead of one.
+//
+// Owner index: a member's score is its coverage, the time until which the
+// index vouches for that session. Every step that makes a session an
+// owner's, or moves its expiry past its recorded coverage (m:ocover), first
+// claims the member in the owner's index (adding it, or raising its score
+// to a coverage as far past the new expiry as that expiry is from now, so
+// a session kept alive claims again about once per lifetime, not on every
+// touch), and only then runs the session's own script, which refuses to
+// write unless a claim covers the expiry it sets. So an owner's live
+// session is always a member of the index: a crash or an error between the
+// two steps leaves a member without its session, never the reverse.
+// Members are removed only OwnerIndexMargin (5 minutes) after their
+// coverage ended, when no step covered by them can keep a session alive;
+// members that no longer name a live session of the owner are skipped by
+// Owned and DestroyOwner until then. The index lives OwnerIndexMargin past
+// its highest score. Coverage is compared on the application's clock and
+// Redis expires the index on its own: keep clocks within that margin.
+//
+// Owned reads the index, then every member's session in one pipeline (one
+// round trip per master). DestroyOwner reads the index, ends each member
+// that is the owner's in one script on that member's slot (following
+// markers to replacements), and reads the index again after any pass that
+// ended a session, up to four reads; every session made the owner's by a
+// save that returned before its last read is ended, one whose save returns
+// later may survive, as if it came after (see DestroyOwner). It is not
+// atomic across sessions.
+//
+// # Sessions written by earlier releases
+//
+// Releases before the per-session layout kept every session of a Store in
+// one hash slot: the hash LegacyPrefix+ID, owner sets
+// LegacyPrefix+"owner:"+owner and locks LegacyPrefix+"lock:"+ID, where
+// LegacyPrefix defaults to what those releases used ("sess:" on a single
+// server, "{sess}:" on Cluster and Ring). Such sessions stay readable and
+// writable where they are, with those releases' own scripts, until they
+// expire, so an upgrade logs nobody out: Load, Save, Touch and Delete look
+// there when the per-session layout has no key for the ID, Owned and
+// DestroyOwner consult both indexes, Count and Iterate scan both prefixes,
+// and a create checks that neither layout uses its ID. A regenerate of a
+// legacy session stays in the legacy layout. For a rolling deploy from such
+// a release, set Options.CreateLegacy in a first rollout (new sessions are
+// created where the old processes look) and unset it in a second.
+// Store.MoveLegacy moves every legacy session to the per-session layout
+// while the application serves; NoLegacy then stops the lookups (a round
+// trip saved on each create and on each Load of an unknown ID).
 //
 // # Serialized requests across processes
 //
 // Store implements boltsession.SessionLocker: under
 // boltsession.Options.Serialize, a request on a session also takes the
-// string key Prefix+"lock:"+ID, set with SET NX PX to a random token for
-// Options.LockTTL (default 10s) and released by a script that deletes it
-// only while it still holds that token. Requests on one session then run one
-// at a time across every process on this Redis, not only within one. A
+// string key Prefix+"{"+ID+"}:lock", set with SET NX PX to a random token
+// for Options.LockTTL (default 10s) and released by a script that deletes
+// it only while it still holds that token. Requests on one session then run
+// one at a time across every process on this Redis, not only within one. A
 // process that dies holding a lock blocks that session until LockTTL has
 // passed; a request that runs longer than LockTTL loses its exclusivity.
-//
-// # Atomicity
-//
-// Save, Touch, Delete, Owned and DestroyOwner each run as one Lua script
-// (EVALSHA, falling back to EVAL after a Redis restart empties the script
-// cache). A save's must-exist check, per-key merge (HSET and HDEL of single
-// fields), metadata, PEXPIREAT and owner-index change land together or not
-// at all, and two saves of one session that change different keys both
-// persist. Load is one HGETALL.
-//
-// # Redis Cluster
-//
-// A save that sets an owner touches a session hash and an owner set, and
-// Owned and DestroyOwner read the sessions an owner set names, from inside
-// one script. Redis Cluster runs a script on one node and refuses it when
-// it reaches a key that node does not serve; only keys in one hash slot are
-// sure to be served together, also while slots move. A session cannot be
-// tagged by its owner, because Load finds it by ID alone. So on Cluster
-// (and on a go-redis Ring) every key of a Store carries the same hash tag,
-// and all sessions of that Store live in one slot, on one master and its
-// replicas: the Prefix default becomes "{sess}:" for a *redis.ClusterClient
-// or *redis.Ring, and a Prefix without a hash tag makes every method fail
-// with an error that says so. Cluster then gives failover, not write
-// scaling; one Redis master serves tens of thousands of session operations
-// a second. Because the scripts derive the owner and session keys they
-// touch from stored data rather than from their KEYS arguments, proxies
-// that insist on declared keys are not supported. Count and Iterate scan
-// every master.
 //
 // # Durability and failures
 //
 // A nil error from Save means Redis applied the change in memory. Whether
 // it survives a crash of Redis is set by the server's persistence
 // (appendonly yes with appendfsync always or everysec, RDB snapshots) and
-// replication, not by this package. When Redis is unreachable every method
-// returns an error (wrapped, with the go-redis cause) within the client's
-// timeouts; the boltsession middleware turns it into a 500 through its
-// ErrorHandler. The client reconnects on its own, so service resumes when
-// Redis is back. go-redis bounds a call by the request's context deadline
-// only with redis.Options.ContextTimeoutEnabled set, and by default dials a
-// dead server five times with backoff before giving up; for a web app set
+// replication, not by this package. Replication is asynchronous: when a
+// master fails and its replica takes over, the writes it had not yet
+// passed on are lost. That can be an acknowledged save, but also a logout
+// (the session is back), a regenerate's mark (the old ID works again beside
+// the new one) or a claim in an owner's index.
+//
+// Options.WaitReplicas closes that gap as far as Redis can: each write is
+// followed, on the same connection, by WAIT for that many replicas, and a
+// write they did not all confirm within Options.WaitTimeout returns an
+// error wrapping ErrNotReplicated (it did land on the master; the
+// middleware answers 500). go-redis would send a keyless WAIT to a node and
+// connection of its own choosing, where it waits for nothing, so the store
+// sends each write with its WAIT as one pipeline through the client of the
+// master that serves the key. Cost, measured on one 2-core machine with a
+// replica per master (see the README): one master-to-replica round trip
+// per write step, on a LAN a few hundred microseconds; while a replica is
+// down or lagging every write waits WaitTimeout and fails, so a master
+// whose only replica took over after a failover refuses writes until a
+// replica is back. WAIT does not make Redis strongly consistent: a
+// failover may still elect a replica that missed a write, and a master cut
+// off from the others accepts writes until cluster-node-timeout.
+//
+// When Redis is unreachable, or a Cluster reports CLUSTERDOWN during a
+// failover, every method returns an error (wrapped, with the go-redis
+// cause) within the client's timeouts; the boltsession middleware turns it
+// into a 500 through its ErrorHandler, never into a fresh or another
+// session. After an error on the way to a cluster node the store asks the
+// ClusterClient to reload its slot map (go-redis does so by itself only on
+// MOVED), so service resumes soon after a replica takes over. go-redis
+// bounds a call by the request's context deadline only with
+// redis.Options.ContextTimeoutEnabled set, and by default dials a dead
+// server five times with backoff before giving up; for a web app set
 //
 //	opt.ContextTimeoutEnabled = true // a request's deadline bounds its store calls
 //	opt.DialerRetries = 1            // a down Redis fails a request at once
@@ -92,5 +184,6 @@
 // (ReadTimeout defaults to 3s, DialTimeout to 5s.)
 //
 // Count and Iterate walk the keyspace with SCAN (MATCH Prefix*, TYPE hash,
-// COUNT Options.ScanCount), never KEYS. SCAN TYPE needs Redis 6.0 or later.
+// COUNT Options.ScanCount), never KEYS, on every master. SCAN TYPE needs
+// Redis 6.0 or later.
 package redisstore

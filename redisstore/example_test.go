@@ -22,7 +22,7 @@ func Example() {
 	client := redis.NewClient(opt)
 	defer client.Close()
 
-	store := redisstore.New(client, nil) // keys "sess:<ID>", like connect-redis
+	store := redisstore.New(client, nil) // keys "sess:{<ID>}"
 
 	m, err := boltsession.New(store, boltsession.Options{Keys: [][]byte{[]byte(os.Getenv("SESSION_KEY"))}})
 	if err != nil {
@@ -32,13 +32,17 @@ func Example() {
 	log.Fatal(http.ListenAndServe(":8080", m.Middleware(mux)))
 }
 
-// On Redis Cluster every key of the store shares one hash tag, so a save can
-// update a session and its owner's index in one script.
+// On Redis Cluster the store is built the same way: every session's keys
+// carry its ID as hash tag, so sessions spread over every master.
+// WaitReplicas makes each write wait for a replica's acknowledgement, so
+// that a failover cannot lose an acknowledged save or logout.
 func ExampleNew_cluster() {
 	client := redis.NewClusterClient(&redis.ClusterOptions{
-		Addrs: []string{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"},
+		Addrs:                 []string{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"},
+		ContextTimeoutEnabled: true,
+		DialerRetries:         1,
 	})
 	defer client.Close()
-	store := redisstore.New(client, &redisstore.Options{Prefix: "{myapp}:sess:"})
+	store := redisstore.New(client, &redisstore.Options{WaitReplicas: 1})
 	_ = store
 }

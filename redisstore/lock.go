@@ -14,11 +14,6 @@ import (
 
 var _ boltsession.SessionLocker = (*Store)(nil)
 
-// lockInfix sits between Prefix and a session ID in the key of the
-// session's lock. Session IDs that start with it are refused, so a session
-// key can never be a lock key.
-const lockInfix = "lock:"
-
 // Bounds of the wait between attempts to take a held lock: short enough that
 // a released lock is taken again within milliseconds, long enough that a
 // waiter costs Redis a few hundred commands a second at most.
@@ -46,11 +41,15 @@ return 0
 
 // LockSession takes the lock of session id in Redis for one request, so that
 // boltsession.Options.Serialize holds across every process on this Redis
-// (boltsession.SessionLocker). The lock is the key Prefix+"lock:"+id, set
-// with SET NX PX to a random token and a lifetime of LockTTL; while it is
-// held, others retry every few milliseconds until wait has passed, then get
-// an error wrapping boltsession.ErrBusy. The returned function releases the
-// lock with a script that deletes it only if it still holds this token.
+// (boltsession.SessionLocker). The lock is the key Prefix+"{"+id+"}:lock",
+// in the session's own slot, set with SET NX PX to a random token and a
+// lifetime of LockTTL; while it is held, others retry every few
+// milliseconds until wait has passed, then get an error wrapping
+// boltsession.ErrBusy. The returned function releases the lock with a
+// script that deletes it only if it still holds this token. Under
+// CreateLegacy the legacy layout's lock LegacyPrefix+"lock:"+id is taken
+// first as well, so that processes of an earlier release, which take only
+// that one, are excluded during a rolling deploy.
 //
 // A process that dies holding a lock blocks that session until LockTTL
 // passes; a request that runs longer than LockTTL loses its exclusivity.
@@ -59,17 +58,34 @@ func (s *Store) LockSession(ctx context.Context, id string, wait time.Duration) 
 		return nil, s.misconfigured
 	}
 	if !validID(id) {
-		return nil, fmt.Errorf("boltsession: redisstore: lock: session ID may not start with %q or %q", ownerInfix, lockInfix)
+		return nil, fmt.Errorf("boltsession: redisstore: lock: session ID %q is empty, holds a brace, or starts with %q or %q", id, ownerInfix, lockInfix)
 	}
+	deadline := time.Now().Add(wait)
+	if !s.opts.CreateLegacy {
+		return s.lockKeyUntil(ctx, s.lockKey(id), deadline, wait)
+	}
+	first, err := s.lockKeyUntil(ctx, s.legacyLockKey(id), deadline, wait)
+	if err != nil {
+		return nil, err
+	}
+	second, err := s.lockKeyUntil(ctx, s.lockKey(id), deadline, wait)
+	if err != nil {
+		first()
+		return nil, err
+	}
+	return func() { second(); first() }, nil
+}
+
+// lockKeyUntil takes one lock key, polling until deadline.
+func (s *Store) lockKeyUntil(ctx context.Context, key string, deadline time.Time, wait time.Duration) (func(), error) {
 	var raw [16]byte
 	rand.Read(raw[:])
 	token := hex.EncodeToString(raw[:])
-	key := s.opts.Prefix + lockInfix + id
-	deadline := time.Now().Add(wait)
 	poll := lockPollMin
 	for {
 		ok, err := s.client.SetNX(ctx, key, token, s.opts.LockTTL).Result()
 		if err != nil {
+			s.noteFailure(ctx, err)
 			return nil, wrap("lock", err)
 		}
 		if ok {

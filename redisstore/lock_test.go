@@ -53,7 +53,7 @@ func TestLockSessionExcludesOtherProcessesUntilReleased(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	u()
-	if n, err := f.client.Exists(ctx, "sess:lock:id1", "sess:lock:id2").Result(); err != nil || n != 0 {
+	if n, err := f.client.Exists(ctx, "sess:{id1}:lock", "sess:{id2}:lock").Result(); err != nil || n != 0 {
 		t.Fatalf("%d lock keys left (%v)", n, err)
 	}
 }
@@ -204,5 +204,34 @@ func TestSerializeAcrossTwoProcessesKeepsEveryIncrement(t *testing.T) {
 	}
 	if want := 1 + clients*rounds + 1; n != want {
 		t.Fatalf("counter %d after %d increments: %d lost", n, want, want-n)
+	}
+}
+
+func TestCreateLegacyLocksBothLayoutsSoProcessesOfTheEarlierReleaseAreExcluded(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	rollout := f.otherProcess(t, &Options{CreateLegacy: true})
+	// A process of the earlier release holds the legacy lock.
+	if err := f.client.Set(ctx, "sess:lock:id", "old", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rollout.LockSession(ctx, "id", 20*time.Millisecond); !errors.Is(err, boltsession.ErrBusy) {
+		t.Fatalf("lock while an old process holds it: %v, want ErrBusy", err)
+	}
+	f.client.Del(ctx, "sess:lock:id")
+	unlock, err := rollout.LockSession(ctx, "id", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Held under both names: an old process and a new one are both kept out.
+	if n, _ := f.client.Exists(ctx, "sess:lock:id", "sess:{id}:lock").Result(); n != 2 {
+		t.Fatalf("%d of the two lock keys held", n)
+	}
+	if _, err := f.store.LockSession(ctx, "id", 20*time.Millisecond); !errors.Is(err, boltsession.ErrBusy) {
+		t.Fatalf("a process of this release took the lock: %v", err)
+	}
+	unlock()
+	if n, _ := f.client.Exists(ctx, "sess:lock:id", "sess:{id}:lock").Result(); n != 0 {
+		t.Fatalf("%d lock keys left after the release", n)
 	}
 }

@@ -19,13 +19,14 @@ const (
 	fieldMaxAge  = "m:maxage"  // nanoseconds, decimal; absent for zero
 	fieldOwner   = "m:owner"   // absent for no owner
 	fieldNext    = "m:next"    // only in the marker of a replaced session: the ID that replaced it
+	fieldPending = "m:pending" // only in a pending record: "r:"+replaced ID, or "m" for a move
+	fieldMoved   = "m:moved"   // only in a legacy record that MoveLegacy froze
+	fieldOCover  = "m:ocover"  // owner index coverage in Unix ms (per-session layout)
 	valuePrefix  = "v:"
-)
 
-// ownerInfix sits between Prefix and an owner name in an owner set's key.
-// Session IDs that start with it are refused, so a session key can never be
-// an owner key.
-const ownerInfix = "owner:"
+	// pendingMove tags the pending record of a move from the legacy layout.
+	pendingMove = "m"
+)
 
 // nanos returns t as decimal Unix nanoseconds, clamped at zero: a time
 // before 1970 is as expired as 1970 itself.

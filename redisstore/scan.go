@@ -10,32 +10,33 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Count returns the number of live sessions. It walks the keyspace with
-// SCAN (MATCH Prefix*, TYPE hash, COUNT ScanCount), never KEYS, so Redis
-// serves other clients between steps; the cost is O(keys in the database)
-// round trips of ScanCount keys each. Keys SCAN returns twice are counted
-// once. On Cluster every master is scanned.
+// Count returns the number of live sessions, in both layouts. It walks the
+// keyspace with SCAN (MATCH Prefix*, TYPE hash, COUNT ScanCount), never
+// KEYS, so Redis serves other clients between steps; the cost is O(keys in
+// the database) round trips of ScanCount keys each. Keys SCAN returns twice
+// are counted once. On Cluster every master is scanned. A session being
+// regenerated or moved at that moment may be missed.
 func (s *Store) Count(ctx context.Context) (int, error) {
 	if s.misconfigured != nil {
 		return 0, s.misconfigured
 	}
 	n := 0
 	now := nanos(s.opts.Now())
-	err := s.scan(ctx, func(c redis.Cmdable, keys []string) error {
+	err := s.scan(ctx, func(c redis.Cmdable, found []found) error {
 		pipe := c.Pipeline()
-		cmds := make([]*redis.StringCmd, len(keys))
-		for i, k := range keys {
-			cmds[i] = pipe.HGet(ctx, k, fieldExpires)
+		cmds := make([]*redis.SliceCmd, len(found))
+		for i, f := range found {
+			cmds[i] = pipe.HMGet(ctx, f.key, fieldExpires, fieldNext, fieldPending, fieldMoved)
 		}
 		if err := execTolerant(ctx, pipe); err != nil {
 			return err
 		}
 		for _, cmd := range cmds {
-			e, err := cmd.Result()
-			if err != nil || !isDecimal(e) {
-				continue // gone since SCAN, or not one of our records
+			v := strs(cmd)
+			if v[1] != "" || v[2] != "" || v[3] != "" || !isDecimal(v[0]) {
+				continue // a marker, pending or moved record, or not one of ours
 			}
-			if laterDecimal(e, now) {
+			if laterDecimal(v[0], now) {
 				n++
 			}
 		}
@@ -50,30 +51,29 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // Iterate calls fn for each live session, values included, in no promised
 // order, until fn returns an error (which Iterate returns). It walks the
 // keyspace like Count and loads each batch of ScanCount keys in one
-// pipeline. Corrupt records are skipped; a session created during the walk
-// may or may not be visited.
+// pipeline. Corrupt records are skipped; a session created, regenerated or
+// moved during the walk may or may not be visited.
 func (s *Store) Iterate(ctx context.Context, fn func(*boltsession.Record) error) error {
 	if s.misconfigured != nil {
 		return s.misconfigured
 	}
 	var fnErr error
-	err := s.scan(ctx, func(c redis.Cmdable, keys []string) error {
+	err := s.scan(ctx, func(c redis.Cmdable, found []found) error {
 		pipe := c.Pipeline()
-		cmds := make([]*redis.MapStringStringCmd, len(keys))
-		for i, k := range keys {
-			cmds[i] = pipe.HGetAll(ctx, k)
+		cmds := make([]*redis.MapStringStringCmd, len(found))
+		for i, f := range found {
+			cmds[i] = pipe.HGetAll(ctx, f.key)
 		}
 		if err := execTolerant(ctx, pipe); err != nil {
 			return err
 		}
-		now := s.opts.Now()
 		for i, cmd := range cmds {
 			h, err := cmd.Result()
-			if err != nil || len(h) == 0 {
+			if err != nil {
 				continue
 			}
-			r, err := decodeRecord(strings.TrimPrefix(keys[i], s.opts.Prefix), h)
-			if err != nil || !now.Before(r.Expires) {
+			r, err := s.decodeLive(found[i].id, h)
+			if err != nil {
 				continue
 			}
 			if err := fn(r); err != nil {
@@ -95,17 +95,65 @@ func (s *Store) Iterate(ctx context.Context, fn func(*boltsession.Record) error)
 // errStop ends a scan early without being an error of its own.
 var errStop = errors.New("boltsession: redisstore: iteration stopped")
 
-// scan calls batch with each SCAN page of session keys, on every node that
-// holds keys, one node and one page at a time. A key is passed once even if
-// SCAN returns it again (it may, while Redis resizes its table).
-func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, keys []string) error) error {
+// found is a session key a scan found, with its ID.
+type found struct {
+	key, id string
+}
+
+// scan calls batch with each SCAN page of session keys of both layouts, on
+// every node that holds keys, one node and one page at a time. An ID is
+// passed once even if SCAN returns its key again (it may, while Redis
+// resizes its table) or both layouts hold it (the per-session one wins).
+func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []found) error) error {
+	seen := make(map[string]struct{})
+	prefixes := []string{s.opts.Prefix}
+	if s.legacyOn() && s.opts.LegacyPrefix != s.opts.Prefix {
+		prefixes = append(prefixes, s.opts.LegacyPrefix)
+	}
+	for _, prefix := range prefixes {
+		err := s.scanPrefix(ctx, prefix, func(c any, keys []string) error {
+			var fresh []found
+			for _, k := range keys {
+				if _, dup := seen[k]; dup {
+					continue
+				}
+				id, ok := s.idOfSessionKey(k)
+				if ok {
+					seen["\x00"+id] = struct{}{}
+				} else {
+					if id, ok = s.idOfLegacyKey(k); !ok {
+						continue
+					}
+					if _, dup := seen["\x00"+id]; dup {
+						continue
+					}
+				}
+				seen[k] = struct{}{}
+				fresh = append(fresh, found{key: k, id: id})
+			}
+			if len(fresh) == 0 {
+				return nil
+			}
+			return batch(c.(redis.Cmdable), fresh)
+		})
+		if err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// scanPrefix calls batch with each SCAN page of hash keys under prefix, on
+// every node, one node and one page at a time.
+func (s *Store) scanPrefix(ctx context.Context, prefix string, batch func(c any, keys []string) error) error {
 	nodes, err := s.nodes(ctx)
 	if err != nil {
 		return err
 	}
-	match := escapeGlob(s.opts.Prefix) + "*"
-	owners := s.ownerPrefix()
-	seen := make(map[string]struct{})
+	match := escapeGlob(prefix) + "*"
 	for _, c := range nodes {
 		var cursor uint64
 		for {
@@ -116,22 +164,8 @@ func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, keys []str
 			if err != nil {
 				return err
 			}
-			fresh := keys[:0]
-			for _, k := range keys {
-				if strings.HasPrefix(k, owners) {
-					continue
-				}
-				if _, dup := seen[k]; dup {
-					continue
-				}
-				seen[k] = struct{}{}
-				fresh = append(fresh, k)
-			}
-			if len(fresh) > 0 {
-				if err := batch(c, fresh); err != nil {
-					if errors.Is(err, errStop) {
-						return nil
-					}
+			if len(keys) > 0 {
+				if err := batch(c, keys); err != nil {
 					return err
 				}
 			}
@@ -172,16 +206,16 @@ func (s *Store) nodes(ctx context.Context) ([]redis.Cmdable, error) {
 	return nodes, nil
 }
 
-// execTolerant runs a pipeline and returns only errors on the way to Redis
-// (connection, timeout, ctx): a per-key reply error, such as a key that
-// changed type since SCAN, is left on its command for the caller to skip.
+// execTolerant runs a pipeline and returns its first error other than a
+// WRONGTYPE reply: a key that changed type since SCAN is left on its
+// command for the caller to skip.
 func execTolerant(ctx context.Context, pipe redis.Pipeliner) error {
 	cmds, err := pipe.Exec(ctx)
 	if err == nil {
 		return nil
 	}
 	for _, cmd := range cmds {
-		if e := cmd.Err(); e != nil && e != redis.Nil && !isReply(e) {
+		if e := cmd.Err(); e != nil && e != redis.Nil && !isWrongType(e) {
 			return e
 		}
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/boltsession/boltsession"
@@ -21,11 +19,15 @@ import (
 // job, after which every method returns an error wrapping
 // boltsession.ErrClosed.
 type Store struct {
-	client redis.UniversalClient
-	opts   Options
+	client  redis.UniversalClient
+	opts    Options
+	sharded bool
+	scripts *scriptSet
 	// misconfigured is returned by every method when the options cannot
-	// work with the client (an untagged Prefix on Cluster).
+	// work with the client.
 	misconfigured error
+	// hooks lets tests stop or pause multi-step operations between steps.
+	hooks *hooks
 }
 
 var (
@@ -36,14 +38,21 @@ var (
 )
 
 // New returns a Store that keeps sessions through client: a *redis.Client
-// (one server or Sentinel failover), a *redis.ClusterClient or a
-// *redis.Ring. A nil opts means the defaults documented on Options. New
-// does not contact Redis; an unreachable server shows as errors from the
-// methods, and service resumes when the client reconnects.
+// (one server, or Sentinel failover with redis.NewFailoverClient), a
+// *redis.ClusterClient or a *redis.Ring. The layout is the same on each;
+// on Cluster and Ring it spreads sessions over every master or shard. A
+// nil opts means the defaults documented on Options. New does not contact
+// Redis; an unreachable server shows as errors from the methods, and
+// service resumes when the client reconnects.
 func New(client redis.UniversalClient, opts *Options) *Store {
-	s := &Store{client: client, opts: resolve(client, opts)}
-	if sharded(client) && !hasHashTag(s.opts.Prefix) {
-		s.misconfigured = fmt.Errorf("boltsession: redisstore: Prefix %q has no hash tag; on Redis Cluster or Ring every key of the store must share one, e.g. Prefix \"{sess}:\"", s.opts.Prefix)
+	o := resolve(client, opts)
+	s := &Store{client: client, opts: o, sharded: sharded(client), scripts: newScripts(o.strictScripts)}
+	if o.WaitReplicas > 0 {
+		switch client.(type) {
+		case *redis.Client, *redis.ClusterClient, *redis.Ring:
+		default:
+			s.misconfigured = fmt.Errorf("boltsession: redisstore: WaitReplicas needs a *redis.Client, *redis.ClusterClient or *redis.Ring, not %T", client)
+		}
 	}
 	return s
 }
@@ -51,38 +60,42 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 // Prefix returns the key prefix in use, after defaults.
 func (s *Store) Prefix() string { return s.opts.Prefix }
 
-func (s *Store) sessionKey(id string) string { return s.opts.Prefix + id }
-func (s *Store) ownerPrefix() string         { return s.opts.Prefix + ownerInfix }
-func (s *Store) ownerKey(owner string) string {
-	return s.opts.Prefix + ownerInfix + owner
-}
+// LegacyPrefix returns the prefix of the legacy layout that the store
+// reads, or "" when NoLegacy turned it off.
+func (s *Store) LegacyPrefix() string { return s.opts.LegacyPrefix }
 
-// validID reports whether id can name a session: IDs that start like an
-// owner key or a lock key are refused so the kinds of key never meet.
-func validID(id string) bool {
-	return !strings.HasPrefix(id, ownerInfix) && !strings.HasPrefix(id, lockInfix)
-}
-
-// wrap adds the package prefix and the operation to a Redis error, and
-// marks a closed client with boltsession.ErrClosed.
-func wrap(op string, err error) error {
-	if errors.Is(err, redis.ErrClosed) {
-		return fmt.Errorf("boltsession: redisstore: %s: %w: %w", op, boltsession.ErrClosed, err)
+// outcome turns a script's outcome code into the Store contract's errors.
+func outcome(code int64) error {
+	switch code {
+	case codeOK:
+		return nil
+	case codeReplaced:
+		return boltsession.ErrReplaced
+	case codeExists:
+		return boltsession.ErrExists
 	}
-	return fmt.Errorf("boltsession: redisstore: %s: %w", op, err)
+	return boltsession.ErrNotFound
 }
 
-// isReply reports an error that Redis answered (such as WRONGTYPE), as
-// opposed to one on the way there (connection refused, timeout, ctx).
-func isReply(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && !errors.Is(err, redis.ErrClosed)
+// legacyOutcome does the same for the integer replies of the legacy
+// layout's save and touch scripts.
+func legacyOutcome(n int64) error {
+	switch n {
+	case 1:
+		return nil
+	case -1:
+		return boltsession.ErrReplaced
+	case -2:
+		return boltsession.ErrExists
+	}
+	return boltsession.ErrNotFound
 }
 
-// Load returns the live session with the given ID. A missing record, or one
-// past its Expires by the store's clock, gives boltsession.ErrNotFound; a
-// key that is not a session hash of this package gives an error wrapping
-// boltsession.ErrCorrupt.
+// Load returns the live session with the given ID. A missing record, a
+// replaced or pending one, or one past its Expires by the store's clock,
+// gives boltsession.ErrNotFound; a key that is not a session hash of this
+// package gives an error wrapping boltsession.ErrCorrupt. An ID not found
+// in the per-session layout is looked up in the legacy one.
 func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error) {
 	if s.misconfigured != nil {
 		return nil, s.misconfigured
@@ -90,15 +103,44 @@ func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error
 	if !validID(id) {
 		return nil, boltsession.ErrNotFound
 	}
-	h, err := s.client.HGetAll(ctx, s.sessionKey(id)).Result()
+	h, err := s.hgetall(ctx, s.sessionKey(id))
 	if err != nil {
-		if isReply(err) { // WRONGTYPE: some other value under our key
+		return nil, err
+	}
+	switch {
+	case len(h) == 0 && s.legacyOn():
+		return s.loadLegacy(ctx, id, false)
+	case h[fieldPending] == pendingMove && s.legacyOn():
+		// MoveLegacy froze the legacy record and has not activated its
+		// copy yet: the frozen record is the session until then.
+		return s.loadLegacy(ctx, id, true)
+	}
+	return s.decodeLive(id, h)
+}
+
+// hgetall reads one hash, reporting a key of another type as corrupt.
+func (s *Store) hgetall(ctx context.Context, key string) (map[string]string, error) {
+	h, err := s.client.HGetAll(ctx, key).Result()
+	if err != nil {
+		if isWrongType(err) { // some other value under our key
 			return nil, fmt.Errorf("boltsession: redisstore: load: %w: %w", boltsession.ErrCorrupt, err)
 		}
+		s.noteFailure(ctx, err)
 		return nil, wrap("load", err)
 	}
-	if _, replaced := h[fieldNext]; len(h) == 0 || replaced {
+	return h, nil
+}
+
+// decodeLive returns the record of a session hash, or ErrNotFound for a
+// missing, marker, pending, moved or expired one.
+func (s *Store) decodeLive(id string, h map[string]string) (*boltsession.Record, error) {
+	if len(h) == 0 {
 		return nil, boltsession.ErrNotFound
+	}
+	for _, f := range []string{fieldNext, fieldPending, fieldMoved} {
+		if _, ok := h[f]; ok {
+			return nil, boltsession.ErrNotFound
+		}
 	}
 	r, err := decodeRecord(id, h)
 	if err != nil {
@@ -110,28 +152,30 @@ func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error
 	return r, nil
 }
 
-// Save applies u in one Lua script, so every part lands or none does: the
-// must-not-exist check of a create, the must-exist check of a merge, the
-// per-key merge (HSET/HDEL of value fields), the metadata, PEXPIREAT and
-// the owner index. A replace renames the replaced session's hash to the new
-// ID and leaves at the old key a marker hash {m:next: new ID} that expires
-// with the old session or after boltsession.ReplacedGrace, whichever is
-// first.
+// Save applies u atomically: every part of it lands, or none does (see
+// boltsession.Update for the errors that say why not).
 //
-// Save returning nil means Redis applied the change in memory; whether it
-// survives a Redis crash is up to the server's persistence settings
-// (appendonly, appendfsync) and replication, not to this package.
+// A create or a merge is one script on the session's slot; when it makes
+// the session owned, or moves its expiry past what the owner's index
+// covers, the owner is first claimed in the index (see the package doc,
+// "Owner index"). A replace is the protocol of boltsession.Update.Replaces
+// in single-slot steps (see the package doc, "Replace across slots").
+// A session of the legacy layout is written where it is.
+//
+// Save returning nil means Redis applied the change in memory (with
+// Options.WaitReplicas, also that many replicas); whether it survives a
+// Redis crash is up to the server's persistence settings (appendonly,
+// appendfsync) and replication, not to this package.
 func (s *Store) Save(ctx context.Context, u boltsession.Update) error {
 	if s.misconfigured != nil {
 		return s.misconfigured
 	}
 	if !validID(u.ID) {
-		return fmt.Errorf("boltsession: redisstore: save: session ID may not start with %q or %q", ownerInfix, lockInfix)
+		return fmt.Errorf("boltsession: redisstore: save: session ID %q is empty, holds a brace, or starts with %q or %q", u.ID, ownerInfix, lockInfix)
 	}
 	if u.Create && u.Expires.IsZero() {
 		return errors.New("boltsession: redisstore: save: a new record needs Expires")
 	}
-	keys := []string{s.sessionKey(u.ID)}
 	if u.Replaces != "" {
 		switch {
 		case !u.Create:
@@ -141,11 +185,34 @@ func (s *Store) Save(ctx context.Context, u boltsession.Update) error {
 		case !validID(u.Replaces):
 			return boltsession.ErrNotFound
 		}
-		keys = append(keys, s.sessionKey(u.Replaces))
+		return s.replace(ctx, u)
 	}
-	args := make([]any, 0, 15+2*len(u.Set)+len(u.Delete))
-	args = append(args, u.ID, s.ownerPrefix(), nanos(s.opts.Now()),
-		flag(u.Create), nanos(u.Created), flag(u.Clear))
+	if err := ctx.Err(); err != nil {
+		return wrap("save", err)
+	}
+	if u.Create {
+		return s.create(ctx, u)
+	}
+	return s.merge(ctx, u)
+}
+
+// claim is a coverage granted by an owner's index (see owner.go); the zero
+// claim is none.
+type claim struct {
+	owner string
+	cover int64 // ms
+}
+
+// saveCall builds the per-session layout's save script for u under cl.
+func (s *Store) saveCall(u boltsession.Update, cl claim) *call {
+	keys := []string{s.sessionKey(u.ID)}
+	if u.Create && !s.sharded && s.legacyOn() {
+		// One server holds both layouts: the create checks the legacy
+		// key in the same script.
+		keys = append(keys, s.legacyKey(u.ID))
+	}
+	args := make([]any, 0, 14+2*len(u.Set)+len(u.Delete))
+	args = append(args, nanos(s.opts.Now()), flag(u.Create), nanos(u.Created), flag(u.Clear))
 	if u.Expires.IsZero() {
 		args = append(args, "", "")
 	} else {
@@ -161,32 +228,101 @@ func (s *Store) Save(ctx context.Context, u boltsession.Update) error {
 	} else {
 		args = append(args, "0", "0")
 	}
-	args = append(args, u.Replaces, millis(s.opts.Now().Add(boltsession.ReplacedGrace)), len(u.Set))
+	args = append(args, cl.owner, cl.cover, len(u.Set))
 	for k, v := range u.Set {
 		args = append(args, valuePrefix+k, v)
 	}
 	for _, k := range u.Delete {
 		args = append(args, valuePrefix+k)
 	}
-	n, err := saveScript.Run(ctx, s.client, keys, args...).Int()
+	return newCall(s.scripts.save, keys, args...)
+}
+
+// create makes a new session in the per-session layout (or in the legacy
+// one under CreateLegacy), only if its ID is in use in neither.
+func (s *Store) create(ctx context.Context, u boltsession.Update) error {
+	if s.opts.CreateLegacy {
+		return s.createLegacy(ctx, u)
+	}
+	if s.sharded && s.legacyOn() {
+		inUse, err := s.legacyInUse(ctx, u.ID)
+		if err != nil {
+			return wrap("save", err)
+		}
+		if inUse {
+			return boltsession.ErrExists
+		}
+	}
+	var cl claim
+	if u.Owner != nil && *u.Owner != "" {
+		var err error
+		if cl, err = s.claim(ctx, *u.Owner, u.ID, coverFor(s.opts.Now(), u.Expires)); err != nil {
+			return wrap("save", err)
+		}
+	}
+	c, err := s.step(ctx, u.ID, cl, func(cl claim) *call { return s.saveCall(u, cl) })
 	if err != nil {
 		return wrap("save", err)
 	}
-	return scriptOutcome(n)
+	if err := scriptErr("save", c); err != nil {
+		return err
+	}
+	return outcome(c.code())
 }
 
-// scriptOutcome turns the reply of the save and touch scripts into the
-// Store contract's errors.
-func scriptOutcome(n int) error {
-	switch n {
-	case 1:
-		return nil
-	case -1:
-		return boltsession.ErrReplaced
-	case -2:
-		return boltsession.ErrExists
+// merge applies a per-key merge to a live session, in whichever layout
+// holds it.
+func (s *Store) merge(ctx context.Context, u boltsession.Update) error {
+	var cl claim
+	if u.Owner != nil && *u.Owner != "" && !u.Expires.IsZero() {
+		var err error
+		if cl, err = s.claim(ctx, *u.Owner, u.ID, coverFor(s.opts.Now(), u.Expires)); err != nil {
+			return wrap("save", err)
+		}
+	}
+	for range 2 {
+		c, err := s.step(ctx, u.ID, cl, func(cl claim) *call { return s.saveCall(u, cl) })
+		if err != nil {
+			return wrap("save", err)
+		}
+		if err := scriptErr("save", c); err != nil {
+			return err
+		}
+		if (c.code() != codeAbsent && c.code() != codeMoved) || !s.legacyOn() {
+			return outcome(c.code())
+		}
+		n, err := s.legacySave(ctx, u)
+		if err != nil || n != -6 {
+			return err
+		}
+		// MoveLegacy froze it: finish the move and merge there.
+		if err := s.finishMove(ctx, u.ID); err != nil {
+			return err
+		}
 	}
 	return boltsession.ErrNotFound
+}
+
+// step runs the call mk builds, and while its reply asks for a claim in an
+// owner's index, claims and runs it again. The caller reads the outcome.
+func (s *Store) step(ctx context.Context, id string, cl claim, mk func(claim) *call) (*call, error) {
+	for range 3 {
+		c := mk(cl)
+		if err := s.run(ctx, c); err != nil {
+			return nil, err
+		}
+		if c.err != nil || c.code() != codeNeedClaim {
+			return c, nil
+		}
+		exp, err := strconv.ParseInt(c.str(2), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("unexpected claim request %v", c.reply)
+		}
+		if cl, err = s.claim(ctx, c.str(1), id, coverFor(s.opts.Now(), time.UnixMilli(exp))); err != nil {
+			return nil, err
+		}
+	}
+	return nil, errors.New("the owner index did not cover the step after three claims")
 }
 
 func flag(b bool) string {
@@ -197,8 +333,10 @@ func flag(b bool) string {
 }
 
 // Touch moves the expiry of a live session (its m:expires field and its
-// PEXPIREAT) without rewriting its values. A missing or expired record
-// gives boltsession.ErrNotFound.
+// PEXPIREAT) without rewriting its values, claiming more coverage in the
+// owner's index first when the new expiry needs it. A missing or expired
+// record gives boltsession.ErrNotFound, a replaced one
+// boltsession.ErrReplaced.
 func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
 	if s.misconfigured != nil {
 		return s.misconfigured
@@ -206,22 +344,40 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
 	if !validID(id) {
 		return boltsession.ErrNotFound
 	}
-	n, err := touchScript.Run(ctx, s.client, []string{s.sessionKey(id)},
-		id, s.ownerPrefix(), nanos(s.opts.Now()), nanos(expires), millis(expires)).Int()
-	if err != nil {
-		return wrap("touch", err)
+	for range 2 {
+		c, err := s.step(ctx, id, claim{}, func(cl claim) *call {
+			return newCall(s.scripts.touch, []string{s.sessionKey(id)},
+				nanos(s.opts.Now()), nanos(expires), millis(expires), cl.owner, cl.cover)
+		})
+		if err != nil {
+			return wrap("touch", err)
+		}
+		if err := scriptErr("touch", c); err != nil {
+			return err
+		}
+		if (c.code() != codeAbsent && c.code() != codeMoved) || !s.legacyOn() {
+			return outcome(c.code())
+		}
+		n, err := s.legacyTouch(ctx, id, expires)
+		if err != nil || n != -6 {
+			return err
+		}
+		if err := s.finishMove(ctx, id); err != nil {
+			return err
+		}
 	}
-	return scriptOutcome(n)
+	return boltsession.ErrNotFound
 }
 
 // maxReplaceChain bounds how many markers of replaced sessions Delete
 // follows; replaces only ever point to unused IDs, so a chain cannot loop.
 const maxReplaceChain = 10_000
 
-// Delete ends the session: it removes the session and its owner-index
-// entry and, if the session was replaced while its marker is kept, the
-// replacements too, in one script. Deleting a missing session is not an
-// error.
+// Delete ends the session: it removes the session's hash, in both layouts,
+// and, if the session was replaced while its marker is kept, each
+// replacement in turn, one single-slot script per session. Deleting a
+// missing session is not an error. The owner index keeps the ID as a stale
+// member, which readers skip and which is dropped when its coverage ends.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if s.misconfigured != nil {
 		return s.misconfigured
@@ -229,65 +385,37 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return nil
 	}
-	if err := deleteScript.Run(ctx, s.client, []string{s.sessionKey(id)}, id, s.ownerPrefix(),
-		s.opts.Prefix, maxReplaceChain).Err(); err != nil {
+	calls := []*call{newCall(s.scripts.del, []string{s.sessionKey(id)})}
+	if s.legacyOn() {
+		calls = append(calls, newCall(s.scripts.legacy.del, []string{s.legacyKey(id)},
+			id, s.legacyOwnerPrefix(), s.opts.LegacyPrefix, maxReplaceChain))
+	}
+	if err := s.run(ctx, calls...); err != nil {
 		return wrap("delete", err)
 	}
+	var next []string
+	for _, c := range calls {
+		if err := scriptErr("delete", c); err != nil {
+			return err
+		}
+		if n := c.str(1); n != "" {
+			next = append(next, n)
+		}
+	}
+	// Follow the markers: each replacement lives in its own slot.
+	for hops := 0; len(next) > 0 && hops < maxReplaceChain; hops++ {
+		n := next[0]
+		next = next[1:]
+		c := newCall(s.scripts.del, []string{s.sessionKey(n)})
+		if err := s.run(ctx, c); err != nil {
+			return wrap("delete", err)
+		}
+		if err := scriptErr("delete", c); err != nil {
+			return err
+		}
+		if nn := c.str(1); nn != "" {
+			next = append(next, nn)
+		}
+	}
 	return nil
-}
-
-// Owned returns the owner's live sessions, oldest first, with Values nil.
-// The same script removes from the owner's set every member that is no
-// longer a live session of that owner.
-func (s *Store) Owned(ctx context.Context, owner string) ([]boltsession.Record, error) {
-	if s.misconfigured != nil {
-		return nil, s.misconfigured
-	}
-	res, err := ownedScript.Run(ctx, s.client, []string{s.ownerKey(owner)},
-		s.opts.Prefix, owner, nanos(s.opts.Now())).Slice()
-	if err != nil {
-		return nil, wrap("owned", err)
-	}
-	out := make([]boltsession.Record, 0, len(res))
-	for _, row := range res {
-		f, ok := row.([]any)
-		if !ok || len(f) != 4 {
-			return nil, fmt.Errorf("boltsession: redisstore: owned: unexpected script reply %v", row)
-		}
-		id, _ := f[0].(string)
-		created, _ := f[1].(string)
-		expires, _ := f[2].(string)
-		maxAge, _ := f[3].(string)
-		r := boltsession.Record{ID: id, Owner: owner}
-		var errC, errE, errM error
-		r.Created, errC = parseNanos(fieldCreated, created)
-		r.Expires, errE = parseNanos(fieldExpires, expires)
-		r.MaxAge, errM = parseMaxAge(maxAge)
-		if errC != nil || errE != nil || errM != nil {
-			continue // corrupt: not listable, as Iterate skips it too
-		}
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b boltsession.Record) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out, nil
-}
-
-// DestroyOwner deletes every session of the owner and the owner's set in
-// one script, and returns how many of those sessions were live. A save that
-// races it either lands before (and is deleted) or finds its session gone.
-func (s *Store) DestroyOwner(ctx context.Context, owner string) (int, error) {
-	if s.misconfigured != nil {
-		return 0, s.misconfigured
-	}
-	n, err := destroyOwnerScript.Run(ctx, s.client, []string{s.ownerKey(owner)},
-		s.opts.Prefix, owner, nanos(s.opts.Now())).Int()
-	if err != nil {
-		return 0, wrap("destroy owner", err)
-	}
-	return n, nil
 }

@@ -188,7 +188,7 @@ func TestUpdateOfMissingOrExpiredRecordIsNotFoundAndWritesNothing(t *testing.T) 
 	if !errors.Is(err, boltsession.ErrNotFound) {
 		t.Fatalf("update of missing: err = %v, want ErrNotFound", err)
 	}
-	if n, _ := f.client.Exists(ctx, "sess:gone").Result(); n != 0 {
+	if n, _ := f.client.Exists(ctx, "sess:{gone}").Result(); n != 0 {
 		t.Fatal("update of a missing record created it")
 	}
 
@@ -198,7 +198,7 @@ func TestUpdateOfMissingOrExpiredRecordIsNotFoundAndWritesNothing(t *testing.T) 
 	if !errors.Is(err, boltsession.ErrNotFound) {
 		t.Fatalf("update of expired: err = %v, want ErrNotFound", err)
 	}
-	if v, _ := f.client.HExists(ctx, "sess:old", "v:a").Result(); v {
+	if v, _ := f.client.HExists(ctx, "sess:{old}", "v:a").Result(); v {
 		t.Fatal("update of an expired record wrote a value")
 	}
 }
@@ -221,8 +221,8 @@ func TestCreateOverwritesOnlyAnExpiredRecord(t *testing.T) {
 	if got := strValues(r); fmt.Sprint(got) != "map[new:2]" || r.Owner != "bob" {
 		t.Fatalf("record = %+v", r)
 	}
-	if ok, _ := f.client.SIsMember(ctx, "sess:owner:alice", "s").Result(); ok {
-		t.Fatal("overwritten record still indexed under its old owner")
+	if owned, err := f.store.Owned(ctx, "alice"); err != nil || len(owned) != 0 {
+		t.Fatalf("overwritten record still listed under its old owner: %v, %v", owned, err)
 	}
 }
 
@@ -235,24 +235,21 @@ func TestReplaceLeavesAMarkerThatExpiresWithTheGrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := f.client.HGetAll(ctx, "sess:old").Result()
-	if err != nil || len(h) != 1 || h["m:next"] != "new" {
-		t.Fatalf("marker = %v, %v; want {m:next: new}", h, err)
+	h, err := f.client.HGetAll(ctx, "sess:{old}").Result()
+	if err != nil || len(h) != 2 || h["m:next"] != "new" || h["m:owner"] != "alice" {
+		t.Fatalf("marker = %v, %v; want {m:next: new, m:owner: alice}", h, err)
 	}
 	// PEXPIREAT is on the injected clock's time: the marker lasts the
 	// grace from there, not the old session's remaining day.
-	at, err := f.client.Do(ctx, "PEXPIRETIME", "sess:old").Int64()
+	at, err := f.client.Do(ctx, "PEXPIRETIME", "sess:{old}").Int64()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := f.clock.Now().Add(boltsession.ReplacedGrace).UnixMilli(); at != want {
 		t.Fatalf("marker expires at %d, want %d (ReplacedGrace after the replace)", at, want)
 	}
-	if ok, _ := f.client.SIsMember(ctx, "sess:owner:alice", "old").Result(); ok {
-		t.Fatal("the replaced ID is still in the owner index")
-	}
-	if ok, _ := f.client.SIsMember(ctx, "sess:owner:alice", "new").Result(); !ok {
-		t.Fatal("the new ID is not in the owner index")
+	if owned, err := f.store.Owned(ctx, "alice"); err != nil || len(owned) != 1 || owned[0].ID != "new" {
+		t.Fatalf("Owned(alice) after the replace = %v, %v; want [new]", owned, err)
 	}
 }
 
@@ -268,7 +265,7 @@ func TestExpiredRecordIsMissingBeforeRedisDeletesIt(t *testing.T) {
 		t.Fatalf("Touch: err = %v, want ErrNotFound", err)
 	}
 	// Redis still holds it (its own clock has not reached the expiry).
-	if n, _ := f.client.Exists(ctx, "sess:s").Result(); n != 1 {
+	if n, _ := f.client.Exists(ctx, "sess:{s}").Result(); n != 1 {
 		t.Fatal("expected the key still in Redis")
 	}
 }
@@ -278,7 +275,7 @@ func TestExpiryIsPEXPIREATOnTheHash(t *testing.T) {
 	ctx := context.Background()
 	exp := f.clock.Now().Add(time.Hour)
 	f.create(t, "s", time.Hour, "", nil)
-	at, err := f.client.PExpireTime(ctx, "sess:s").Result()
+	at, err := f.client.PExpireTime(ctx, "sess:{s}").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +287,7 @@ func TestExpiryIsPEXPIREATOnTheHash(t *testing.T) {
 	if err := f.store.Touch(ctx, "s", later); err != nil {
 		t.Fatal(err)
 	}
-	at, _ = f.client.PExpireTime(ctx, "sess:s").Result()
+	at, _ = f.client.PExpireTime(ctx, "sess:{s}").Result()
 	if at != time.Duration(later.UnixMilli())*time.Millisecond {
 		t.Fatalf("after Touch PEXPIRETIME = %v, want %v", at, later.UnixMilli())
 	}
@@ -308,7 +305,7 @@ func TestRedisDeletesTheSessionAtItsExpiry(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		n, err := f.client.Exists(ctx, "sess:s").Result()
+		n, err := f.client.Exists(ctx, "sess:{s}").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,9 +368,9 @@ func TestIDsShapedLikeOwnerKeysAreRefused(t *testing.T) {
 func TestCorruptRecordsGiveErrCorrupt(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	f.client.Set(ctx, "sess:string", `{"cookie":{}}`, 0) // a connect-redis JSON value
-	f.client.HSet(ctx, "sess:nometa", "v:a", "1")
-	f.client.HSet(ctx, "sess:badtime", "m:created", "yesterday", "m:expires", "99999999999999999999")
+	f.client.Set(ctx, "sess:{string}", `{"cookie":{}}`, 0) // a connect-redis JSON value
+	f.client.HSet(ctx, "sess:{nometa}", "v:a", "1")
+	f.client.HSet(ctx, "sess:{badtime}", "m:created", "yesterday", "m:expires", "99999999999999999999")
 	for _, id := range []string{"string", "nometa", "badtime"} {
 		if _, err := f.store.Load(ctx, id); !errors.Is(err, boltsession.ErrCorrupt) {
 			t.Errorf("Load(%s): err = %v, want ErrCorrupt", id, err)
@@ -388,7 +385,7 @@ func TestCorruptRecordsGiveErrCorrupt(t *testing.T) {
 	}
 }
 
-func TestDeleteRemovesRecordAndOwnerEntryAndMissingIsFine(t *testing.T) {
+func TestDeleteRemovesTheRecordAndMissingIsFine(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	f.create(t, "s", time.Hour, "alice", nil)
@@ -398,12 +395,15 @@ func TestDeleteRemovesRecordAndOwnerEntryAndMissingIsFine(t *testing.T) {
 	if err := f.store.Delete(ctx, "s"); err != nil {
 		t.Fatalf("second Delete: %v", err)
 	}
-	if n, _ := f.client.Exists(ctx, "sess:s", "sess:owner:alice").Result(); n != 0 {
-		t.Fatalf("%d keys left after Delete", n)
+	if n, _ := f.client.Exists(ctx, "sess:{s}").Result(); n != 0 {
+		t.Fatal("session hash left after Delete")
+	}
+	if owned, err := f.store.Owned(ctx, "alice"); err != nil || len(owned) != 0 {
+		t.Fatalf("Owned(alice) after Delete = %v, %v", owned, err)
 	}
 }
 
-func TestOwnerIndexListsLiveSessionsAndCleansDeadMembers(t *testing.T) {
+func TestOwnerIndexListsLiveSessionsSkipsStaleMembersAndDropsThemAfterTheirCoverage(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	f.create(t, "first", time.Hour, "alice", nil)
@@ -418,9 +418,8 @@ func TestOwnerIndexListsLiveSessionsAndCleansDeadMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.create(t, "deleted", time.Hour, "alice", nil)
-	f.client.Del(ctx, "sess:deleted")
-	f.client.SAdd(ctx, "sess:owner:alice", "moved") // a stale member, as after a crash
-	f.clock.Advance(10 * time.Second)               // "short" expires by the store's clock
+	f.client.Del(ctx, "sess:{deleted}")
+	f.clock.Advance(10 * time.Second) // "short" expires by the store's clock
 
 	owned, err := f.store.Owned(ctx, "alice")
 	if err != nil {
@@ -436,18 +435,27 @@ func TestOwnerIndexListsLiveSessionsAndCleansDeadMembers(t *testing.T) {
 	if fmt.Sprint(ids) != "[first second]" {
 		t.Fatalf("Owned(alice) = %v, want [first second] oldest first", ids)
 	}
-	members, _ := f.client.SMembers(ctx, "sess:owner:alice").Result()
+	// The stale members stay (a claimed save may still be on its way to
+	// them) until their coverage has ended OwnerIndexMargin ago.
+	members, _ := f.client.ZRange(ctx, "sess:{owner:alice}", 0, -1).Result()
 	sort.Strings(members)
-	if fmt.Sprint(members) != "[first second]" {
-		t.Fatalf("alice's set after Owned = %v: dead members not cleaned", members)
+	if fmt.Sprint(members) != "[deleted first moved second short]" {
+		t.Fatalf("alice's index = %v, want every claimed member", members)
 	}
 	bobs, _ := f.store.Owned(ctx, "bob")
 	if len(bobs) != 2 {
 		t.Fatalf("Owned(bob) = %v", bobs)
 	}
 
-	// The set outlives its longest session. PEXPIRETIME gives absolute
-	// expiry times, which do not drift between two reads the way PTTLs do.
+	// Each member's score covers its session; the index outlives them.
+	score := func(id string) int64 {
+		t.Helper()
+		v, err := f.client.ZScore(ctx, "sess:{owner:alice}", id).Result()
+		if err != nil {
+			t.Fatalf("ZSCORE %s: %v", id, err)
+		}
+		return int64(v)
+	}
 	expireAt := func(key string) time.Duration {
 		t.Helper()
 		d, err := f.client.PExpireTime(ctx, key).Result()
@@ -456,22 +464,33 @@ func TestOwnerIndexListsLiveSessionsAndCleansDeadMembers(t *testing.T) {
 		}
 		return d
 	}
-	if o, s := expireAt("sess:owner:alice"), expireAt("sess:second"); o < s {
-		t.Fatalf("owner set expires at %v ms, before its session at %v ms", o.Milliseconds(), s.Milliseconds())
+	for _, id := range []string{"first", "second"} {
+		if sc, e := score(id), expireAt("sess:{"+id+"}").Milliseconds(); sc < e {
+			t.Fatalf("%s: coverage %d before its expiry %d", id, sc, e)
+		}
 	}
-	if err := f.store.Touch(ctx, "first", f.clock.Now().Add(48*time.Hour)); err != nil {
+	if o, s := expireAt("sess:{owner:alice}"), expireAt("sess:{second}"); o < s+OwnerIndexMargin {
+		t.Fatalf("owner index expires at %v ms, before its session's %v ms + the margin", o.Milliseconds(), s.Milliseconds())
+	}
+	// A touch past the coverage claims again first.
+	before := score("first")
+	later := f.clock.Now().Add(48 * time.Hour)
+	if err := f.store.Touch(ctx, "first", later); err != nil {
 		t.Fatal(err)
 	}
-	if o, s := expireAt("sess:owner:alice"), expireAt("sess:first"); o < s {
-		t.Fatalf("Touch did not extend the owner set: it expires at %v ms, its session at %v ms", o.Milliseconds(), s.Milliseconds())
+	if sc := score("first"); sc <= before || sc < later.UnixMilli() {
+		t.Fatalf("after a touch to %d the coverage is %d (was %d)", later.UnixMilli(), sc, before)
+	}
+	if o := expireAt("sess:{owner:alice}"); o.Milliseconds() < later.UnixMilli() {
+		t.Fatalf("Touch did not extend the owner index: it expires at %v ms, its session at %v ms", o.Milliseconds(), later.UnixMilli())
 	}
 
 	n, err := f.store.DestroyOwner(ctx, "alice")
 	if err != nil || n != 2 {
 		t.Fatalf("DestroyOwner = %d, %v; want 2", n, err)
 	}
-	if n, _ := f.client.Exists(ctx, "sess:first", "sess:second", "sess:owner:alice").Result(); n != 0 {
-		t.Fatalf("%d of alice's keys left", n)
+	if n, _ := f.client.Exists(ctx, "sess:{first}", "sess:{second}").Result(); n != 0 {
+		t.Fatalf("%d of alice's sessions left", n)
 	}
 	if _, err := f.store.Load(ctx, "moved"); err != nil {
 		t.Fatalf("DestroyOwner(alice) removed bob's session: %v", err)
@@ -481,6 +500,15 @@ func TestOwnerIndexListsLiveSessionsAndCleansDeadMembers(t *testing.T) {
 	}
 	if owned, _ := f.store.Owned(ctx, "alice"); len(owned) != 0 {
 		t.Fatalf("Owned after DestroyOwner = %v", owned)
+	}
+	// Once every coverage has ended OwnerIndexMargin ago, a read drops the
+	// members, and Redis the index itself.
+	f.clock.Advance(5*24*time.Hour + OwnerIndexMargin)
+	if _, err := f.store.Owned(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.client.ZCard(ctx, "sess:{owner:alice}").Result(); n != 0 {
+		t.Fatalf("%d members left after their coverage ended", n)
 	}
 }
 
@@ -495,8 +523,8 @@ func TestRemovingTheOwnerTakesTheSessionOutOfTheIndex(t *testing.T) {
 	if r.Owner != "" {
 		t.Fatalf("owner = %q", r.Owner)
 	}
-	if ok, _ := f.client.SIsMember(ctx, "sess:owner:alice", "s").Result(); ok {
-		t.Fatal("still in alice's set")
+	if owned, err := f.store.Owned(ctx, "alice"); err != nil || len(owned) != 0 {
+		t.Fatalf("still listed under alice: %v, %v", owned, err)
 	}
 }
 
@@ -509,8 +537,8 @@ func TestCountAndIterateSeeOnlyLiveSessions(t *testing.T) {
 	for i := range 5 {
 		f.create(t, "dying"+strconv.Itoa(i), time.Minute, "", nil)
 	}
-	f.client.HSet(ctx, "sess:corrupt", "v:a", "1")
-	f.client.Set(ctx, "sess:string", "x", 0)
+	f.client.HSet(ctx, "sess:{corrupt}", "v:a", "1")
+	f.client.Set(ctx, "sess:{string}", "x", 0)
 	f.client.HSet(ctx, "other:x", "m:created", "1", "m:expires", "99999999999999999999")
 	f.clock.Advance(time.Minute)
 
@@ -565,22 +593,45 @@ func TestCancelledContextIsHonoured(t *testing.T) {
 	}
 }
 
-func TestClusterClientNeedsAHashTaggedPrefix(t *testing.T) {
+func TestEveryClientGetsThePerSessionLayoutAndItsLegacyPrefix(t *testing.T) {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
 	defer cc.Close()
-	if p := New(cc, nil).Prefix(); p != "{sess}:" {
-		t.Fatalf("default cluster prefix = %q", p)
-	}
-	s := New(cc, &Options{Prefix: "sess:"})
-	_, err := s.Load(context.Background(), "x")
-	if err == nil || errors.Is(err, boltsession.ErrNotFound) {
-		t.Fatalf("Load with an untagged prefix on Cluster: err = %v", err)
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	defer ring.Close()
+	one := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer one.Close()
+	for _, c := range []struct {
+		name         string
+		client       redis.UniversalClient
+		opts         *Options
+		prefix, lgcy string
+	}{
+		{"single server", one, nil, "sess:", "sess:"},
+		{"cluster", cc, nil, "sess:", "{sess}:"},
+		{"ring", ring, nil, "sess:", "{sess}:"},
+		{"explicit prefix", one, &Options{Prefix: "app:"}, "app:", "app:"},
+		{"explicit untagged prefix on cluster", cc, &Options{Prefix: "app:"}, "app:", ""},
+		{"explicit tagged prefix on cluster", cc, &Options{Prefix: "{app}:"}, "{app}:", "{app}:"},
+		{"explicit legacy prefix", cc, &Options{Prefix: "app:", LegacyPrefix: "{app}:"}, "app:", "{app}:"},
+		{"no legacy", one, &Options{NoLegacy: true}, "sess:", ""},
+	} {
+		s := New(c.client, c.opts)
+		if s.Prefix() != c.prefix || s.LegacyPrefix() != c.lgcy {
+			t.Errorf("%s: prefix %q legacy %q, want %q and %q", c.name, s.Prefix(), s.LegacyPrefix(), c.prefix, c.lgcy)
+		}
 	}
 	for prefix, want := range map[string]bool{
 		"{sess}:": true, "app:{s}:": true, "sess:": false, "{}sess:": false, "{sess:": false, "a{b}{c}": true,
 	} {
 		if got := hasHashTag(prefix); got != want {
 			t.Errorf("hasHashTag(%q) = %v, want %v", prefix, got, want)
+		}
+	}
+	for id, want := range map[string]bool{
+		"abc": true, "": false, "a{b": false, "a}b": false, "owner:x": false, "lock:x": false, "x:owner:": true,
+	} {
+		if got := validID(id); got != want {
+			t.Errorf("validID(%q) = %v, want %v", id, got, want)
 		}
 	}
 }

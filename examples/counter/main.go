@@ -7,7 +7,7 @@
 //
 // Sessions live in ./sessions.db and the cookie signing key in
 // ./sessions.db.key, so the count survives a restart. Flags: -addr, -db,
-// -redis, -key-file, -max-age, -sweep-interval (see -help).
+// -redis, -redis-cluster, -key-file, -max-age, -sweep-interval (see -help).
 //
 // A bbolt file serves one process. To run several instances behind a load
 // balancer, keep the sessions in Redis and give every instance the same key
@@ -17,6 +17,11 @@
 //	go run ./examples/counter -redis redis://127.0.0.1:6379/0 -key-file counter.key -addr 127.0.0.1:8081 &
 //	curl -c jar -b jar http://127.0.0.1:8080/          # {"views":1}
 //	curl -c jar -b jar http://127.0.0.1:8081/          # {"views":2}
+//
+// On a Redis Cluster, name its seed nodes with -redis-cluster instead; the
+// sessions spread over every master:
+//
+//	go run ./examples/counter -redis-cluster 'redis://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379' -key-file counter.key
 //
 // This one file is the whole program: the flags, the store (the bbolt file,
 // or Redis), the key, the Manager, the routes and a graceful shutdown that
@@ -52,6 +57,8 @@ type config struct {
 	sweepInterval time.Duration
 	redisURL      string
 	redis         *redis.Options // parsed from redisURL; nil without -redis
+	clusterURL    string
+	cluster       *redis.ClusterOptions // parsed from clusterURL; nil without -redis-cluster
 }
 
 func main() {
@@ -62,6 +69,7 @@ func main() {
 	flag.DurationVar(&cfg.maxAge, "max-age", 24*time.Hour, "idle timeout of a session")
 	flag.DurationVar(&cfg.sweepInterval, "sweep-interval", time.Minute, "how often expired sessions are deleted from the -db file (negative: never)")
 	flag.StringVar(&cfg.redisURL, "redis", "", "keep sessions in the Redis server at this URL, e.g. redis://127.0.0.1:6379/0, instead of the -db file; processes sharing it must share -key-file too")
+	flag.StringVar(&cfg.clusterURL, "redis-cluster", "", "keep sessions in the Redis Cluster whose seed nodes this URL names, e.g. redis://10.0.0.1:6379?addr=10.0.0.2:6379, instead of the -db file")
 	flag.Usage = usage
 	flag.Parse() // a bad flag exits 2; -help exits 0
 	if flag.NArg() > 0 {
@@ -69,13 +77,19 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if cfg.redisURL != "" {
-		var err error
-		if cfg.redis, err = redisOptions(cfg.redisURL); err != nil {
-			fmt.Fprintf(os.Stderr, "counter: %v\n", err)
-			flag.Usage()
-			os.Exit(2)
-		}
+	var err error
+	switch {
+	case cfg.redisURL != "" && cfg.clusterURL != "":
+		err = errors.New("-redis and -redis-cluster exclude each other")
+	case cfg.redisURL != "":
+		cfg.redis, err = redisOptions(cfg.redisURL)
+	case cfg.clusterURL != "":
+		cfg.cluster, err = clusterOptions(cfg.clusterURL)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "counter: %v\n", err)
+		flag.Usage()
+		os.Exit(2)
 	}
 	if cfg.keyFile == "" {
 		cfg.keyFile = cfg.db + ".key"
@@ -156,17 +170,23 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	return serve(ctx, ln, m.Middleware(mux), logger)
 }
 
-// openStore opens the store cfg chooses: the Redis server with -redis,
-// which several processes can share, or else the bbolt file, which serves
-// one. closeStore releases it; where names it for the log, without a
-// password.
+// openStore opens the store cfg chooses: the Redis server with -redis or
+// the Redis Cluster with -redis-cluster, which several processes can share,
+// or else the bbolt file, which serves one. closeStore releases it; where
+// names it for the log, without a password.
 func openStore(ctx context.Context, cfg config, logger *slog.Logger) (store boltsession.Store, closeStore func() error, where slog.Attr, err error) {
-	if cfg.redis != nil {
-		client, err := connectRedis(ctx, cfg.redis, cfg.redisURL)
-		if err != nil {
+	if cfg.redis != nil || cfg.cluster != nil {
+		var client redis.UniversalClient
+		rawURL, flagName := cfg.redisURL, "redis"
+		if cfg.cluster != nil {
+			client, rawURL, flagName = redis.NewClusterClient(cfg.cluster), cfg.clusterURL, "redis-cluster"
+		} else {
+			client = redis.NewClient(cfg.redis)
+		}
+		if err := pingRedis(ctx, client, rawURL); err != nil {
 			return nil, nil, slog.Attr{}, err
 		}
-		return redisstore.New(client, nil), client.Close, slog.String("redis", redactURL(cfg.redisURL)), nil
+		return redisstore.New(client, nil), client.Close, slog.String(flagName, redactURL(rawURL)), nil
 	}
 	bs, err := boltsession.Open(cfg.db, &boltsession.BoltOptions{SweepInterval: cfg.sweepInterval, Logger: logger})
 	if errors.Is(err, boltsession.ErrLocked) {
@@ -265,18 +285,34 @@ func redisOptions(rawURL string) (*redis.Options, error) {
 	return opt, nil
 }
 
-// connectRedis returns a client once the server answers a PING (within 5s),
+// clusterOptions parses the URL of a Redis Cluster's seed nodes
+// (redis://[user:pass@]host1:6379?addr=host2:6379&addr=host3:6379) into
+// client options set up as redisOptions sets up a server's.
+func clusterOptions(rawURL string) (*redis.ClusterOptions, error) {
+	opt, err := redis.ParseClusterURL(rawURL)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("-redis-cluster %s: %w", redactURL(rawURL), err)
+	}
+	opt.ContextTimeoutEnabled = true
+	opt.DialerRetries = 1
+	return opt, nil
+}
+
+// pingRedis waits (5s at most) for the server or cluster to answer a PING,
 // so that a mistyped URL stops the program instead of turning every request
-// into a 500.
-func connectRedis(ctx context.Context, opt *redis.Options, rawURL string) (*redis.Client, error) {
-	client := redis.NewClient(opt)
+// into a 500; the client is closed if it does not.
+func pingRedis(ctx context.Context, client redis.UniversalClient, rawURL string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("redis %s: %w", redactURL(rawURL), err)
+		return fmt.Errorf("redis %s: %w", redactURL(rawURL), err)
 	}
-	return client, nil
+	return nil
 }
 
 // redactURL hides the password of a Redis URL. A string that does not parse

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/boltsession/boltsession/examples/internal/servertest"
 	"github.com/boltsession/boltsession/redisstore/redistest"
@@ -14,11 +15,30 @@ import (
 
 func TestTwoCounterProcessesOnOneRedisShareEachVisitorsCount(t *testing.T) {
 	srv := redistest.Start(t)
+	twoProcessesShareEachVisitorsCount(t, "-redis", srv.URL(), "redis="+srv.URL())
+}
+
+// TestTwoCounterProcessesOnARedisClusterShareEachVisitorsCount is the same
+// on a 3-master Redis Cluster, named by its seed nodes.
+func TestTwoCounterProcessesOnARedisClusterShareEachVisitorsCount(t *testing.T) {
+	c := redistest.StartCluster(t, redistest.ClusterOptions{Masters: 3, NodeTimeout: 5 * time.Second})
+	addrs := c.Addrs()
+	url := "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
+	twoProcessesShareEachVisitorsCount(t, "-redis-cluster", url, `redis-cluster="`+url+`"`)
+}
+
+// twoProcessesShareEachVisitorsCount runs two counter processes with the
+// Redis flag and URL given, sends one visitor to both in turn and another
+// to each, and checks that each visitor's count goes on whichever process
+// answers, that a reset on one is seen by the other, and that the log
+// names the store (logged).
+func twoProcessesShareEachVisitorsCount(t *testing.T, flag, url, logged string) {
+	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "counter.key")
 	db := filepath.Join(dir, "unused.db")
-	a := servertest.Start(t, bin, "-redis", srv.URL(), "-key-file", key, "-db", db)
-	b := servertest.Start(t, bin, "-redis", srv.URL(), "-key-file", key, "-db", db)
+	a := servertest.Start(t, bin, flag, url, "-key-file", key, "-db", db)
+	b := servertest.Start(t, bin, flag, url, "-key-file", key, "-db", db)
 	if a.URL == b.URL {
 		t.Fatalf("both processes serve %s", a.URL)
 	}
@@ -52,12 +72,12 @@ func TestTwoCounterProcessesOnOneRedisShareEachVisitorsCount(t *testing.T) {
 		if code := p.Signal(t, syscall.SIGTERM); code != 0 {
 			t.Fatalf("exit code after SIGTERM = %d, want 0; log:\n%s", code, p.Log())
 		}
-		if want := "redis=" + srv.URL(); !strings.Contains(p.Log(), want) {
-			t.Fatalf("log does not name %s:\n%s", want, p.Log())
+		if !strings.Contains(p.Log(), logged) {
+			t.Fatalf("log does not name %s:\n%s", logged, p.Log())
 		}
 	}
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
-		t.Fatalf("with -redis the -db file was created (stat: %v)", err)
+		t.Fatalf("with %s the -db file was created (stat: %v)", flag, err)
 	}
 }
 

@@ -307,6 +307,15 @@ func (c *Cluster) MasterForSlot(slot int) *Node {
 // Rejoin. Killing a stopped node does nothing.
 func (c *Cluster) Kill(n *Node) { n.srv.Stop() }
 
+// Pause stops n's process (see Server.Pause) without the cluster
+// noticing at once: a paused replica stays connected to its master but
+// acknowledges none of its writes. Resume continues it. A node paused for
+// longer than NodeTimeout is flagged as failing by the others.
+func (c *Cluster) Pause(n *Node) { n.srv.Pause() }
+
+// Resume continues a node that Pause stopped.
+func (c *Cluster) Resume(n *Node) { n.srv.Resume() }
+
 // Failover kills master (SIGKILL) and makes its first running replica take
 // over its slots at once with CLUSTER FAILOVER TAKEOVER, which needs no
 // agreement from the other masters and so does not wait out NodeTimeout.

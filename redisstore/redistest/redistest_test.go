@@ -1,11 +1,13 @@
 package redistest
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -69,5 +71,23 @@ func TestURLNamesTheServerForParseURL(t *testing.T) {
 	opt, err := redis.ParseURL(s.URL())
 	if err != nil || opt.Addr != s.Addr || opt.DB != 0 {
 		t.Fatalf("ParseURL(%q) = %+v, %v; want Addr %s, DB 0", s.URL(), opt, err, s.Addr)
+	}
+}
+
+func TestPauseLeavesTheConnectionOpenButUnansweredUntilResume(t *testing.T) {
+	s := Start(t)
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.Pause()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("a paused server answered PING")
+	}
+	s.Resume()
+	if err := ping(s.Addr); err != nil {
+		t.Fatalf("PING after Resume: %v", err)
 	}
 }

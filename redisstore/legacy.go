@@ -1,0 +1,305 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/boltsession/boltsession"
+)
+
+// Sessions of the legacy layout (Options.LegacyPrefix) are read and written
+// where they are, with the scripts of the releases that wrote them, until
+// they expire or MoveLegacy moves them. A regenerate of such a session
+// stays in the legacy layout too (one script, as before), so processes of
+// an earlier release that still run during a rolling deploy keep
+// understanding every session they meet.
+
+// loadLegacy reads id from the legacy layout. With frozen, a record that
+// MoveLegacy froze counts as live: its copy is pending and not active yet.
+func (s *Store) loadLegacy(ctx context.Context, id string, frozen bool) (*boltsession.Record, error) {
+	h, err := s.hgetall(ctx, s.legacyKey(id))
+	if err != nil {
+		return nil, err
+	}
+	if frozen {
+		delete(h, fieldMoved)
+	}
+	return s.decodeLive(id, h)
+}
+
+// legacySave runs the legacy save script for u (a create, a merge, or a
+// replace whose old and new session are both legacy). It returns the
+// script's code and the contract error it means; -6 (frozen by a move)
+// comes with a nil error, for the caller to finish the move.
+func (s *Store) legacySave(ctx context.Context, u boltsession.Update) (int64, error) {
+	keys := []string{s.legacyKey(u.ID)}
+	if u.Replaces != "" {
+		keys = append(keys, s.legacyKey(u.Replaces))
+	}
+	args := make([]any, 0, 15+2*len(u.Set)+len(u.Delete))
+	args = append(args, u.ID, s.legacyOwnerPrefix(), nanos(s.opts.Now()),
+		flag(u.Create), nanos(u.Created), flag(u.Clear))
+	if u.Expires.IsZero() {
+		args = append(args, "", "")
+	} else {
+		args = append(args, nanos(u.Expires), millis(u.Expires))
+	}
+	if u.Owner != nil {
+		args = append(args, "1", *u.Owner)
+	} else {
+		args = append(args, "0", "")
+	}
+	if u.MaxAge != nil {
+		args = append(args, "1", strconv.FormatInt(int64(*u.MaxAge), 10))
+	} else {
+		args = append(args, "0", "0")
+	}
+	args = append(args, u.Replaces, millis(s.opts.Now().Add(boltsession.ReplacedGrace)), len(u.Set))
+	for k, v := range u.Set {
+		args = append(args, valuePrefix+k, v)
+	}
+	for _, k := range u.Delete {
+		args = append(args, valuePrefix+k)
+	}
+	c := newCall(s.scripts.legacy.save, keys, args...)
+	if err := s.run(ctx, c); err != nil {
+		return 0, wrap("save", err)
+	}
+	if err := scriptErr("save", c); err != nil {
+		return 0, err
+	}
+	if c.code() == codeMoved {
+		return codeMoved, nil
+	}
+	return c.code(), legacyOutcome(c.code())
+}
+
+// legacyTouch runs the legacy touch script; -6 as for legacySave.
+func (s *Store) legacyTouch(ctx context.Context, id string, expires time.Time) (int64, error) {
+	c := newCall(s.scripts.legacy.touch, []string{s.legacyKey(id)},
+		id, s.legacyOwnerPrefix(), nanos(s.opts.Now()), nanos(expires), millis(expires))
+	if err := s.run(ctx, c); err != nil {
+		return 0, wrap("touch", err)
+	}
+	if err := scriptErr("touch", c); err != nil {
+		return 0, err
+	}
+	if c.code() == codeMoved {
+		return codeMoved, nil
+	}
+	return c.code(), legacyOutcome(c.code())
+}
+
+// legacyInUse reports whether id names a live session, a marker or a move
+// in the legacy layout.
+func (s *Store) legacyInUse(ctx context.Context, id string) (bool, error) {
+	v, err := s.client.HMGet(ctx, s.legacyKey(id), fieldExpires, fieldNext, fieldMoved).Result()
+	if err != nil && !isWrongType(err) {
+		s.noteFailure(ctx, err)
+		return false, err
+	}
+	f := make([]string, 3)
+	for i := range f {
+		if i < len(v) {
+			f[i], _ = v[i].(string)
+		}
+	}
+	return s.inUse(f, true), nil
+}
+
+// createLegacy makes a new session in the legacy layout (CreateLegacy),
+// only if its ID is not in use in the per-session layout either.
+func (s *Store) createLegacy(ctx context.Context, u boltsession.Update) error {
+	v, err := s.client.HMGet(ctx, s.sessionKey(u.ID), fieldExpires, fieldNext, fieldPending).Result()
+	if err != nil && !isWrongType(err) {
+		s.noteFailure(ctx, err)
+		return wrap("save", err)
+	}
+	f := make([]string, 3)
+	for i := range f {
+		if i < len(v) {
+			f[i], _ = v[i].(string)
+		}
+	}
+	if s.inUse(f, false) {
+		return boltsession.ErrExists
+	}
+	_, err = s.legacySave(ctx, u)
+	return err
+}
+
+// MoveLegacy moves every live session of the legacy layout into the
+// per-session layout and returns how many it moved. Run it once every
+// process runs this release without CreateLegacy (a process of an earlier
+// release would not understand a moved session); the application may go
+// on serving meanwhile. It is idempotent, and safe to interrupt and run
+// again: a move cut short is finished by the next step on that session or
+// by the next MoveLegacy.
+//
+// Each session moves in single-slot steps, like a replace to the same ID:
+// its owner is claimed in the per-session index; a pending copy is
+// created; the legacy record is frozen (it stays readable, and from then
+// on every legacy step on it finishes the move first and then applies
+// itself to the copy) and read; the copy is activated with the frozen
+// record, only if it is still pending (a logout meanwhile removed it: the
+// session stays ended); the frozen record is deleted. Nobody is logged out
+// and no write is lost: a write before the freeze is in the frozen record,
+// one after it lands on the copy.
+//
+// Markers of replaced legacy sessions are left to expire (within
+// boltsession.ReplacedGrace); a logout through one still reaches the
+// moved replacement.
+func (s *Store) MoveLegacy(ctx context.Context) (int, error) {
+	if s.misconfigured != nil {
+		return 0, s.misconfigured
+	}
+	if !s.legacyOn() {
+		return 0, nil
+	}
+	moved := 0
+	var errs []error
+	err := s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ any, keys []string) error {
+		for _, k := range keys {
+			id, ok := s.idOfLegacyKey(k)
+			if !ok {
+				continue
+			}
+			done, err := s.moveOne(ctx, id)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", id, err))
+				continue
+			}
+			if done {
+				moved++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return moved, wrap("move legacy", err)
+	}
+	if len(errs) > 0 {
+		return moved, fmt.Errorf("boltsession: redisstore: move legacy: %d sessions not moved: %w", len(errs), errors.Join(errs...))
+	}
+	return moved, nil
+}
+
+// moveOne moves one legacy session (see MoveLegacy) and reports whether
+// it moved; a session that is not live, or ended meanwhile, is left.
+func (s *Store) moveOne(ctx context.Context, id string) (bool, error) {
+	for range 3 {
+		v, err := s.client.HMGet(ctx, s.legacyKey(id), fieldOwner, fieldExpires, fieldNext, fieldMoved).Result()
+		if err != nil {
+			return false, err
+		}
+		f := make([]string, 4)
+		for i := range f {
+			if i < len(v) {
+				f[i], _ = v[i].(string)
+			}
+		}
+		if f[3] != "" {
+			return true, s.finishMove(ctx, id)
+		}
+		if f[2] != "" || !isDecimal(f[1]) || !laterDecimal(f[1], nanos(s.opts.Now())) {
+			return false, nil
+		}
+		n, _ := strconv.ParseInt(f[1], 10, 64)
+		expires := time.Unix(0, n)
+		owner := f[0]
+		var cl claim
+		if owner != "" {
+			if cl, err = s.claim(ctx, owner, id, coverFor(s.opts.Now(), expires)); err != nil {
+				return false, err
+			}
+		}
+		if err := s.hook("move", "claim"); err != nil {
+			return false, err
+		}
+		pend := newCall(s.scripts.pending, []string{s.sessionKey(id)}, nanos(s.opts.Now()), pendingMove,
+			cl.owner, cl.cover, millis(expires))
+		if err := s.run(ctx, pend); err != nil {
+			return false, err
+		}
+		if err := scriptErr("move legacy", pend); err != nil {
+			return false, err
+		}
+		if pend.code() == codeExists {
+			st, err := s.client.HGet(ctx, s.sessionKey(id), fieldPending).Result()
+			if err != nil || st != pendingMove {
+				return false, fmt.Errorf("the ID is in use in both layouts")
+			}
+		}
+		if err := s.hook("move", "pending"); err != nil {
+			return false, err
+		}
+		freeze := newCall(s.scripts.legacy.freeze, []string{s.legacyKey(id)},
+			id, s.legacyOwnerPrefix(), nanos(s.opts.Now()), owner)
+		if err := s.run(ctx, freeze); err != nil {
+			return false, err
+		}
+		if err := scriptErr("move legacy", freeze); err != nil {
+			return false, err
+		}
+		switch freeze.code() {
+		case codeOK:
+		case codeNeedClaim: // the owner changed since the read: start again
+			_ = s.run(ctx, newCall(s.scripts.unpend, []string{s.sessionKey(id)}, pendingMove))
+			continue
+		default: // ended meanwhile
+			_ = s.run(ctx, newCall(s.scripts.unpend, []string{s.sessionKey(id)}, pendingMove))
+			return false, nil
+		}
+		if err := s.hook("move", "freeze"); err != nil {
+			return false, err
+		}
+		rec, err := recordOf(id, freeze.reply)
+		if err != nil {
+			return false, err
+		}
+		if err := s.activate(ctx, id, pendingMove, rec, cl); err != nil {
+			if errors.Is(err, boltsession.ErrNotFound) {
+				return false, s.dropMoved(ctx, id)
+			}
+			return false, err
+		}
+		return true, s.dropMoved(ctx, id)
+	}
+	return false, errors.New("its owner kept changing")
+}
+
+// finishMove completes a move that froze id's legacy record: it activates
+// the pending copy with the frozen record, if the copy is still pending,
+// and deletes the frozen record. A copy that is gone means a logout ended
+// the session during the move; the frozen record is deleted then too.
+func (s *Store) finishMove(ctx context.Context, id string) error {
+	h, err := s.hgetall(ctx, s.legacyKey(id))
+	if err != nil {
+		return err
+	}
+	if _, frozen := h[fieldMoved]; !frozen {
+		return nil
+	}
+	rec, err := decodeRecord(id, h)
+	if err != nil {
+		return fmt.Errorf("boltsession: redisstore: move legacy: %w", err)
+	}
+	if err := s.activate(ctx, id, pendingMove, rec, claim{}); err != nil && !errors.Is(err, boltsession.ErrNotFound) {
+		return err
+	}
+	return s.dropMoved(ctx, id)
+}
+
+func (s *Store) dropMoved(ctx context.Context, id string) error {
+	c := newCall(s.scripts.legacy.dropMoved, []string{s.legacyKey(id)})
+	if err := s.run(ctx, c); err != nil {
+		return wrap("move legacy", err)
+	}
+	return scriptErr("move legacy", c)
+}
