@@ -61,7 +61,7 @@ func benchFill(b *testing.B, s *BoltStore, prefix string, n int, expires time.Ti
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		for i := range n {
 			u := Update{ID: prefix + strconv.Itoa(i), Create: true, Expires: expires, Set: values}
-			if err := s.applySave(recordsOf(tx), &u, now); err != nil {
+			if err := s.applySave(s.recordsOf(tx), &u, now); err != nil {
 				return err
 			}
 		}

@@ -27,6 +27,7 @@ var (
 	bucketReplaced = []byte("replaced") // markers of replaced sessions (see index.go)
 	bucketMeta     = []byte("meta")     // "version" → 8-byte big-endian format version
 	keyVersion     = []byte("version")
+	keySealed      = []byte("sealed") // present once a store with ValueKeys opened the file
 )
 
 // Limits on what a key of the file may hold. bbolt refuses keys over 32 KiB;
@@ -79,6 +80,20 @@ type BoltOptions struct {
 	// MaxBatch is the most writes one group commit carries. Zero means 1000.
 	MaxBatch int
 
+	// ValueKeys, when set, encrypt session values at rest with AES-GCM: a
+	// file or backup that is read without the key shows no value. Each
+	// key is 16, 24 or 32 random bytes (32: AES-256), kept apart from the
+	// file. The first key seals every record written; every key opens
+	// records (rotation: put the new key first, keep the old ones until
+	// `boltsession rekey` has resealed the file). Records already written
+	// in clear stay readable and are sealed at their next write. A file
+	// that holds sealed records cannot be opened without ValueKeys (an
+	// error wrapping ErrKey). Cost: a key derivation and AES-GCM per
+	// record read or written; see the package's performance notes.
+	// Default none: values in clear (session IDs are never stored: see
+	// Handle).
+	ValueKeys [][]byte
+
 	// MaxRecordSize is the largest stored record (a session's values and
 	// metadata, encoded) a save may write, in bytes. A save that would
 	// write more fails with an error wrapping ErrTooLarge and writes
@@ -111,6 +126,7 @@ type BoltStore struct {
 
 	pageSize  int // bbolt's page size, read once at Open (reading it later races a remap)
 	maxRecord int // BoltOptions.MaxRecordSize; 0: no limit
+	sealer    *sealer // BoltOptions.ValueKeys; nil: values in clear
 
 	// mu is held for reading by every operation and for writing by Close,
 	// so Close waits for operations in flight and later ones see closed.
@@ -172,6 +188,10 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1000
 	}
+	sl, err := newSealer(o.ValueKeys)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case o.MaxRecordSize == 0:
 		o.MaxRecordSize = DefaultMaxRecordSize
@@ -202,6 +222,14 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("boltsession: open %s: %w", path, err)
 	}
+	if _, err := upgradeFile(db, o.Logger, path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltsession: open %s: %w (the file opens again and the conversion goes on)", path, err)
+	}
+	if err := checkSealing(db, sl); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltsession: open %s: %w", path, err)
+	}
 
 	s := &BoltStore{
 		db:    db,
@@ -213,6 +241,7 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 
 		pageSize:  db.Info().PageSize,
 		maxRecord: o.MaxRecordSize,
+		sealer:    sl,
 	}
 	s.sweeperCtx, s.stopSweeper = context.WithCancel(context.Background())
 	if o.SweepInterval > 0 {
@@ -220,6 +249,28 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		go s.sweepLoop(o.SweepInterval)
 	}
 	return s, nil
+}
+
+// checkSealing refuses to serve a file whose values may be sealed without
+// the keys to open them: every session would fail to load, and each user
+// would silently be signed out. A store with ValueKeys marks the file.
+func checkSealing(db *bbolt.DB, sl *sealer) error {
+	var sealed bool
+	if err := db.View(func(tx *bbolt.Tx) error {
+		sealed = tx.Bucket(bucketMeta).Get(keySealed) != nil
+		return nil
+	}); err != nil {
+		return err
+	}
+	switch {
+	case sealed && sl == nil:
+		return fmt.Errorf("%w: the file's session values are encrypted (it was opened with BoltOptions.ValueKeys): give the keys", ErrKey)
+	case !sealed && sl != nil:
+		return db.Update(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(keySealed, []byte{1})
+		})
+	}
+	return nil
 }
 
 // openLocked opens path with bbolt and makes sure that the file it locked
@@ -259,25 +310,7 @@ func initFile(db *bbolt.DB) error {
 	// An existing session file is only checked, in a read transaction: a
 	// write here would change the file on every Open, even for a look.
 	if db.View(checkFormat) == nil {
-		var current bool
-		_ = db.View(func(tx *bbolt.Tx) error {
-			current = fileVersion(tx) == formatVersion
-			return nil
-		})
-		if current {
-			return nil
-		}
-		// A version 1 file: its records stay as they are (without a
-		// checksum until their next write); it gains the bucket of
-		// replaced-session markers and the version that says records
-		// may carry checksums, so that an older release refuses it
-		// instead of misreading them.
-		return db.Update(func(tx *bbolt.Tx) error {
-			if _, err := tx.CreateBucketIfNotExists(bucketReplaced); err != nil {
-				return err
-			}
-			return tx.Bucket(bucketMeta).Put(keyVersion, binary.BigEndian.AppendUint64(nil, formatVersion))
-		})
+		return nil // an older version is converted by upgradeFile
 	}
 	return db.Update(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketMeta) == nil {
@@ -344,13 +377,14 @@ func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
 	}
 	defer s.mu.RUnlock()
 	var rec *Record
+	key := keyOf(id)
 	err := s.view("load", func(tx *bbolt.Tx) error {
-		raw := tx.Bucket(bucketSessions).Get([]byte(id))
+		raw := tx.Bucket(bucketSessions).Get(key)
 		if raw == nil {
 			return ErrNotFound
 		}
 		var err error
-		rec, err = decodeRecord(id, raw) // copies everything out of raw
+		rec, err = s.decodeRecord(key, id, raw) // copies everything out of raw
 		return err
 	})
 	if err != nil {
@@ -499,7 +533,7 @@ func (s *BoltStore) iterateBatch(ctx context.Context, after []byte) ([]*Record, 
 			}
 			read++
 			last = k
-			rec, err := decodeRecord(string(k), v)
+			rec, err := s.decodeRecord(k, "", v)
 			if err != nil {
 				s.corrupt.Add(1)
 				continue

@@ -1,6 +1,7 @@
 package boltsession
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +44,7 @@ func (s *BoltStore) Save(ctx context.Context, u Update) error {
 		return errors.New("boltsession: save: a new record needs an expiry")
 	}
 	return s.write(ctx, "save", func(tx *bbolt.Tx, now time.Time) error {
-		return s.applySave(recordsOf(tx), &u, now)
+		return s.applySave(s.recordsOf(tx), &u, now)
 	})
 }
 
@@ -57,7 +58,7 @@ func (s *BoltStore) Touch(ctx context.Context, id string, expires time.Time) err
 		return errors.New("boltsession: touch: zero expiry")
 	}
 	return s.write(ctx, "touch", func(tx *bbolt.Tx, now time.Time) error {
-		return s.applySave(recordsOf(tx), &Update{ID: id, Expires: expires}, now)
+		return s.applySave(s.recordsOf(tx), &Update{ID: id, Expires: expires}, now)
 	})
 }
 
@@ -73,9 +74,10 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 	if err := s.enter(ctx, "delete"); err != nil {
 		return err
 	}
+	key := keyOf(id)
 	err := s.view("delete", func(tx *bbolt.Tx) error {
-		present = tx.Bucket(bucketSessions).Get([]byte(id)) != nil ||
-			tx.Bucket(bucketReplaced).Get(markerIDKey(id)) != nil
+		present = tx.Bucket(bucketSessions).Get(key) != nil ||
+			tx.Bucket(bucketReplaced).Get(markerIDKey(key)) != nil
 		return nil
 	})
 	s.mu.RUnlock()
@@ -83,7 +85,22 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 		return wrapIf("delete", err)
 	}
 	return s.write(ctx, "delete", func(tx *bbolt.Tx, now time.Time) error {
-		_, err := s.end(recordsOf(tx), id, now)
+		_, err := s.end(s.recordsOf(tx), key, now)
+		return err
+	})
+}
+
+// DeleteHandle ends the session with the given handle (see Handle), as
+// Delete ends it by its ID: for operators, who see handles, never IDs. A
+// handle that names no session is not an error; a string that is not a
+// handle is.
+func (s *BoltStore) DeleteHandle(ctx context.Context, handle string) error {
+	key, err := parseHandle(handle)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, "delete", func(tx *bbolt.Tx, now time.Time) error {
+		_, err := s.end(s.recordsOf(tx), key, now)
 		return err
 	})
 }
@@ -93,14 +110,15 @@ func (s *BoltStore) Delete(ctx context.Context, id string) error {
 // if the step must not happen, so that a failed step leaves the shared
 // transaction of a group commit untouched.
 func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
+	key := keyOf(u.ID)
 	if u.Create {
-		if err := s.checkUnused(r, u.ID, now); err != nil {
+		if err := s.checkUnused(r, key, now); err != nil {
 			return err
 		}
 	}
 	// cur is what u.ID holds now: for a create, an expired record or
 	// nothing; for a merge, the live record.
-	cur, err := r.load(u.ID)
+	cur, err := r.load(key, u.ID)
 	if err != nil { // for a create, checkUnused refused it already
 		s.corrupt.Add(1)
 		return rejected{err}
@@ -108,25 +126,27 @@ func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
 
 	var rec Record
 	var from *Record // the replaced record (a replace)
+	var fromKey []byte
 	switch {
 	case u.Replaces != "":
-		if from, err = s.liveRecord(r, u.Replaces, now); err != nil {
+		fromKey = keyOf(u.Replaces)
+		if from, err = s.liveRecord(r, fromKey, now); err != nil {
 			return err
 		}
 		rec = *from
-		rec.ID = u.ID
+		rec.ID, rec.Handle = u.ID, handleOf(key)
 		rec.Values = maps.Clone(from.Values)
 		if u.Clear {
 			rec.Values = make(map[string][]byte, len(u.Set))
 		}
 	case u.Create:
-		rec = Record{ID: u.ID, Created: u.Created, Values: make(map[string][]byte, len(u.Set))}
+		rec = Record{ID: u.ID, Handle: handleOf(key), Created: u.Created, Values: make(map[string][]byte, len(u.Set))}
 		if rec.Created.IsZero() {
 			rec.Created = now
 		}
 	default:
 		if cur == nil || !now.Before(cur.Expires) {
-			if _, replaced := r.successor(u.ID, now); replaced {
+			if _, replaced := r.successor(key, now); replaced {
 				return rejected{ErrReplaced}
 			}
 			return rejected{ErrNotFound}
@@ -151,7 +171,7 @@ func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
 	if u.MaxAge != nil {
 		rec.MaxAge = *u.MaxAge
 	}
-	raw, err := encodeRecord(&rec)
+	raw, err := s.encode(key, &rec)
 	if err != nil {
 		return rejected{err}
 	}
@@ -161,22 +181,22 @@ func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
 
 	// Validation is over: from here on every error is bbolt's own.
 	if u.Create {
-		if err := r.unmark(u.ID); err != nil { // an expired marker
+		if err := r.unmark(key); err != nil { // an expired marker
 			return err
 		}
 	}
-	if err := r.put(cur, &rec, raw); err != nil {
+	if err := r.put(key, cur, &rec, raw); err != nil {
 		return err
 	}
 	if from != nil {
-		if err := r.remove([]byte(from.ID), from); err != nil {
+		if err := r.remove(fromKey, from); err != nil {
 			return err
 		}
 		until := from.Expires
 		if grace := now.Add(ReplacedGrace); grace.Before(until) {
 			until = grace
 		}
-		return r.mark(from.ID, rec.ID, until)
+		return r.mark(fromKey, key, until)
 	}
 	return nil
 }
@@ -193,8 +213,8 @@ func (s *BoltStore) checkSize(n int) error {
 // checkUnused rejects a create of an ID that names a live record, an
 // undecodable one (a create never overwrites what it cannot read), or a
 // kept marker of a replaced session.
-func (s *BoltStore) checkUnused(r *records, id string, now time.Time) error {
-	cur, err := r.load(id)
+func (s *BoltStore) checkUnused(r *records, key []byte, now time.Time) error {
+	cur, err := r.load(key, "")
 	if err != nil {
 		s.corrupt.Add(1)
 		return rejected{fmt.Errorf("%w: %w", ErrExists, err)}
@@ -202,16 +222,17 @@ func (s *BoltStore) checkUnused(r *records, id string, now time.Time) error {
 	if cur != nil && now.Before(cur.Expires) {
 		return rejected{ErrExists}
 	}
-	if _, replaced := r.successor(id, now); replaced {
+	if _, replaced := r.successor(key, now); replaced {
 		return rejected{ErrExists}
 	}
 	return nil
 }
 
-// liveRecord returns the live record id for a replace, or the rejection
-// that says why there is none: ErrReplaced, ErrNotFound, or ErrCorrupt.
-func (s *BoltStore) liveRecord(r *records, id string, now time.Time) (*Record, error) {
-	rec, err := r.load(id)
+// liveRecord returns the live record under key for a replace, or the
+// rejection that says why there is none: ErrReplaced, ErrNotFound, or
+// ErrCorrupt.
+func (s *BoltStore) liveRecord(r *records, key []byte, now time.Time) (*Record, error) {
+	rec, err := r.load(key, "")
 	if err != nil {
 		s.corrupt.Add(1)
 		return nil, rejected{err}
@@ -219,7 +240,7 @@ func (s *BoltStore) liveRecord(r *records, id string, now time.Time) (*Record, e
 	if rec != nil && now.Before(rec.Expires) {
 		return rec, nil
 	}
-	if _, replaced := r.successor(id, now); replaced {
+	if _, replaced := r.successor(key, now); replaced {
 		return nil, rejected{ErrReplaced}
 	}
 	return nil, rejected{ErrNotFound}
@@ -230,42 +251,43 @@ func (s *BoltStore) liveRecord(r *records, id string, now time.Time) (*Record, e
 // the sessions that replaced it: a logout that loaded a session before it
 // was regenerated ends the regenerated one too. It reports how many live
 // sessions it removed.
-func (s *BoltStore) end(r *records, id string, now time.Time) (int, error) {
+func (s *BoltStore) end(r *records, key []byte, now time.Time) (int, error) {
 	ended := 0
 	for range maxReplaceChain {
-		live, err := s.removeRecord(r, []byte(id), now)
+		live, err := s.removeRecord(r, key, now)
 		if err != nil {
 			return ended, err
 		}
 		if live {
 			ended++
 		}
-		next, replaced := r.successor(id, now)
-		if err := r.unmark(id); err != nil {
+		next, replaced := r.successor(key, now)
+		next = bytes.Clone(next) // the marker's bytes go with it
+		if err := r.unmark(key); err != nil {
 			return ended, err
 		}
 		if !replaced {
 			return ended, nil
 		}
-		id = next
+		key = next
 	}
 	return ended, fmt.Errorf("boltsession: delete: more than %d replaced sessions in a row from %s: %w",
-		maxReplaceChain, logID(id), ErrCorrupt)
+		maxReplaceChain, handleOf(key), ErrCorrupt)
 }
 
-// removeRecord deletes the record with the given ID and, when it decodes,
-// its index entries. It reports whether a live record was removed.
-func (s *BoltStore) removeRecord(r *records, id []byte, now time.Time) (wasLive bool, err error) {
-	raw := r.sessions.Get(id)
+// removeRecord deletes the record under key and, when it decodes, its
+// index entries. It reports whether a live record was removed.
+func (s *BoltStore) removeRecord(r *records, key []byte, now time.Time) (wasLive bool, err error) {
+	raw := r.sessions.Get(key)
 	if raw == nil {
 		return false, nil
 	}
-	rec, derr := decodeIndexFields(string(id), raw)
+	rec, derr := s.decodeIndexFields(key, raw)
 	if derr != nil {
 		s.corrupt.Add(1) // its index entries, if any, are cleaned when met
 		rec = nil
 	}
-	if err := r.remove(id, rec); err != nil {
+	if err := r.remove(key, rec); err != nil {
 		return false, err
 	}
 	return rec != nil && now.Before(rec.Expires), nil

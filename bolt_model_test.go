@@ -368,11 +368,11 @@ func (r *modelRun) check() {
 		}
 		var got, want []string
 		for _, rec := range recs {
-			got = append(got, rec.ID)
+			got = append(got, rec.Handle)
 		}
 		for id, rec := range r.m.recs {
 			if rec.owner == owner && now.Before(rec.expires) {
-				want = append(want, id)
+				want = append(want, Handle(id))
 			}
 		}
 		sort.Strings(got)
@@ -397,15 +397,15 @@ func (r *modelRun) check() {
 
 	want := map[string]map[string]bool{"sessions": {}, "expiry": {}, "owners": {}, "replaced": {}}
 	for id, rec := range r.m.recs {
-		want["sessions"][id] = true
-		want["expiry"][string(expiryKey(rec.expires, id))] = true
+		want["sessions"][string(keyOf(id))] = true
+		want["expiry"][string(expiryKey(rec.expires, keyOf(id)))] = true
 		if rec.owner != "" {
-			want["owners"][string(ownerKey(rec.owner, id))] = true
+			want["owners"][string(ownerKey(rec.owner, keyOf(id)))] = true
 		}
 	}
 	for id, mk := range r.m.markers {
-		want["replaced"][string(markerIDKey(id))] = true
-		want["replaced"][string(markerUntilKey(mk.until, id))] = true
+		want["replaced"][string(markerIDKey(keyOf(id)))] = true
+		want["replaced"][string(markerUntilKey(mk.until, keyOf(id)))] = true
 	}
 	got := bucketKeys(r.t, r.s)
 	for _, b := range []string{"sessions", "expiry", "owners", "replaced"} {
@@ -445,13 +445,13 @@ func indexConsistent(t *testing.T, s *BoltStore) error {
 	want := map[string]map[string]bool{"expiry": {}, "owners": {}}
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-			rec, err := decodeRecord(string(k), v)
+			rec, err := s.decodeRecord(k, "", v)
 			if err != nil {
 				return err
 			}
-			want["expiry"][string(expiryKey(rec.Expires, rec.ID))] = true
+			want["expiry"][string(expiryKey(rec.Expires, k))] = true
 			if rec.Owner != "" {
-				want["owners"][string(ownerKey(rec.Owner, rec.ID))] = true
+				want["owners"][string(ownerKey(rec.Owner, k))] = true
 			}
 			return nil
 		})
@@ -470,11 +470,10 @@ func indexConsistent(t *testing.T, s *BoltStore) error {
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketReplaced).ForEach(func(k, v []byte) error {
 			if k[0] == markerByID {
-				id := string(k[1:])
 				if tx.Bucket(bucketSessions).Get(k[1:]) != nil {
-					return fmt.Errorf("marker of %q beside a record of that ID", id)
+					return fmt.Errorf("marker of %x beside a record of that key", k[1:])
 				}
-				markers[string(markerUntilKey(nanosToTime(int64(binary.BigEndian.Uint64(v))), id))] = true
+				markers[string(markerUntilKey(nanosToTime(int64(binary.BigEndian.Uint64(v))), k[1:]))] = true
 			}
 			return nil
 		})

@@ -12,6 +12,7 @@ import (
 )
 
 // Owned returns the owner's live sessions, oldest first, with Values nil.
+// Each names its session by Handle; ID is empty (the store keeps no IDs).
 func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
 	if err := s.enter(ctx, "owned"); err != nil {
 		return nil, err
@@ -22,7 +23,7 @@ func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
 	}
 	now := s.now()
 	var out []Record
-	prefix := ownerKey(owner, "")
+	prefix := ownerKey(owner, nil)
 	err := s.view("owned", func(tx *bbolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
 		c := tx.Bucket(bucketOwners).Cursor()
@@ -31,12 +32,12 @@ func (s *BoltStore) Owned(ctx context.Context, owner string) ([]Record, error) {
 			if err := order.next(k); err != nil {
 				return err
 			}
-			id := string(k[len(prefix):])
-			raw := sessions.Get(k[len(prefix):])
+			key := k[len(prefix):]
+			raw := sessions.Get(key)
 			if raw == nil {
 				continue
 			}
-			rec, err := decodeIndexFields(id, raw)
+			rec, err := s.decodeIndexFields(key, raw)
 			if err != nil {
 				s.corrupt.Add(1)
 				continue
@@ -67,7 +68,7 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 	var n int
 	err := s.write(ctx, "destroy owner", func(tx *bbolt.Tx, now time.Time) error {
 		n = 0
-		prefix := ownerKey(owner, "")
+		prefix := ownerKey(owner, nil)
 		var ids [][]byte
 		c := tx.Bucket(bucketOwners).Cursor()
 		var order keyOrder
@@ -77,10 +78,10 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 			}
 			ids = append(ids, bytes.Clone(k[len(prefix):]))
 		}
-		r := recordsOf(tx)
+		r := s.recordsOf(tx)
 		for _, id := range ids {
 			if raw := r.sessions.Get(id); raw != nil {
-				if rec, err := decodeIndexFields(string(id), raw); err == nil && rec.Owner == owner {
+				if rec, err := s.decodeIndexFields(id, raw); err == nil && rec.Owner == owner {
 					live, err := s.removeRecord(r, id, now)
 					if err != nil {
 						return err
@@ -93,7 +94,7 @@ func (s *BoltStore) DestroyOwner(ctx context.Context, owner string) (int, error)
 			}
 			// A stale entry: the record is gone, corrupt or owned by
 			// someone else now.
-			if err := r.owners.Delete(ownerKey(owner, string(id))); err != nil {
+			if err := r.owners.Delete(ownerKey(owner, id)); err != nil {
 				return err
 			}
 		}

@@ -250,7 +250,7 @@ func TestLoadedRecordOutlivesTheFile(t *testing.T) {
 			t.Fatalf("record changed after the file did: %q %q %q", r.Values["k"], r.Values["j"], r.Owner)
 		}
 	}
-	if owned[0].ID != "a" || owned[0].Owner != "owner" {
+	if owned[0].Handle != boltsession.Handle("a") || owned[0].Owner != "owner" {
 		t.Fatalf("owned record changed: %+v", owned[0])
 	}
 }
@@ -304,11 +304,11 @@ func TestOpenRefusesANewerFormatVersion(t *testing.T) {
 	s := openAt(t, path, nil)
 	s.Close()
 	rawUpdate(t, path, func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 3))
+		return tx.Bucket([]byte("meta")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, boltsession.FormatVersion+1))
 	})
 	_, err := boltsession.Open(path, nil)
-	if !errors.Is(err, boltsession.ErrVersion) || !strings.Contains(err.Error(), "version 3") {
-		t.Fatalf("Open of a version 3 file: %v, want ErrVersion naming the version", err)
+	if want := fmt.Sprint("version ", boltsession.FormatVersion+1); !errors.Is(err, boltsession.ErrVersion) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open of a newer file: %v, want ErrVersion naming its %s", err, want)
 	}
 }
 
@@ -539,13 +539,13 @@ func TestCorruptRecordIsReportedAndSkipped(t *testing.T) {
 	s.Close()
 	rawUpdate(t, path, func(tx *bbolt.Tx) error {
 		b := tx.Bucket([]byte("sessions"))
-		if err := b.Put([]byte("bad"), []byte{0xc1, 0xff, 0x00}); err != nil {
+		if err := b.Put(boltsession.KeyOf("bad"), []byte{0xc1, 0xff, 0x00}); err != nil {
 			return err
 		}
-		if err := b.Put([]byte("garbage"), []byte("not msgpack at all")); err != nil { // no index entries
+		if err := b.Put(boltsession.KeyOf("garbage"), []byte("not msgpack at all")); err != nil { // no index entries
 			return err
 		}
-		return b.Put([]byte("bad-indexed"), []byte{0x81, 0xa1, 'v', 0x83}) // truncated
+		return b.Put(boltsession.KeyOf("bad-indexed"), []byte{0x81, 0xa1, 'v', 0x83}) // truncated
 	})
 	s = openAt(t, path, &boltsession.BoltOptions{Now: clock.Now})
 	ctx := context.Background()
@@ -559,13 +559,13 @@ func TestCorruptRecordIsReportedAndSkipped(t *testing.T) {
 		t.Fatalf("update of a corrupt record: %v, want ErrCorrupt", err)
 	}
 	var seen []string
-	if err := s.Iterate(ctx, func(r *boltsession.Record) error { seen = append(seen, r.ID); return nil }); err != nil {
+	if err := s.Iterate(ctx, func(r *boltsession.Record) error { seen = append(seen, r.Handle); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != 1 || seen[0] != "good" {
+	if len(seen) != 1 || seen[0] != boltsession.Handle("good") {
 		t.Fatalf("Iterate visited %v, want only good", seen)
 	}
-	if owned, err := s.Owned(ctx, "u"); err != nil || len(owned) != 1 || owned[0].ID != "good" {
+	if owned, err := s.Owned(ctx, "u"); err != nil || len(owned) != 1 || owned[0].Handle != boltsession.Handle("good") {
 		t.Fatalf("Owned = %v, %v", owned, err)
 	}
 	if c := s.Stats().Corrupt; c < 7 {
@@ -621,10 +621,10 @@ func TestIterateCallbackMayWriteToTheStore(t *testing.T) {
 		done <- s.Iterate(ctx, func(r *boltsession.Record) error {
 			visited++
 			if visited%100 == 0 { // grow the file well past its mapping
-				return s.Save(ctx, boltsession.Update{ID: "grow" + r.ID, Create: true,
+				return s.Save(ctx, boltsession.Update{ID: "grow" + r.Handle, Create: true,
 					Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"big": big}})
 			}
-			return s.Delete(ctx, r.ID)
+			return s.DeleteHandle(ctx, r.Handle)
 		})
 	}()
 	select {

@@ -125,7 +125,8 @@ func newID(*http.Request) string {
 }
 
 // logID names a session in logs and errors without revealing its ID, which
-// is a bearer credential: the first 6 bytes of its SHA-256, in hex.
+// is a bearer credential: the first 12 characters of its handle (see
+// Handle), which the command-line tool and the admin handler accept.
 func logID(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:6])

@@ -8,3 +8,6 @@ var NewTestClock = newTestClock
 
 // FormatVersion is the session file format version this release writes.
 const FormatVersion = formatVersion
+
+// KeyOf is the key a session's record has in the file's buckets.
+var KeyOf = keyOf

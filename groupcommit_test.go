@@ -20,7 +20,7 @@ func TestGroupCommitRetriesAloneAfterAFailedWrite(t *testing.T) {
 	defer s.Close()
 	create := func(id string) func(*bbolt.Tx, time.Time) error {
 		return func(tx *bbolt.Tx, now time.Time) error {
-			return s.applySave(recordsOf(tx), &Update{ID: id, Create: true, Expires: now.Add(time.Hour)}, now)
+			return s.applySave(s.recordsOf(tx), &Update{ID: id, Create: true, Expires: now.Add(time.Hour)}, now)
 		}
 	}
 	diskFull := errors.New("disk full")
@@ -36,7 +36,7 @@ func TestGroupCommitRetriesAloneAfterAFailedWrite(t *testing.T) {
 		}},
 		{ctx: context.Background(), fn: create("y")},
 		{ctx: context.Background(), fn: func(tx *bbolt.Tx, now time.Time) error {
-			return s.applySave(recordsOf(tx), &Update{ID: "missing", Set: map[string][]byte{"k": nil}}, now)
+			return s.applySave(s.recordsOf(tx), &Update{ID: "missing", Set: map[string][]byte{"k": nil}}, now)
 		}},
 		{ctx: cancelled, fn: create("cancelled")},
 	}

@@ -375,3 +375,22 @@ func (e *env) rawRequest(path, cookieValue string) response {
 	c.Jar = nil
 	return e.do(&c, req)
 }
+
+// recordByHandle reads the live record with the given handle straight from
+// the store, values included (nil when absent).
+func (e *env) recordByHandle(handle string) *Record {
+	e.t.Helper()
+	var rec *Record
+	err := e.store.BoltStore.Scan(context.Background(), ScanOptions{HandlePrefix: handle, Values: true},
+		func(in SessionInfo) error {
+			if in.Err != nil {
+				return in.Err
+			}
+			rec = &in.Record
+			return nil
+		})
+	if err != nil {
+		e.t.Fatalf("Scan: %v", err)
+	}
+	return rec
+}

@@ -17,6 +17,7 @@ import (
 // Restore) changes records only through put and remove, inside its write
 // transaction.
 type records struct {
+	s                                  *BoltStore // its record codec
 	sessions, expiry, owners, replaced *bbolt.Bucket
 
 	// batch, when set, collects the index changes instead of applying
@@ -31,8 +32,9 @@ type indexBatch struct {
 }
 
 // recordsOf returns the record writer of a write transaction.
-func recordsOf(tx *bbolt.Tx) *records {
+func (s *BoltStore) recordsOf(tx *bbolt.Tx) *records {
 	return &records{
+		s:        s,
 		sessions: tx.Bucket(bucketSessions),
 		expiry:   tx.Bucket(bucketExpiry),
 		owners:   tx.Bucket(bucketOwners),
@@ -40,17 +42,18 @@ func recordsOf(tx *bbolt.Tx) *records {
 	}
 }
 
-// load returns the record stored under id, decoded, or nil when there is
-// none. A record that does not decode gives an error wrapping ErrCorrupt.
-func (r *records) load(id string) (*Record, error) {
-	raw := r.sessions.Get([]byte(id))
+// load returns the record stored under key, decoded (with the ID id), or
+// nil when there is none. A record that does not decode gives an error
+// wrapping ErrCorrupt.
+func (r *records) load(key []byte, id string) (*Record, error) {
+	raw := r.sessions.Get(key)
 	if raw == nil {
 		return nil, nil
 	}
-	return decodeRecord(id, raw)
+	return r.s.decodeRecord(key, id, raw)
 }
 
-// put stores rec, already encoded as raw, under rec.ID. old is the record
+// put stores rec, already encoded as raw, under key. old is the record
 // it overwrites as decoded from the store (nil when there is none or it
 // does not decode: the entries of an undecodable record cannot be found,
 // and are cleaned when the sweeper or Owned meets them). Index entries of
@@ -58,28 +61,28 @@ func (r *records) load(id string) (*Record, error) {
 // already there is not written again, since bbolt rewrites the page of
 // every key it is given, and an unchanged owner entry would otherwise cost
 // a page written and fsynced on every save of a signed-in session.
-func (r *records) put(old, rec *Record, raw []byte) error {
-	if err := r.sessions.Put([]byte(rec.ID), raw); err != nil {
+func (r *records) put(key []byte, old, rec *Record, raw []byte) error {
+	if err := r.sessions.Put(key, raw); err != nil {
 		return err
 	}
 	if old == nil || !old.Expires.Equal(rec.Expires) {
 		if old != nil {
-			if err := r.index(0, false, expiryKey(old.Expires, old.ID)); err != nil {
+			if err := r.index(0, false, expiryKey(old.Expires, key)); err != nil {
 				return err
 			}
 		}
-		if err := r.index(0, true, expiryKey(rec.Expires, rec.ID)); err != nil {
+		if err := r.index(0, true, expiryKey(rec.Expires, key)); err != nil {
 			return err
 		}
 	}
 	if old == nil || old.Owner != rec.Owner {
 		if old != nil && old.Owner != "" {
-			if err := r.index(1, false, ownerKey(old.Owner, old.ID)); err != nil {
+			if err := r.index(1, false, ownerKey(old.Owner, key)); err != nil {
 				return err
 			}
 		}
 		if rec.Owner != "" {
-			if err := r.index(1, true, ownerKey(rec.Owner, rec.ID)); err != nil {
+			if err := r.index(1, true, ownerKey(rec.Owner, key)); err != nil {
 				return err
 			}
 		}
@@ -87,20 +90,20 @@ func (r *records) put(old, rec *Record, raw []byte) error {
 	return nil
 }
 
-// remove deletes the record id and, when old (its decoded index fields) is
-// known, its index entries.
-func (r *records) remove(id []byte, old *Record) error {
+// remove deletes the record under key and, when old (its decoded index
+// fields) is known, its index entries.
+func (r *records) remove(key []byte, old *Record) error {
 	if old != nil {
-		if err := r.index(0, false, expiryKey(old.Expires, old.ID)); err != nil {
+		if err := r.index(0, false, expiryKey(old.Expires, key)); err != nil {
 			return err
 		}
 		if old.Owner != "" {
-			if err := r.index(1, false, ownerKey(old.Owner, old.ID)); err != nil {
+			if err := r.index(1, false, ownerKey(old.Owner, key)); err != nil {
 				return err
 			}
 		}
 	}
-	return r.sessions.Delete(id)
+	return r.sessions.Delete(key)
 }
 
 // index puts or deletes one index key, at once or into the batch.
@@ -156,17 +159,19 @@ func (r *records) flush() error {
 
 // Markers of replaced sessions (see Update.Replaces) live in their own
 // bucket, so that the sessions bucket holds sessions only and Count stays a
-// page walk. It has two kinds of key:
+// page walk. It has two kinds of key, both naming sessions by their keys
+// (handles, never IDs):
 //
-//	'i' ‖ old ID            → 8-byte big-endian until ‖ new ID
-//	'e' ‖ 8-byte until ‖ old ID → empty (the sweeper walks these in order)
+//	'i' ‖ old key                → 8-byte big-endian until ‖ new key
+//	'e' ‖ 8-byte until ‖ old key → empty (the sweeper walks these in order)
 const (
 	markerByID    = 'i'
 	markerByUntil = 'e'
 )
 
-// mark records that old was replaced by next, until the given time.
-func (r *records) mark(old, next string, until time.Time) error {
+// mark records that the session under old was replaced by the one under
+// next, until the given time.
+func (r *records) mark(old, next []byte, until time.Time) error {
 	v := make([]byte, 8+len(next))
 	binary.BigEndian.PutUint64(v, uint64(max(timeToNanos(until), 0)))
 	copy(v[8:], next)
@@ -176,47 +181,49 @@ func (r *records) mark(old, next string, until time.Time) error {
 	return r.replaced.Put(markerUntilKey(until, old), nil)
 }
 
-// successor returns what replaced id, if a marker for it is kept and its
-// time is not past at now.
-func (r *records) successor(id string, now time.Time) (string, bool) {
-	v := r.replaced.Get(markerIDKey(id))
+// successor returns the key of what replaced the session under key, if a
+// marker for it is kept and its time is not past at now. The slice is the
+// transaction's.
+func (r *records) successor(key []byte, now time.Time) ([]byte, bool) {
+	v := r.replaced.Get(markerIDKey(key))
 	if len(v) < 8 || !now.Before(nanosToTime(int64(binary.BigEndian.Uint64(v)))) {
-		return "", false
+		return nil, false
 	}
-	return string(v[8:]), true
+	return v[8:], true
 }
 
-// unmark drops the marker of id, if any, whether or not its time is past.
-func (r *records) unmark(id string) error {
-	k := markerIDKey(id)
+// unmark drops the marker of the session under key, if any, whether or
+// not its time is past.
+func (r *records) unmark(key []byte) error {
+	k := markerIDKey(key)
 	v := r.replaced.Get(k)
 	if v == nil {
 		return nil
 	}
 	if len(v) >= 8 {
 		until := nanosToTime(int64(binary.BigEndian.Uint64(v)))
-		if err := r.replaced.Delete(markerUntilKey(until, id)); err != nil {
+		if err := r.replaced.Delete(markerUntilKey(until, key)); err != nil {
 			return err
 		}
 	}
 	return r.replaced.Delete(k)
 }
 
-func markerIDKey(id string) []byte {
-	return append([]byte{markerByID}, id...)
+func markerIDKey(key []byte) []byte {
+	return append([]byte{markerByID}, key...)
 }
 
-func markerUntilKey(until time.Time, id string) []byte {
-	return append([]byte{markerByUntil}, expiryKey(until, id)...)
+func markerUntilKey(until time.Time, key []byte) []byte {
+	return append([]byte{markerByUntil}, expiryKey(until, key)...)
 }
 
 // expiryKey is the key of the expiry index: the expiry as big-endian Unix
 // nanoseconds (clamped at 0, so the byte order is the time order) followed
-// by the ID.
-func expiryKey(t time.Time, id string) []byte {
-	k := make([]byte, 8+len(id))
+// by the session's key.
+func expiryKey(t time.Time, key []byte) []byte {
+	k := make([]byte, 8+len(key))
 	binary.BigEndian.PutUint64(k, uint64(max(timeToNanos(t), 0)))
-	copy(k[8:], id)
+	copy(k[8:], key)
 	return k
 }
 
@@ -228,11 +235,12 @@ func expiryLimit(t time.Time) []byte {
 	return k
 }
 
-// ownerKey is the key of the owner index. Save refuses owners holding a
-// 0x00 byte, so the first 0x00 of a key ends the owner.
-func ownerKey(owner, id string) []byte {
-	k := make([]byte, 0, len(owner)+1+len(id))
+// ownerKey is the key of the owner index: owner ‖ 0x00 ‖ the session's
+// key. Save refuses owners holding a 0x00 byte, so the first 0x00 of a key
+// ends the owner.
+func ownerKey(owner string, key []byte) []byte {
+	k := make([]byte, 0, len(owner)+1+len(key))
 	k = append(k, owner...)
 	k = append(k, 0)
-	return append(k, id...)
+	return append(k, key...)
 }

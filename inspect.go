@@ -134,14 +134,15 @@ func expiryKeyTime(k []byte) time.Time {
 }
 
 // ScanOptions selects the records Scan visits. The zero value visits every
-// live session in ID order.
+// live session in handle order.
 type ScanOptions struct {
 	// Owner, when set, visits only that owner's sessions, through the owner
-	// index (in ID order within the owner).
+	// index (in handle order within the owner).
 	Owner string
 
-	// IDPrefix, when set, visits only sessions whose ID starts with it.
-	IDPrefix string
+	// HandlePrefix, when set, visits only sessions whose handle (see
+	// Handle) starts with it: hex, of any length.
+	HandlePrefix string
 
 	// Expired includes records past their expiry that no sweep has deleted
 	// yet (SessionInfo.Expired tells them apart).
@@ -157,8 +158,9 @@ type ScanOptions struct {
 
 // SessionInfo is one record as Scan reports it.
 type SessionInfo struct {
-	// Record is the decoded record; Values only with ScanOptions.Values.
-	// For a corrupt record only ID is set.
+	// Record is the decoded record, named by its Handle (ID is empty: the
+	// store keeps no IDs); Values only with ScanOptions.Values. For a
+	// corrupt record only Handle is set.
 	Record
 
 	// Size is the length in bytes of the stored record (values included).
@@ -175,7 +177,7 @@ type SessionInfo struct {
 	Err error
 }
 
-// Scan calls fn for each record that opts selects, in ID order, until fn
+// Scan calls fn for each record that opts selects, in handle order, until fn
 // returns an error (which Scan returns) or opts.Limit records were visited.
 // Unlike Iterate it reports each record's stored size, can include expired
 // records, and reports corrupt records (with Err set) instead of skipping
@@ -191,18 +193,22 @@ func (s *BoltStore) Scan(ctx context.Context, opts ScanOptions, fn func(SessionI
 	}
 	defer s.mu.RUnlock()
 	now := s.now()
-	err := s.view("scan", func(tx *bbolt.Tx) error {
+	seek, match, err := handlePrefix(opts.HandlePrefix)
+	if err != nil {
+		return err
+	}
+	err = s.view("scan", func(tx *bbolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
 		visited := 0
-		visit := func(id, raw []byte) error {
+		visit := func(key, raw []byte) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			info := SessionInfo{Size: len(raw)}
-			rec, err := decodeRecord(string(id), raw)
+			rec, err := s.decodeRecord(key, "", raw)
 			if err != nil {
 				s.corrupt.Add(1)
-				info.ID, info.Err = string(id), err
+				info.Handle, info.Err = handleOf(key), err
 			} else {
 				if opts.Owner != "" && rec.Owner != opts.Owner {
 					return nil // a stale owner index entry
@@ -227,27 +233,31 @@ func (s *BoltStore) Scan(ctx context.Context, opts ScanOptions, fn func(SessionI
 		}
 
 		if opts.Owner != "" {
-			prefix := ownerKey(opts.Owner, opts.IDPrefix)
-			idStart := len(opts.Owner) + 1
+			owner := ownerKey(opts.Owner, nil)
 			c := tx.Bucket(bucketOwners).Cursor()
 			var order keyOrder
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			for k, _ := c.Seek(ownerKey(opts.Owner, seek)); k != nil && bytes.HasPrefix(k, owner); k, _ = c.Next() {
 				if err := order.next(k); err != nil {
 					return err
 				}
-				id := k[idStart:]
-				if raw := sessions.Get(id); raw != nil {
-					if err := visit(id, raw); err != nil {
+				key := k[len(owner):]
+				if !match(key) {
+					if bytes.Compare(key, seek) > 0 {
+						break
+					}
+					continue
+				}
+				if raw := sessions.Get(key); raw != nil {
+					if err := visit(key, raw); err != nil {
 						return err
 					}
 				}
 			}
 			return nil
 		}
-		prefix := []byte(opts.IDPrefix)
 		c := sessions.Cursor()
 		var order keyOrder
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		for k, v := c.Seek(seek); k != nil && match(k); k, v = c.Next() {
 			if err := order.next(k); err != nil {
 				return err
 			}
@@ -282,9 +292,12 @@ type RestoreResult struct {
 // Restore writes every record of records into the store in one
 // transaction: either all of them land (with one fsync) or, if the
 // sequence yields an error, a record is invalid or the write fails, none
-// does and the file is as it was. Each record replaces any record with the
-// same ID (of two with one ID in records, the later wins), so restoring the
-// same records twice gives the same file (idempotent). Records already past
+// does and the file is as it was. A record names its session by Handle
+// (as Iterate, Scan and the command-line tool's export give it), or by ID,
+// which Restore turns into its handle; with both, they must agree. Each
+// record replaces any record with the same handle (of two with one handle
+// in records, the later wins), so restoring the same records twice gives
+// the same file (idempotent). Records already past
 // their expiry on the store's clock are skipped and counted. Values must be
 // msgpack-encoded as Session.Set stores them; a zero Created means now.
 //
@@ -303,13 +316,14 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 	defer s.mu.RUnlock()
 
 	type entry struct {
+		key []byte
 		rec Record
 		raw []byte
 	}
 	var (
 		res     RestoreResult
 		entries []entry
-		index   = map[string]int{} // ID → position in entries
+		index   = map[string]int{} // key → position in entries
 		now     = s.now()
 	)
 	for rec, err := range records {
@@ -319,16 +333,18 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 		if err := ctx.Err(); err != nil {
 			return RestoreResult{}, fmt.Errorf("boltsession: restore: %w", err)
 		}
-		if err := checkKey("restore", rec.ID); err != nil {
+		key, err := restoreKey(rec)
+		if err != nil {
 			return RestoreResult{}, err
 		}
+		name := handleOf(key)
 		switch {
 		case len(rec.Owner) > maxOwnerLen:
-			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: owner longer than %d bytes", rec.ID, maxOwnerLen)
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %s: owner longer than %d bytes", name, maxOwnerLen)
 		case strings.IndexByte(rec.Owner, 0) >= 0:
-			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: owner holds a 0x00 byte", rec.ID)
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %s: owner holds a 0x00 byte", name)
 		case rec.Expires.IsZero():
-			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: no expiry", rec.ID)
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %s: no expiry", name)
 		}
 		if !now.Before(rec.Expires) {
 			res.Expired++
@@ -338,23 +354,23 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 		if r.Created.IsZero() {
 			r.Created = now
 		}
-		raw, err := encodeRecord(&r)
+		raw, err := s.encode(key, &r)
 		if err == nil {
 			err = s.checkSize(len(raw))
 		}
 		if err != nil {
-			return RestoreResult{}, fmt.Errorf("boltsession: restore %q: %w", rec.ID, err)
+			return RestoreResult{}, fmt.Errorf("boltsession: restore %s: %w", name, err)
 		}
 		r.Values = nil // encoded in raw; put needs only the index fields
-		e := entry{rec: r, raw: raw}
-		if i, ok := index[r.ID]; ok {
+		e := entry{key: key, rec: r, raw: raw}
+		if i, ok := index[string(key)]; ok {
 			entries[i] = e
 			continue
 		}
-		index[r.ID] = len(entries)
+		index[string(key)] = len(entries)
 		entries = append(entries, e)
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.rec.ID, b.rec.ID) })
+	slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
 
 	err := s.update("restore", func(tx *bbolt.Tx) error {
 		// Keys go in in order, so pages can be filled nearly full when they
@@ -362,20 +378,20 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketOwners} {
 			tx.Bucket(name).FillPercent = restoreFillPercent
 		}
-		r := recordsOf(tx)
+		r := s.recordsOf(tx)
 		r.batch = &indexBatch{}
 		for _, e := range entries {
-			old, err := r.load(e.rec.ID)
+			old, err := r.load(e.key, "")
 			if err != nil {
 				// Replaced anyway; its index entries cannot be found and
 				// are cleaned when met.
 				s.corrupt.Add(1)
 				old = nil
 			}
-			if err := r.put(old, &e.rec, e.raw); err != nil {
+			if err := r.put(e.key, old, &e.rec, e.raw); err != nil {
 				return err
 			}
-			if err := r.unmark(e.rec.ID); err != nil {
+			if err := r.unmark(e.key); err != nil {
 				return err
 			}
 		}
@@ -393,6 +409,27 @@ func (s *BoltStore) Restore(ctx context.Context, records iter.Seq2[*Record, erro
 		s.writes.Add(int64(len(entries)))
 	}
 	return res, nil
+}
+
+// restoreKey is the key Restore stores rec under: its Handle, or its ID's.
+func restoreKey(rec *Record) ([]byte, error) {
+	switch {
+	case rec.Handle != "":
+		key, err := parseHandle(rec.Handle)
+		if err != nil {
+			return nil, fmt.Errorf("boltsession: restore: %w", err)
+		}
+		if rec.ID != "" && Handle(rec.ID) != rec.Handle {
+			return nil, fmt.Errorf("boltsession: restore %s: the record's ID has another handle", rec.Handle)
+		}
+		return key, nil
+	case rec.ID != "":
+		if err := checkKey("restore", rec.ID); err != nil {
+			return nil, err
+		}
+		return keyOf(rec.ID), nil
+	}
+	return nil, errors.New("boltsession: restore: a record with neither a handle nor an ID")
 }
 
 // checkFormat checks, read-only, that tx is of a session file this release

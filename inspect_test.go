@@ -33,9 +33,22 @@ func inspectFixture(t *testing.T) (*boltsession.BoltStore, *boltsession.TestCloc
 	return s, clock, path
 }
 
+// fixtureID is the ID of the fixture's session with the given handle.
+func fixtureID(handle string) string {
+	for _, id := range []string{"a-1", "a-2", "c-3", "d-4"} {
+		if boltsession.Handle(id) == handle {
+			return id
+		}
+	}
+	return "unknown handle " + handle
+}
+
+// scanIDs returns the IDs of the fixture's sessions Scan visits, sorted
+// (Scan goes in handle order, and names sessions by handle).
 func scanIDs(t *testing.T, s *boltsession.BoltStore, opts boltsession.ScanOptions) []string {
 	t.Helper()
 	var ids []string
+	defer func() { slices.Sort(ids) }()
 	err := s.Scan(context.Background(), opts, func(in boltsession.SessionInfo) error {
 		if in.Size <= 0 {
 			t.Errorf("%s: size %d", in.ID, in.Size)
@@ -43,7 +56,10 @@ func scanIDs(t *testing.T, s *boltsession.BoltStore, opts boltsession.ScanOption
 		if (in.Values != nil) != opts.Values && in.Err == nil {
 			t.Errorf("%s: values %v with ScanOptions.Values %v", in.ID, in.Values, opts.Values)
 		}
-		ids = append(ids, in.ID)
+		if in.ID != "" {
+			t.Errorf("Scan returned the ID %q: the store keeps none", in.ID)
+		}
+		ids = append(ids, fixtureID(in.Handle))
 		return nil
 	})
 	if err != nil {
@@ -62,14 +78,20 @@ func TestScanSelectsByOwnerPrefixExpiryAndLimit(t *testing.T) {
 		{"live by default", boltsession.ScanOptions{}, []string{"a-1", "a-2", "c-3"}},
 		{"expired on request", boltsession.ScanOptions{Expired: true, Values: true}, []string{"a-1", "a-2", "c-3", "d-4"}},
 		{"owner", boltsession.ScanOptions{Owner: "u1"}, []string{"a-1", "a-2"}},
-		{"owner and prefix", boltsession.ScanOptions{Owner: "u1", IDPrefix: "a-2"}, []string{"a-2"}},
-		{"prefix", boltsession.ScanOptions{IDPrefix: "c"}, []string{"c-3"}},
-		{"limit", boltsession.ScanOptions{Limit: 2}, []string{"a-1", "a-2"}},
+		{"owner and prefix", boltsession.ScanOptions{Owner: "u1", HandlePrefix: boltsession.Handle("a-2")[:5]}, []string{"a-2"}},
+		{"prefix", boltsession.ScanOptions{HandlePrefix: boltsession.Handle("c-3")[:6]}, []string{"c-3"}},
+		{"whole handle", boltsession.ScanOptions{HandlePrefix: boltsession.Handle("a-1")}, []string{"a-1"}},
 		{"unknown owner", boltsession.ScanOptions{Owner: "nobody"}, nil},
 	} {
 		if got := scanIDs(t, s, c.opts); !slices.Equal(got, c.want) {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
+	}
+	if got := scanIDs(t, s, boltsession.ScanOptions{Limit: 2}); len(got) != 2 {
+		t.Errorf("limit 2: %q", got)
+	}
+	if err := s.Scan(context.Background(), boltsession.ScanOptions{HandlePrefix: "xyz"}, func(boltsession.SessionInfo) error { return nil }); err == nil {
+		t.Error("a prefix that is not hex was accepted")
 	}
 }
 
@@ -87,7 +109,7 @@ func TestInspectAndScanReportACorruptRecordWithoutFailing(t *testing.T) {
 	s, clock, path := inspectFixture(t)
 	s.Close()
 	rawUpdate(t, path, func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("sessions")).Put([]byte("a-2"), []byte{0x85, 0xff})
+		return tx.Bucket([]byte("sessions")).Put(boltsession.KeyOf("a-2"), []byte{0x85, 0xff})
 	})
 	s = openAt(t, path, &boltsession.BoltOptions{Now: clock.Now})
 
@@ -114,7 +136,7 @@ func TestInspectAndScanReportACorruptRecordWithoutFailing(t *testing.T) {
 			if !errors.Is(info.Err, boltsession.ErrCorrupt) {
 				t.Errorf("Err = %v, want ErrCorrupt", info.Err)
 			}
-			corrupt = append(corrupt, info.ID)
+			corrupt = append(corrupt, fixtureID(info.Handle))
 		}
 		return nil
 	})

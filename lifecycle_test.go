@@ -202,7 +202,7 @@ func TestWriteRacingRegenerateIsNeverAcknowledgedWithoutLanding(t *testing.T) {
 				if err != nil || len(owned) != 1 {
 					t.Fatalf("round %d: Owned = %v, %v; want the one session", round, owned, err)
 				}
-				rec := e.record(owned[0].ID)
+				rec := e.recordByHandle(owned[0].Handle)
 				switch {
 				case write.body == "new":
 					late++ // loaded after the regenerate: a new anonymous session took the write

@@ -819,7 +819,7 @@ func TestOwnerIndexListsAndDestroysAllSessionsOfOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(owned) != 2 || owned[0].ID != e.mustGet(laptop, "/id") {
+	if len(owned) != 2 || owned[0].Handle != Handle(e.mustGet(laptop, "/id")) {
 		t.Fatalf("Owned = %+v, want laptop then phone", owned)
 	}
 	n, err := e.m.DestroyOwner(ctx, "alice")

@@ -19,10 +19,11 @@ import (
 // older release never misreads a file a newer one wrote.
 //
 // Version 2 added the record checksum (recordTag) and the bucket of
-// replaced-session markers. Version 1 files are read as they are (their
-// records carry no checksum) and marked version 2 when opened for writing,
-// since their records gain a checksum on their next write.
-const formatVersion = 2
+// replaced-session markers; version 3 keys sessions by handle, not ID, and
+// may seal records (seal.go). Older files are converted at Open
+// (upgrade.go); their records move as they are, without a checksum until
+// their next write.
+const formatVersion = 3
 
 // recordTag starts a checksummed record: the tag, the CRC-32C (Castagnoli)
 // of the msgpack body in 4 bytes big-endian, then the body. 0xc1 is the one

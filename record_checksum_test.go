@@ -67,8 +67,8 @@ func TestVersion1FileOpensAndItsRecordsGainAChecksum(t *testing.T) {
 		return errors.Join(
 			tx.Bucket(bucketMeta).Put(keyVersion, binary.BigEndian.AppendUint64(nil, 1)),
 			tx.Bucket(bucketSessions).Put([]byte("old"), withSum[recordHeader:]), // a bare msgpack map
-			tx.Bucket(bucketExpiry).Put(expiryKey(rec.Expires, "old"), nil),
-			tx.Bucket(bucketOwners).Put(ownerKey("alice", "old"), nil),
+			tx.Bucket(bucketExpiry).Put(expiryKey(rec.Expires, []byte("old")), nil),
+			tx.Bucket(bucketOwners).Put(ownerKey("alice", []byte("old")), nil),
 		)
 	})
 	db.Close()
@@ -95,7 +95,7 @@ func TestVersion1FileOpensAndItsRecordsGainAChecksum(t *testing.T) {
 	}
 	var first byte
 	_ = s.db.View(func(tx *bbolt.Tx) error {
-		first = tx.Bucket(bucketSessions).Get([]byte("old"))[0]
+		first = tx.Bucket(bucketSessions).Get(keyOf("old"))[0]
 		return nil
 	})
 	if first != recordTag {

@@ -24,7 +24,7 @@ func TestSavesThatKeepOwnerAndExpiryKeepTheirIndexEntries(t *testing.T) {
 		Set: map[string][]byte{"k": {1}}})
 	mustSave(t, s, boltsession.Update{ID: "a", Set: map[string][]byte{"k": {2}}})                                                 // owner, expiry untouched
 	mustSave(t, s, boltsession.Update{ID: "a", Set: map[string][]byte{"k": {3}}, Owner: ptr("u"), Expires: start.Add(time.Hour)}) // both restated
-	if got, err := s.Owned(ctx, "u"); err != nil || len(got) != 1 || got[0].ID != "a" {
+	if got, err := s.Owned(ctx, "u"); err != nil || len(got) != 1 || got[0].Handle != boltsession.Handle("a") {
 		t.Fatalf("Owned(u) after updates = %v, %v; want [a]", got, err)
 	}
 	mustSave(t, s, boltsession.Update{ID: "a", Set: map[string][]byte{"k": {4}}, Expires: start.Add(2 * time.Hour)})

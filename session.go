@@ -130,6 +130,16 @@ func (s *Session) ID() string {
 	return s.id
 }
 
+// Handle returns the session's handle (see the Handle function): how the
+// store, Manager.Owned and operators name it. A fresh session gets its ID
+// first, as with ID.
+func (s *Session) Handle() string {
+	s.lock("Handle")
+	defer s.mu.Unlock()
+	s.ensureID()
+	return Handle(s.id)
+}
+
 // ensureID draws the ID of a fresh session; s.mu is held.
 func (s *Session) ensureID() {
 	if s.id == "" {

@@ -103,8 +103,15 @@ const ReplacedGrace = time.Hour
 // A Record returned by a Store is the caller's to keep: it shares no memory
 // with the store (BoltStore copies every byte out of its transaction).
 type Record struct {
-	// ID is the session ID: the value the signed cookie carries.
+	// ID is the session ID: the value the signed cookie carries. Stores
+	// keep handles, not IDs (see Handle), so the records that Owned,
+	// Iterate and BoltStore.Scan list have an empty ID and name the
+	// session by Handle.
 	ID string
+
+	// Handle is the session's handle, Handle(ID): what the store keys it
+	// by, and what operators see.
+	Handle string
 
 	// Created is when the session was first saved. AbsoluteMaxAge counts
 	// from here; Regenerate keeps it, so renewing the ID cannot extend the

@@ -127,7 +127,7 @@ func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
 // the transaction commits, which bbolt does unless it returns an error; on
 // error the caller discards res anyway.
 func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (bool, error) {
-	r := recordsOf(tx)
+	r := s.recordsOf(tx)
 	limit := expiryLimit(now)
 
 	// Collect first: deleting under a bbolt cursor can make it skip keys.
@@ -159,20 +159,20 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			stale++
 			continue
 		}
-		id := k[8:]
-		raw := r.sessions.Get(id)
+		key := k[8:]
+		raw := r.sessions.Get(key)
 		if raw == nil {
 			stale++
 			continue
 		}
-		rec, err := decodeIndexFields(string(id), raw)
+		rec, err := s.decodeIndexFields(key, raw)
 		if err != nil {
 			// Undecodable and past its indexed expiry: nothing can be
 			// saved from it.
 			s.corrupt.Add(1)
 			corrupt++
 			swept++
-			if err := r.remove(id, nil); err != nil {
+			if err := r.remove(key, nil); err != nil {
 				return false, err
 			}
 			continue
@@ -181,7 +181,7 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			stale++ // the record moved on; its own entry is elsewhere
 			continue
 		}
-		if err := r.remove(id, rec); err != nil {
+		if err := r.remove(key, rec); err != nil {
 			return false, err
 		}
 		swept++
@@ -195,7 +195,7 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 		}
 		// The marker itself goes with its time entry, unless it holds
 		// another time (then this entry was stale).
-		ik := markerIDKey(string(k[9:]))
+		ik := markerIDKey(k[9:])
 		if v := r.replaced.Get(ik); len(v) >= 8 && bytes.Equal(v[:8], k[1:9]) {
 			if err := r.replaced.Delete(ik); err != nil {
 				return false, err

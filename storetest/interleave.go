@@ -79,6 +79,9 @@ func testInterleavings(t *testing.T, s boltsession.Store) {
 				errs := make([][2]error, sessions)
 				for n := range sessions {
 					id := fmt.Sprintf("%s-%d-%d", pair, round, n)
+					for g := range 2 {
+						remember(replacement(id, g))
+					}
 					save(t, s, boltsession.Update{ID: id, Create: true, Created: time.Now(),
 						Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"base": []byte("1")},
 						Owner: ptr(ownerOf(id))})

@@ -14,6 +14,7 @@ import (
 func replace(t *testing.T, s boltsession.Store, from, to string, u boltsession.Update) {
 	t.Helper()
 	u.ID, u.Create, u.Replaces = to, true, from
+	remember(to)
 	if err := s.Save(context.Background(), u); err != nil {
 		t.Fatalf("replace %q by %q: %v", from, to, err)
 	}

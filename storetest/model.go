@@ -52,6 +52,9 @@ func testModel(t *testing.T, s boltsession.Store) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
 	ids := []string{"m1", "m2", "m3"}
+	for _, id := range ids {
+		remember(id)
+	}
 	owners := []string{"", "u", "u2"}
 	keys := []string{"a", "b", "c"}
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
@@ -263,7 +266,7 @@ func checkModel(t *testing.T, s boltsession.Store, ids, owners []string,
 			}
 			var got, want []string
 			for _, r := range recs {
-				got = append(got, r.ID)
+				got = append(got, idOf(t, &r))
 			}
 			for _, id := range ids {
 				if r := live(id); r != nil && r.owner == owner {

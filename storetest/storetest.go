@@ -110,8 +110,35 @@ func newRecord(t *testing.T, s boltsession.Store, id string, values map[string]s
 	save(t, s, u)
 }
 
+// knownIDs maps the handle of every ID the suite saved back to the ID:
+// stores key sessions by handle and list them by handle only (see
+// boltsession.Handle), and the checks speak of IDs.
+var knownIDs sync.Map
+
+// idOf returns the ID of a record a store listed (Owned, Iterate), which
+// names its session by Handle (and by ID, for a store that keeps IDs).
+func idOf(t *testing.T, r *boltsession.Record) string {
+	t.Helper()
+	if r.Handle == "" {
+		t.Errorf("record %q has no Handle", r.ID)
+	}
+	if r.ID != "" {
+		if r.Handle != boltsession.Handle(r.ID) {
+			t.Errorf("record %q has Handle %q, not its ID's", r.ID, r.Handle)
+		}
+		return r.ID
+	}
+	if id, ok := knownIDs.Load(r.Handle); ok {
+		return id.(string)
+	}
+	return "handle:" + r.Handle
+}
+
+func remember(id string) { knownIDs.Store(boltsession.Handle(id), id) }
+
 func save(t *testing.T, s boltsession.Store, u boltsession.Update) {
 	t.Helper()
+	remember(u.ID)
 	if err := s.Save(context.Background(), u); err != nil {
 		t.Fatalf("Save(%q, create=%v): %v", u.ID, u.Create, err)
 	}
@@ -125,6 +152,9 @@ func load(t *testing.T, s boltsession.Store, id string) *boltsession.Record {
 	}
 	if rec.ID != id {
 		t.Fatalf("Load(%q) returned ID %q", id, rec.ID)
+	}
+	if rec.Handle != boltsession.Handle(id) {
+		t.Fatalf("Load(%q) returned Handle %q, want boltsession.Handle of the ID", id, rec.Handle)
 	}
 	return rec
 }
@@ -511,12 +541,12 @@ func ownedIDs(t *testing.T, idx boltsession.OwnerIndex, owner string) []string {
 	ids := make([]string, 0, len(recs))
 	for _, r := range recs {
 		if r.Owner != owner {
-			t.Errorf("Owned(%q) returned %q owned by %q", owner, r.ID, r.Owner)
+			t.Errorf("Owned(%q) returned %q owned by %q", owner, idOf(t, &r), r.Owner)
 		}
 		if r.Values != nil {
-			t.Errorf("Owned(%q) returned %q with values", owner, r.ID)
+			t.Errorf("Owned(%q) returned %q with values", owner, idOf(t, &r))
 		}
-		ids = append(ids, r.ID)
+		ids = append(ids, idOf(t, &r))
 	}
 	return ids
 }
@@ -663,10 +693,11 @@ func testIterate(t *testing.T, s boltsession.Store) {
 		Expires: time.Now().Add(-time.Hour)})
 	got := map[string]string{}
 	err := it.Iterate(context.Background(), func(r *boltsession.Record) error {
-		if _, dup := got[r.ID]; dup {
-			t.Errorf("Iterate visited %q twice", r.ID)
+		id := idOf(t, r)
+		if _, dup := got[id]; dup {
+			t.Errorf("Iterate visited %q twice", id)
 		}
-		got[r.ID] = string(r.Values["i"])
+		got[id] = string(r.Values["i"])
 		return nil
 	})
 	if err != nil {
