@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/boltsession/boltsession"
@@ -21,10 +22,12 @@ import (
 // cannot open while the app holds it.
 //
 // SECURITY: NEVER EXPOSE THIS HANDLER WITHOUT AUTHENTICATION. It lists
-// session IDs, which are bearer credentials: anyone who can read them can
-// act as any signed-in user. It also deletes sessions and serves a copy of
-// the whole file. Mount it only behind the app's own admin authentication
-// and authorization (and TLS), for example:
+// every session with its owner, deletes sessions and serves a copy of the
+// whole file, values included (sealed when the store has ValueKeys). It
+// never shows a session ID: sessions are named by their handles (see
+// boltsession.Handle), which cannot sign anyone in. Mount it only behind
+// the app's own admin authentication and authorization (and TLS), for
+// example:
 //
 //	admin := http.StripPrefix("/admin/sessions", admin.Handler(store))
 //	mux.Handle("/admin/sessions/", requireAdmin(admin))
@@ -33,11 +36,12 @@ import (
 // errors are {"error": "..."} with a 4xx or 5xx status):
 //
 //	GET    /stats                  boltsession.Inspection and Stats in one object
-//	GET    /sessions               live sessions in ID order; query parameters
-//	                               owner=U, expired=true (include expired ones),
-//	                               prefix=P (IDs starting with P), limit=N
-//	                               (default 100, at most 10000)
-//	DELETE /sessions/{id}          delete one session: {"deleted": 1};
+//	GET    /sessions               live sessions in handle order, each with its
+//	                               "handle"; query parameters owner=U,
+//	                               expired=true (include expired ones),
+//	                               prefix=P (handles starting with P, hex),
+//	                               limit=N (default 100, at most 10000)
+//	DELETE /sessions/{handle}      delete one session: {"deleted": 1};
 //	                               404 if there is no such record
 //	DELETE /sessions?owner=U       delete every session of U: {"deleted": n},
 //	                               n counting the live ones ended
@@ -60,7 +64,7 @@ func Handler(s *boltsession.BoltStore) http.Handler {
 	mux.HandleFunc("GET /stats", a.stats)
 	mux.HandleFunc("GET /sessions", a.list)
 	mux.HandleFunc("DELETE /sessions", a.deleteOwner)
-	mux.HandleFunc("DELETE /sessions/{id}", a.deleteID)
+	mux.HandleFunc("DELETE /sessions/{handle}", a.deleteHandle)
 	mux.HandleFunc("GET /backup", a.backup)
 	return adminRoutes{mux}
 }
@@ -144,7 +148,7 @@ type adminStats struct {
 
 // adminSession is one entry of GET /sessions.
 type adminSession struct {
-	ID      string    `json:"id"`
+	Handle  string    `json:"handle"`
 	Owner   string    `json:"owner,omitempty"`
 	Created time.Time `json:"created,omitzero"`
 	Expires time.Time `json:"expires,omitzero"`
@@ -180,7 +184,7 @@ func (a *admin) stats(w http.ResponseWriter, r *http.Request) {
 
 func (a *admin) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := boltsession.ScanOptions{Owner: q.Get("owner"), IDPrefix: q.Get("prefix"), Limit: adminDefaultLimit}
+	opts := boltsession.ScanOptions{Owner: q.Get("owner"), HandlePrefix: q.Get("prefix"), Limit: adminDefaultLimit}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > adminMaxLimit {
@@ -199,7 +203,7 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request) {
 	}
 	list := []adminSession{}
 	err := a.store.Scan(r.Context(), opts, func(in boltsession.SessionInfo) error {
-		e := adminSession{ID: in.ID, Owner: in.Owner, Created: in.Created.UTC(), Expires: in.Expires.UTC(), Size: in.Size, Expired: in.Expired}
+		e := adminSession{Handle: in.Handle, Owner: in.Owner, Created: in.Created.UTC(), Expires: in.Expires.UTC(), Size: in.Size, Expired: in.Expired}
 		if in.MaxAge != 0 {
 			e.MaxAge = in.MaxAge.String()
 		}
@@ -210,17 +214,25 @@ func (a *admin) list(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		adminError(w, http.StatusInternalServerError, err)
+		status := http.StatusInternalServerError
+		if opts.HandlePrefix != "" && !isHex(opts.HandlePrefix) {
+			status = http.StatusBadRequest
+		}
+		adminError(w, status, err)
 		return
 	}
 	adminJSON(w, http.StatusOK, map[string]any{"sessions": list})
 }
 
-func (a *admin) deleteID(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+func (a *admin) deleteHandle(w http.ResponseWriter, r *http.Request) {
+	handle := r.PathValue("handle")
+	if len(handle) != 64 || !isHex(handle) {
+		adminError(w, http.StatusBadRequest, fmt.Errorf("%q is not a session handle (64 hex characters)", handle))
+		return
+	}
 	found := false
-	err := a.store.Scan(r.Context(), boltsession.ScanOptions{IDPrefix: id, Expired: true, Limit: 1}, func(in boltsession.SessionInfo) error {
-		found = in.ID == id
+	err := a.store.Scan(r.Context(), boltsession.ScanOptions{HandlePrefix: handle, Expired: true, Limit: 1}, func(in boltsession.SessionInfo) error {
+		found = in.Handle == handle
 		return nil
 	})
 	if err == nil && !found {
@@ -228,7 +240,7 @@ func (a *admin) deleteID(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		err = a.store.Delete(r.Context(), id)
+		err = a.store.DeleteHandle(r.Context(), handle)
 	}
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
@@ -240,7 +252,7 @@ func (a *admin) deleteID(w http.ResponseWriter, r *http.Request) {
 func (a *admin) deleteOwner(w http.ResponseWriter, r *http.Request) {
 	owner := r.URL.Query().Get("owner")
 	if owner == "" {
-		adminError(w, http.StatusBadRequest, errors.New("DELETE /sessions needs ?owner=U (or DELETE /sessions/{id})"))
+		adminError(w, http.StatusBadRequest, errors.New("DELETE /sessions needs ?owner=U (or DELETE /sessions/{handle})"))
 		return
 	}
 	n, err := a.store.DestroyOwner(r.Context(), owner)
@@ -300,4 +312,14 @@ func adminJSON(w http.ResponseWriter, status int, v any) {
 
 func adminError(w http.ResponseWriter, status int, err error) {
 	adminJSON(w, status, map[string]string{"error": err.Error()})
+}
+
+// isHex reports whether s is made of hex digits only.
+func isHex(s string) bool {
+	for i := range len(s) {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", rune(s[i])) {
+			return false
+		}
+	}
+	return true
 }

@@ -53,19 +53,32 @@ func adminDo(t *testing.T, method, url string, into any) (int, http.Header) {
 
 type adminList struct {
 	Sessions []struct {
-		ID      string `json:"id"`
+		Handle  string `json:"handle"`
 		Owner   string `json:"owner"`
 		Size    int    `json:"size"`
 		Expired bool   `json:"expired"`
 	} `json:"sessions"`
 }
 
+// ids are the fixture IDs of the listed handles, sorted (the list goes in
+// handle order and never shows an ID).
 func (l adminList) ids() []string {
 	var ids []string
 	for _, s := range l.Sessions {
-		ids = append(ids, s.ID)
+		ids = append(ids, fixtureID(s.Handle))
 	}
+	slices.Sort(ids)
 	return ids
+}
+
+// fixtureID is the ID of the fixture's session with the given handle.
+func fixtureID(handle string) string {
+	for _, id := range []string{"a-1", "a-2", "c-3", "d-4"} {
+		if boltsession.Handle(id) == handle {
+			return id
+		}
+	}
+	return "unknown handle " + handle
 }
 
 func TestHandlerServesStatsAndTheList(t *testing.T) {
@@ -86,8 +99,7 @@ func TestHandlerServesStatsAndTheList(t *testing.T) {
 	for query, want := range map[string][]string{
 		"":                  {"a-1", "a-2", "c-3"},
 		"?expired=true":     {"a-1", "a-2", "c-3", "d-4"},
-		"?owner=u1&limit=1": {"a-1"},
-		"?prefix=c":         {"c-3"},
+		"?prefix=" + boltsession.Handle("c-3")[:7]: {"c-3"},
 		"?owner=nobody":     nil,
 	} {
 		var l adminList
@@ -95,7 +107,11 @@ func TestHandlerServesStatsAndTheList(t *testing.T) {
 			t.Errorf("GET /sessions%s: %d %q, want %q", query, code, l.ids(), want)
 		}
 	}
-	for _, query := range []string{"?limit=0", "?limit=x", "?limit=100000", "?expired=maybe"} {
+	var l adminList
+	if code, _ := adminDo(t, "GET", srv.URL+"/admin/sessions?owner=u1&limit=1", &l); code != 200 || len(l.Sessions) != 1 {
+		t.Errorf("GET /sessions?owner=u1&limit=1: %d %q, want one", code, l.ids())
+	}
+	for _, query := range []string{"?limit=0", "?limit=x", "?limit=100000", "?expired=maybe", "?prefix=zz"} {
 		var e map[string]string
 		if code, _ := adminDo(t, "GET", srv.URL+"/admin/sessions"+query, &e); code != 400 || e["error"] == "" {
 			t.Errorf("GET /sessions%s: %d %v, want 400 with an error", query, code, e)
@@ -117,10 +133,10 @@ func TestHandlerAnswersUnknownRoutesAndMethodsAsJSONErrors(t *testing.T) {
 	}{
 		{"GET", "/nope", http.StatusNotFound, "", "no admin route /nope"},
 		{"GET", "/", http.StatusNotFound, "", "no admin route /"},
-		{"GET", "/sessions/c-3/values", http.StatusNotFound, "", "no admin route"},
+		{"GET", "/sessions/" + boltsession.Handle("c-3") + "/values", http.StatusNotFound, "", "no admin route"},
 		{"POST", "/stats", http.StatusMethodNotAllowed, "GET, HEAD", "method POST not allowed on /stats"},
 		{"PUT", "/sessions", http.StatusMethodNotAllowed, "DELETE, GET, HEAD", "allowed: DELETE, GET, HEAD"},
-		{"GET", "/sessions/c-3", http.StatusMethodNotAllowed, "DELETE", "method GET not allowed"},
+		{"GET", "/sessions/" + boltsession.Handle("c-3"), http.StatusMethodNotAllowed, "DELETE", "method GET not allowed"},
 		{"DELETE", "/backup", http.StatusMethodNotAllowed, "GET, HEAD", "not allowed"},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
@@ -139,16 +155,20 @@ func TestHandlerAnswersUnknownRoutesAndMethodsAsJSONErrors(t *testing.T) {
 	}
 }
 
-func TestHandlerDeletesByIDAndByOwner(t *testing.T) {
+func TestHandlerDeletesByHandleAndByOwner(t *testing.T) {
 	s, _, _ := inspectFixture(t)
 	srv := adminServer(t, s)
 
 	var out map[string]any
-	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions/c-3", &out); code != 200 || out["deleted"] != 1.0 {
-		t.Fatalf("DELETE /sessions/c-3: %d %v", code, out)
+	c3 := boltsession.Handle("c-3")
+	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions/c-3", &out); code != 400 {
+		t.Fatalf("DELETE /sessions/c-3 (an ID, not a handle): %d %v, want 400", code, out)
 	}
-	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions/c-3", &out); code != 404 {
-		t.Fatalf("second DELETE /sessions/c-3: %d %v, want 404", code, out)
+	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions/"+c3, &out); code != 200 || out["deleted"] != 1.0 {
+		t.Fatalf("DELETE /sessions/{c-3's handle}: %d %v", code, out)
+	}
+	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions/"+c3, &out); code != 404 {
+		t.Fatalf("second DELETE: %d %v, want 404", code, out)
 	}
 	if code, _ := adminDo(t, "DELETE", srv.URL+"/admin/sessions?owner=u1", &out); code != 200 || out["deleted"] != 2.0 {
 		t.Fatalf("DELETE /sessions?owner=u1: %d %v", code, out)
@@ -243,10 +263,11 @@ func scanIDs(t *testing.T, s *boltsession.BoltStore, opts boltsession.ScanOption
 	t.Helper()
 	var ids []string
 	if err := s.Scan(context.Background(), opts, func(in boltsession.SessionInfo) error {
-		ids = append(ids, in.ID)
+		ids = append(ids, fixtureID(in.Handle))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(ids)
 	return ids
 }
