@@ -124,8 +124,8 @@ type BoltStore struct {
 	chunk int
 	max   int
 
-	pageSize  int // bbolt's page size, read once at Open (reading it later races a remap)
-	maxRecord int // BoltOptions.MaxRecordSize; 0: no limit
+	pageSize  int     // bbolt's page size, read once at Open (reading it later races a remap)
+	maxRecord int     // BoltOptions.MaxRecordSize; 0: no limit
 	sealer    *sealer // BoltOptions.ValueKeys; nil: values in clear
 
 	// mu is held for reading by every operation and for writing by Close,

@@ -97,10 +97,10 @@ func TestHandlerServesStatsAndTheList(t *testing.T) {
 	}
 
 	for query, want := range map[string][]string{
-		"":                  {"a-1", "a-2", "c-3"},
-		"?expired=true":     {"a-1", "a-2", "c-3", "d-4"},
+		"":              {"a-1", "a-2", "c-3"},
+		"?expired=true": {"a-1", "a-2", "c-3", "d-4"},
 		"?prefix=" + boltsession.Handle("c-3")[:7]: {"c-3"},
-		"?owner=nobody":     nil,
+		"?owner=nobody": nil,
 	} {
 		var l adminList
 		if code, _ := adminDo(t, "GET", srv.URL+"/admin/sessions"+query, &l); code != 200 || !slices.Equal(l.ids(), want) {
