@@ -82,10 +82,16 @@ type CookieOptions struct {
 	Partitioned bool
 
 	// Persist gives the cookie a Max-Age and Expires that follow the
-	// session's expiry; default On. Off sends a browser-session cookie
-	// (no Max-Age), which the browser drops when it closes; the server
-	// record still expires after MaxAge of inactivity. A session given its
-	// own lifetime with Session.SetMaxAge ("remember me") gets a persistent
+	// session's expiry; default On. (express-session sends Expires only;
+	// browsers give Max-Age precedence, and it does not depend on the
+	// client's clock.) Off sends a browser-session cookie (no Max-Age, no
+	// Expires), as express-session does without cookie.maxAge, which the
+	// browser drops when it closes; the server record still expires after
+	// MaxAge of inactivity (express-session's MemoryStore keeps such a
+	// session as long as the process runs; session-file-store and
+	// connect-redis end it after their ttl of inactivity, so an app coming
+	// from them sets MaxAge to that ttl). A session given its own
+	// lifetime with Session.SetMaxAge ("remember me") gets a persistent
 	// cookie even with Off, as express-session's cookie.maxAge does.
 	Persist Toggle
 }
@@ -126,32 +132,45 @@ type Options struct {
 
 	// TouchAfter is the lazy-touch threshold: a request that changes
 	// nothing extends the stored expiry only when that would move it by
-	// more than TouchAfter, so read-mostly traffic writes almost nothing.
+	// more than TouchAfter, so read-mostly traffic writes almost nothing;
+	// an idle session then ends up to TouchAfter earlier than on
+	// express-session, whose stores slide the expiry on every request.
 	// Zero means a tenth of the session's idle lifetime: MaxAge/10, or a
 	// tenth of what Session.SetMaxAge gave it. A value not shorter than a
 	// session's idle lifetime could never slide it (the session would
 	// expire however active), so for that session it is lowered to a tenth
-	// of the lifetime too. A negative value touches on every request.
+	// of the lifetime too. A negative value touches on every request, as
+	// express-session does.
 	TouchAfter time.Duration
 
 	// Rolling sends the cookie on every response to a request that carried
 	// a stored session (express-session's rolling). Default false: the
 	// cookie goes out when the session is created or regenerated, or when
-	// its expiry moved and the cookie persists. The cookie always carries
+	// its expiry moved and the cookie persists (express-session without
+	// rolling sends it only when the values changed, so its cookie can
+	// expire while the stored session lives on). The cookie always carries
 	// the expiry the store holds, which lazy touching moves only every
-	// TouchAfter; a negative TouchAfter slides it on every request.
+	// TouchAfter, so a session can end up to TouchAfter earlier than with
+	// express-session's rolling, whose cookie carries now + maxAge; a
+	// negative TouchAfter slides it on every request, as express does.
 	Rolling bool
 
 	// Resave writes every value of an existing session back on every
-	// request even when nothing changed (express-session's resave).
+	// request even when nothing changed, as express-session's resave does
+	// to its store. Unlike express-session's resave, which never sends a
+	// cookie, each such write moves the session's expiry, so a persistent
+	// cookie (Cookie.Persist, the default) goes out on every response too.
 	// Default false, which writes only the keys that changed and otherwise
 	// touches lazily. Resave undoes concurrent deletions of other keys by
-	// design; leave it off unless a store needs it.
+	// design; leave it off. (express-session 1.x defaults resave to true,
+	// which its README says only a store without touch needs; every
+	// boltsession Store touches.)
 	Resave bool
 
 	// SaveUninitialized saves a new session that the handler did not
 	// modify, and sends its cookie (express-session's saveUninitialized).
-	// Default false, so cookieless visitors and bots create no records.
+	// Default false, so cookieless visitors and bots create no records;
+	// express-session 1.x defaults it to true.
 	SaveUninitialized bool
 
 	// Cookie holds the cookie's attributes.

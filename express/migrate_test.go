@@ -166,10 +166,20 @@ func cookieRequest(t *testing.T, u, cookie string) *http.Request {
 // It is stopped (SIGTERM) when the test ends, or earlier by calling stop.
 func startNodeApp(t *testing.T, nodeDir string, env ...string) (base string, stop func()) {
 	t.Helper()
-	cmd := exec.Command("node", "app.js")
+	bases, stop := startNode(t, nodeDir, os.Stderr, "app.js", 1, env...)
+	return bases[0], stop
+}
+
+// startNode runs `node script` in nodeDir with env, its standard error
+// going to stderr, and returns the base URLs of the servers it reports, in
+// order, as lines "listening on <port>"; it waits for n of them. It is
+// stopped (SIGTERM) when the test ends, or earlier by calling stop.
+func startNode(t *testing.T, nodeDir string, stderr io.Writer, script string, n int, env ...string) (bases []string, stop func()) {
+	t.Helper()
+	cmd := exec.Command("node", script)
 	cmd.Dir = nodeDir
 	cmd.Env = append(os.Environ(), append([]string{"PORT=0"}, env...)...)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +203,7 @@ func startNodeApp(t *testing.T, nodeDir string, env ...string) (base string, sto
 		}
 	}
 	t.Cleanup(stop)
-	port := make(chan string, 1)
+	port := make(chan string, n)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -205,15 +215,18 @@ func startNodeApp(t *testing.T, nodeDir string, env ...string) (base string, sto
 		cmd.Wait()
 		close(done)
 	}()
-	select {
-	case p := <-port:
-		return "http://127.0.0.1:" + p, stop
-	case <-done:
-		t.Fatal("node app exited before listening")
-	case <-time.After(30 * time.Second):
-		t.Fatal("node app did not start listening within 30s")
+	timeout := time.After(30 * time.Second)
+	for len(bases) < n {
+		select {
+		case p := <-port:
+			bases = append(bases, "http://127.0.0.1:"+p)
+		case <-done:
+			t.Fatalf("node %s exited before listening", script)
+		case <-timeout:
+			t.Fatalf("node %s did not start listening within 30s", script)
+		}
 	}
-	return "", nil
+	return bases, stop
 }
 
 // TestMigrationFromExpressSessionFileStore is the whole migration, with
