@@ -130,7 +130,7 @@ func TestImportFilesystemStoreIsIdempotentAndHasADryRun(t *testing.T) {
 		summaries[i] = sum.String()
 		snapshots[i] = map[string]boltsession.Record{}
 		bs.Iterate(context.Background(), func(r *boltsession.Record) error {
-			snapshots[i][r.ID] = *r
+			snapshots[i][r.Handle] = *r
 			return nil
 		})
 	}

@@ -498,3 +498,40 @@ func TestNewRefusesToStartWithoutAHashKey(t *testing.T) {
 		t.Fatalf("a refused New created %s", path)
 	}
 }
+
+// TestStoreWithABlockKeyEncryptsValuesAtRest: FilesystemStore encrypts the
+// files it writes when it is given a block key; the drop-in must not keep
+// the same values in clear in sessions.db.
+func TestStoreWithABlockKeyEncryptsValuesAtRest(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(dir, hashKey, blockKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, appHandler(s))
+	c.do("/set") // stores "alice" and a profile
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, DefaultFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, clear := range []string{"alice", "Alice", "admin"} {
+		if strings.Contains(string(raw), clear) {
+			t.Errorf("the database holds %q in clear", clear)
+		}
+	}
+	if _, err := New(dir, hashKey); !errors.Is(err, boltsession.ErrKey) {
+		t.Fatalf("New without the block key: %v, want ErrKey", err)
+	}
+	s, err = New(dir, hashKey, blockKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c.srv.Config.Handler = appHandler(s) // the same browser, the reopened store
+	if obs := c.do("/read"); obs.IsNew || !strings.Contains(strings.Join(obs.Values, " "), "alice") {
+		t.Fatalf("after reopening with the block key the session reads %+v", obs)
+	}
+}
