@@ -51,6 +51,8 @@ package gorillastore
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -124,6 +126,14 @@ type Store struct {
 //
 // A refused path gives an error wrapping fs.ErrNotExist and creates
 // nothing. The Store owns the BoltStore: call Close when done.
+//
+// With block keys, the session values are encrypted at rest, as
+// FilesystemStore encrypts the files it writes: each block key gives a
+// value key (HKDF-SHA-256 of the block key), the first seals and every one
+// opens (boltsession.BoltOptions.ValueKeys), so the database file and its
+// backups hold no value in clear, and key rotation works as for the
+// cookies. Sessions never stored their IDs (see boltsession.Handle). A
+// database written with block keys then refuses to open without them.
 func New(path string, keyPairs ...[]byte) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("gorillastore: New needs a database path")
@@ -135,13 +145,37 @@ func New(path string, keyPairs ...[]byte) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	bs, err := boltsession.Open(path, nil)
+	valueKeys, err := valueKeysOf(keyPairs)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := boltsession.Open(path, &boltsession.BoltOptions{ValueKeys: valueKeys})
 	if err != nil {
 		return nil, err
 	}
 	s := NewStore(bs, keyPairs...)
 	s.bolt = bs
 	return s, nil
+}
+
+// valueKeyInfo binds the value keys derived from block keys to this use.
+const valueKeyInfo = "gorillastore session values at rest"
+
+// valueKeysOf derives the value keys of the block keys among keyPairs (hash
+// key, block key, ...), in order; none without block keys.
+func valueKeysOf(keyPairs [][]byte) ([][]byte, error) {
+	var keys [][]byte
+	for i := 1; i < len(keyPairs); i += 2 {
+		if len(keyPairs[i]) == 0 {
+			continue
+		}
+		k, err := hkdf.Key(sha256.New, keyPairs[i], nil, valueKeyInfo, 32)
+		if err != nil {
+			return nil, fmt.Errorf("gorillastore: derive a value key: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // databasePath returns the database file New opens for path (see New), or
