@@ -275,7 +275,7 @@ func (s *server) list(r *http.Request, sess *boltsession.Session, name string) (
 		infos = append(infos, sessionInfo{
 			Created: rec.Created.UTC(),
 			Expires: rec.Expires.UTC(),
-			Current: rec.ID == sess.ID(),
+			Current: rec.Handle == sess.Handle(),
 		})
 	}
 	return infos, nil
