@@ -216,3 +216,16 @@ func TestCheckUsesTheOlderMetaWhenTheNewerIsDamagedAsBboltDoes(t *testing.T) {
 		t.Fatalf("bbolt on the older meta: opened %v, %v", opened, err)
 	}
 }
+
+func TestANegativeSizeIsAnErrorNotAPanic(t *testing.T) {
+	r := bytes.NewReader(nil)
+	if _, err := Check(r, -1); err == nil {
+		t.Error("Check accepted size -1")
+	}
+	if _, err := Salvage(r, -1, bucketSessions, func(k, v []byte) error { return nil }); err == nil {
+		t.Error("Salvage accepted size -1")
+	}
+	if _, err := Scan(r, -1, func(Record) error { return nil }); err == nil {
+		t.Error("Scan accepted size -1")
+	}
+}
