@@ -63,7 +63,10 @@ type Summary struct {
 // keys and values within their page, keys non-empty and strictly ascending
 // within and across pages, every branch key equal to the first key below it,
 // no page reached twice, depth bounded). A file Check accepts does not make
-// bbolt panic, fault or hang.
+// bbolt panic, fault or hang. That holds for the file as Check read it: a
+// change made afterwards (by another process, a failing disk, a truncation
+// under an open database) is not covered; OpenFile closes the window
+// between the check and bbolt.Open.
 //
 // Check reads the file through r, never mapping it, and reads each page at
 // most once, breadth first and in file order so that neighbouring pages cost

@@ -211,3 +211,40 @@ func TestCheckRefusesFilesTooShortOrEmpty(t *testing.T) {
 		})
 	}
 }
+
+// Files bbolt writes by other routes than transactions: a copy made with
+// Tx.WriteTo (both meta pages describe one tree) and a file rewritten by
+// bbolt.Compact (full pages, as boltsession's Compact writes them).
+func TestCheckAcceptsCopiesAndCompactedFiles(t *testing.T) {
+	dir := t.TempDir()
+	src := buildFile(t, dir, fileSpec{name: "source", sessions: 1500, deleteEvery: 3, bigValues: true, extras: true, seed: 12})
+	db, err := bbolt.Open(src, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	copyPath := filepath.Join(dir, "copy.db")
+	if err := db.View(func(tx *bbolt.Tx) error { return tx.CopyFile(copyPath, 0o600) }); err != nil {
+		t.Fatal(err)
+	}
+	compactPath := filepath.Join(dir, "compact.db")
+	dst, err := bbolt.Open(compactPath, 0o600, &bbolt.Options{Timeout: time.Second, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bbolt.Compact(dst, db, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{copyPath, compactPath} {
+		sum, err := checkPath(t, path)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(path), err)
+		}
+		if buckets, keys := boltCounts(t, path); sum.Buckets != buckets || sum.Keys != keys {
+			t.Errorf("%s: Check counted %d buckets and %d keys, bbolt %d and %d", filepath.Base(path), sum.Buckets, sum.Keys, buckets, keys)
+		}
+	}
+}
