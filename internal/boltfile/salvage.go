@@ -25,7 +25,8 @@ type SalvageReport struct {
 }
 
 // Salvage reads every key/value pair of the top-level bucket name that can
-// still be read, calling fn for each in key order, and reports what it had
+// still be read, calling fn for each in the order the tree stores them (key
+// order, unless the damage says otherwise), and reports what it had
 // to skip. It uses the newest valid meta page whose root bucket holds the
 // bucket; below it, a damaged page (wrong id or type, out of bounds, reached
 // twice, beyond the file's end) is skipped and reported and its siblings are

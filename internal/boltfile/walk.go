@@ -2,6 +2,7 @@ package boltfile
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -31,9 +32,14 @@ type bucketPath struct {
 type ref struct {
 	page   uint64
 	bucket *bucketPath
-	lo, hi []byte // lo: the key the parent branch holds for it, which must be its first; hi: the parent's next key, which its keys stay below; nil for a bucket's root page
-	depth  int    // pages above it in its bucket's tree
-	from   uint64 // the referring page: a branch page, the page holding a bucket header, or the meta page
+
+	// lo is the key the parent branch holds for the page, which must be
+	// its first; hi is the parent's next key, which its keys must stay
+	// below (nil: no bound). Both are nil for a bucket's root page.
+	lo, hi []byte
+
+	depth int    // pages above it in its bucket's tree
+	from  uint64 // the referrer: a branch page, the page holding the bucket header, or the meta page
 }
 
 // walkTrees checks every page reachable from the root bucket. It follows
@@ -44,15 +50,7 @@ func (c *checker) walkTrees() error {
 	frontier := []ref{{page: c.m.root, bucket: &bucketPath{root: true}, from: c.m.page}}
 	buf := make([]byte, min(max(1, maxRead/c.ps), int64(c.m.hwm))*c.ps)
 	for len(frontier) > 0 {
-		slices.SortFunc(frontier, func(a, b ref) int {
-			switch {
-			case a.page < b.page:
-				return -1
-			case a.page > b.page:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(frontier, func(a, b ref) int { return cmp.Compare(a.page, b.page) })
 		var next []ref
 		for i := 0; i < len(frontier); {
 			// Read the run of adjacent pages starting at frontier[i] that
