@@ -180,6 +180,10 @@ func TestCheckRefusesEachKindOfDamageNamingIt(t *testing.T) {
 			i, _ := o.bucketElem("sessions")
 			native.PutUint32(o.data[o.elem(o.current().root, i)+12:], 8)
 		}, "bucket header of 8 bytes"},
+		{"inline bucket page naming a page", func(o *operand) {
+			_, e := o.bucketElem("meta")
+			native.PutUint64(e.value[bucketHeaderSize:], 5)
+		}, "inline bucket page names page 5"},
 		{"inline bucket holding a branch page", func(o *operand) {
 			_, e := o.bucketElem("meta")
 			native.PutUint16(e.value[bucketHeaderSize+8:], flagBranch)

@@ -240,8 +240,14 @@ func (c *checker) checkBucket(id uint64, parent *bucketPath, e element, next []r
 		return fail("inline bucket of %d bytes, shorter than a page header", len(inline))
 	}
 	h := decodeHeader(inline)
-	if h.flags != flagLeaf {
+	switch {
+	case h.flags != flagLeaf:
 		return fail("inline bucket page is a %s page; bbolt writes only leaf pages inline", typeName(h.flags))
+	case h.id != 0 || h.overflow != 0:
+		// bbolt writes an inline page with id and overflow zero, and takes
+		// a non-zero id for a page of its own: when the bucket outgrows its
+		// inline page, it frees that page id.
+		return fail("inline bucket page names page %d with %d overflow pages; bbolt writes zero", h.id, h.overflow)
 	}
 	n := int(h.count)
 	if n > maxElements(len(inline)) {
