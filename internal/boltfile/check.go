@@ -172,6 +172,13 @@ func newChecker(r io.ReaderAt, size int64) (*checker, error) {
 	if m.header.id != m.page || m.header.flags != flagMeta {
 		return nil, &PageError{Page: m.page, Problem: fmt.Sprintf("meta page's header names %s page %d", typeName(m.header.flags), m.header.id)}
 	}
+	if m.txid >= 1<<63 {
+		// No file reaches 2^63 commits. Near 2^64 a commit wraps to
+		// transaction 0, which bbolt ranks below the older meta: it goes
+		// on reading the older tree, as if the commit had not happened,
+		// and panics at the one after ("page already freed").
+		return nil, &PageError{Page: m.page, Problem: fmt.Sprintf("transaction id %d is past 2^63: its counter would wrap to 0", m.txid)}
+	}
 	if int64(m.pageSize) != ps {
 		return nil, &PageError{Page: m.page, Problem: fmt.Sprintf("meta says page size %d, but bbolt reads the file with %d", m.pageSize, ps)}
 	}

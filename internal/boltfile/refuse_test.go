@@ -113,6 +113,12 @@ func TestCheckRefusesEachKindOfDamageNamingIt(t *testing.T) {
 			o.setMeta(1, metaPageSize, 2048, 4)
 			o.meta = 1
 		}, "meta says page size 2048"},
+		{"transaction id about to wrap", func(o *operand) {
+			o.setMeta(o.meta, metaTxID, ^uint64(0), 8)
+		}, "would wrap to 0"},
+		{"transaction id implausibly large", func(o *operand) {
+			o.setMeta(o.meta, metaTxID, 1<<63, 8)
+		}, "would wrap to 0"},
 		{"high-water mark beyond the file", func(o *operand) {
 			o.setMeta(o.meta, metaHWM, uint64(len(o.data)/o.ps+1), 8)
 		}, "truncated file"},
