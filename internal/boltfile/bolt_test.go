@@ -23,11 +23,12 @@ const boltTimeout = 20 * time.Second
 var errBoltCrashed = errors.New("bbolt crashed")
 
 // exerciseBolt opens the file at path with bbolt as boltsession does and
-// uses it every way a store does: a cursor walk of every bucket, forwards,
-// backwards and by seeking, Stats, WriteTo, bbolt's own consistency check, a
-// write transaction that deletes and adds keys in every bucket, and the
-// walk and check again. It runs in a goroutine of its own that turns a
-// memory fault into a panic (debug.SetPanicOnFault) and recovers it.
+// uses it every way a store does, twice: a cursor walk of every bucket,
+// forwards, backwards and by seeking, Stats, WriteTo, bbolt's own
+// consistency check, and a write transaction that deletes and adds keys in
+// every bucket; then it reopens the file and walks and checks it again. It
+// runs in a goroutine of its own that turns a memory fault into a panic
+// (debug.SetPanicOnFault) and recovers it.
 //
 // opened is false when bbolt.Open returned an error. err wraps
 // errBoltCrashed for a panic, fault, hang or a complaint of bbolt's own
@@ -61,21 +62,32 @@ func exerciseBolt(path string) (opened bool, err error) {
 func useWithBolt(path string, opened *bool) error {
 	// Without fsync: syncing changes what survives a machine crash, not
 	// what bbolt reads, and it would slow the hundreds of files tried.
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, NoSync: true, NoGrowSync: true})
+	options := &bbolt.Options{Timeout: time.Second, NoSync: true, NoGrowSync: true}
+	db, err := bbolt.Open(path, 0o600, options)
 	if err != nil {
 		return err
 	}
 	*opened = true
-	if err := db.View(readEverything); err != nil {
-		return err
-	}
-	if err := db.Update(writeEverywhere); err != nil {
-		return err
-	}
-	if err := db.View(readEverything); err != nil {
-		return err
+	// Two write transactions, the second on pages the first freed, then the
+	// file as the next Open finds it.
+	for range 2 {
+		if err := db.View(readEverything); err != nil {
+			return err
+		}
+		if err := db.Update(writeEverywhere); err != nil {
+			return err
+		}
 	}
 	_ = db.Stats()
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if db, err = bbolt.Open(path, 0o600, options); err != nil {
+		return fmt.Errorf("%w: reopening after bbolt's own commits: %v", errBoltCrashed, err)
+	}
+	if err := db.View(readEverything); err != nil {
+		return fmt.Errorf("%w: after bbolt's own commits: %v", errBoltCrashed, err)
+	}
 	return db.Close()
 }
 

@@ -119,17 +119,24 @@ var digits = regexp.MustCompile(`[0-9]+`)
 
 // damageBases are the files the damage tests start from: small enough that
 // hundreds of damaged copies run through bbolt quickly, varied enough to
-// hold branch, leaf, overflow, freelist and inline-bucket pages.
-func damageBases(t *testing.T, dir string) map[string][]byte {
-	bases := map[string][]byte{}
+// hold branch, leaf, overflow, freelist and inline-bucket pages. They come
+// in a fixed order, so that each test damages the same files the same way
+// on every run.
+func damageBases(t *testing.T, dir string) []namedFile {
+	var bases []namedFile
 	for _, spec := range []fileSpec{
 		{name: "small", pageSize: 1024, sessions: 60, deleteEvery: 3, extras: true, seed: 21},
 		{name: "overflow", pageSize: 1024, sessions: 150, deleteEvery: 4, bigValues: true, seed: 22},
 		{name: "default", sessions: 400, deleteEvery: 5, seed: 23},
 	} {
-		bases[spec.name] = readFile(t, buildFile(t, dir, spec))
+		bases = append(bases, namedFile{spec.name, readFile(t, buildFile(t, dir, spec))})
 	}
 	return bases
+}
+
+type namedFile struct {
+	name string
+	data []byte
 }
 
 func pageSizeOf(t *testing.T, data []byte) int {
@@ -144,7 +151,8 @@ func TestTruncatedFilesAreRefusedOrSurvivedByBbolt(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 1))
 	v := &verdicts{kind: "truncate"}
-	for name, data := range damageBases(t, dir) {
+	for _, base := range damageBases(t, dir) {
+		name, data := base.name, base.data
 		ps := pageSizeOf(t, data)
 		offsets := []int{0, 1, 79, 80, ps - 1, ps, ps + 80, 2*ps - 1, 2 * ps, 4095, 4096, len(data) - ps, len(data) - 1}
 		for range 40 {
@@ -163,7 +171,8 @@ func TestFlippedBytesAreRefusedOrSurvivedByBbolt(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(2, 2))
 	v := &verdicts{kind: "flip"}
-	for name, data := range damageBases(t, dir) {
+	for _, base := range damageBases(t, dir) {
+		name, data := base.name, base.data
 		ps := pageSizeOf(t, data)
 		pages := len(data) / ps
 		for range 120 {
@@ -188,7 +197,8 @@ func TestDuplicatedPagesAreRefusedOrSurvivedByBbolt(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(3, 3))
 	raw, renamed := &verdicts{kind: "dup-raw"}, &verdicts{kind: "dup-id"}
-	for name, data := range damageBases(t, dir) {
+	for _, base := range damageBases(t, dir) {
+		name, data := base.name, base.data
 		ps := pageSizeOf(t, data)
 		pages := len(data) / ps
 		for range 50 {
