@@ -1,0 +1,12 @@
+//go:build windows || plan9 || solaris || aix || android
+
+package boltfile
+
+import (
+	"os"
+	"time"
+)
+
+// lockFile does nothing where bbolt does not lock with flock: bbolt's own
+// lock there is of another kind, taken after OpenFile returns.
+func lockFile(*os.File, bool, time.Duration) error { return nil }
