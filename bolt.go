@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/boltsession/boltsession/internal/boltfile"
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -93,6 +94,15 @@ type BoltOptions struct {
 	// Default none: values in clear (session IDs are never stored: see
 	// Handle).
 	ValueKeys [][]byte
+
+	// ReplaceDamagedFile, when set, keeps an app serving if its session
+	// file is damaged: Open moves the file aside (renamed
+	// PATH.damaged-<UTC time>, for salvage later), logs at Error level that
+	// every session is lost (every user must sign in again) and where the
+	// file went, and starts with an empty file. Default false: Open
+	// refuses a damaged file with an error wrapping ErrCorrupt, and
+	// someone decides (salvage, a backup, or starting fresh).
+	ReplaceDamagedFile bool
 
 	// MaxRecordSize is the largest stored record (a session's values and
 	// metadata, encoded) a save may write, in bytes. A save that would
@@ -207,6 +217,15 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 				ErrLocked, path, o.Timeout)
 		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch):
 			return nil, fmt.Errorf("%w: %s is not a bbolt file of a known version: %w", ErrVersion, path, err)
+		case errors.Is(err, boltfile.ErrCorrupt) && !hasBoltMagic(path):
+			return nil, fmt.Errorf("%w: %s is not a bbolt file (no bbolt meta page): %w", ErrVersion, path, err)
+		case errors.Is(err, boltfile.ErrCorrupt):
+			if o.ReplaceDamagedFile {
+				return replaceDamaged(path, &o, err)
+			}
+			return nil, fmt.Errorf("%w: %s is damaged (%w): salvage what is readable into a new file "+
+				"(boltsession salvage, or Salvage), restore a backup, or move it away to start with no sessions "+
+				"(BoltOptions.ReplaceDamagedFile does that at Open)", ErrCorrupt, path, err)
 		case errors.Is(err, os.ErrPermission):
 			return nil, fmt.Errorf("boltsession: open %s: the file or its directory is not writable by this process: %w", path, err)
 		}
@@ -251,6 +270,40 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 	return s, nil
 }
 
+// hasBoltMagic reports whether either meta page of the file at path starts
+// as bbolt's do, at any page size bbolt allows: a file without one is not
+// a damaged session file but something else (ErrVersion).
+func hasBoltMagic(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	const magicOffset, magic = 16, 0xED0CDAED // after the page header
+	var b [4]byte
+	for _, off := range []int64{0, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536} {
+		if _, err := f.ReadAt(b[:], off+magicOffset); err == nil &&
+			(binary.LittleEndian.Uint32(b[:]) == magic || binary.BigEndian.Uint32(b[:]) == magic) {
+			return true
+		}
+	}
+	return false
+}
+
+// replaceDamaged moves the damaged file at path aside and opens a new one
+// there (BoltOptions.ReplaceDamagedFile); cause is why it was refused.
+func replaceDamaged(path string, o *BoltOptions, cause error) (*BoltStore, error) {
+	aside := path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, aside); err != nil {
+		return nil, fmt.Errorf("%w: %s is damaged (%w), and moving it aside failed: %w", ErrCorrupt, path, cause, err)
+	}
+	syncDir(filepath.Dir(path))
+	o.Logger.Error("boltsession: the session file was damaged and has been replaced by an empty one: EVERY SESSION IS LOST, every user must sign in again; salvage the moved file with `boltsession salvage`",
+		"path", path, "moved_to", aside, "damage", cause.Error())
+	o.ReplaceDamagedFile = false // a new file that fails the check is a bug, not damage
+	return Open(path, o)
+}
+
 // checkSealing refuses to serve a file whose values may be sealed without
 // the keys to open them: every session would fail to load, and each user
 // would silently be signed out. A store with ValueKeys marks the file.
@@ -289,7 +342,12 @@ func openLocked(path string, o *BoltOptions) (*bbolt.DB, error) {
 			return nil, fmt.Errorf("%w: %s is empty (0 bytes), not a session file: an interrupted copy or a full disk? "+
 				"Restore a backup, or delete the file to start with no sessions", ErrCorrupt, path)
 		}
-		db, err := bbolt.Open(path, o.FileMode, &bbolt.Options{Timeout: o.Timeout})
+		// The file is checked before bbolt maps it, under bbolt's own
+		// lock: bbolt trusts its file, and a damaged one makes it panic,
+		// fault (SIGBUS, which no recover catches without
+		// SetPanicOnFault) or loop inside Open or any later transaction.
+		db, err := bbolt.Open(path, o.FileMode, &bbolt.Options{Timeout: o.Timeout,
+			OpenFile: boltfile.OpenFile(o.Timeout, boltfile.Check)})
 		if err != nil {
 			return nil, err
 		}

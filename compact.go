@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/boltsession/boltsession/internal/boltfile"
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -91,11 +93,16 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 		final = src
 	}
 
-	srcDB, err := bbolt.Open(src, 0, &bbolt.Options{ReadOnly: true, Timeout: o.Timeout})
+	srcDB, err := bbolt.Open(src, 0, &bbolt.Options{ReadOnly: true, Timeout: o.Timeout,
+		OpenFile: boltfile.OpenFile(o.Timeout, boltfile.Check)})
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
 			return CompactResult{}, fmt.Errorf("%w: %s is locked by another process (is the application still running?); gave up after %v",
 				ErrLocked, src, o.Timeout)
+		case errors.Is(err, boltfile.ErrCorrupt):
+			return CompactResult{}, fmt.Errorf("%w: %s is damaged (%w): salvage it (boltsession salvage) instead of compacting it",
+				ErrCorrupt, src, err)
 		}
 		return CompactResult{}, fmt.Errorf("boltsession: compact: open %s: %w", src, err)
 	}
@@ -152,7 +159,7 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 			}
 		}
 	}()
-	err = bbolt.Compact(dstDB, srcDB, o.TxMaxSize)
+	err = compactContained(dstDB, srcDB, o.TxMaxSize)
 	close(stop)
 	<-done
 	if err == nil {
@@ -179,6 +186,18 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 		o.Progress(total, total)
 	}
 	return CompactResult{Before: srcInfo.Size(), After: after.Size()}, nil
+}
+
+// compactContained is bbolt.Compact with a panic on a page damaged since
+// the check (or one it missed) turned into an error wrapping ErrCorrupt.
+func compactContained(dst, src *bbolt.DB, txMaxSize int64) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: compaction read a damaged page (%v)", ErrCorrupt, p)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return bbolt.Compact(dst, src, txMaxSize)
 }
 
 // compactHook lets tests run code at each phase of Compact: "locked" (the

@@ -96,6 +96,7 @@ func (s *BoltStore) Sweep(ctx context.Context) (SweepResult, error) {
 }
 
 func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
+	var last []byte // the first entry the previous chunk deleted
 	for {
 		if err := s.enter(ctx, "sweep"); err != nil {
 			return err
@@ -103,6 +104,14 @@ func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
 		now := s.now()
 		var done bool
 		err := s.update("sweep", func(tx *bbolt.Tx) error {
+			// A chunk that finds the entry the previous one deleted made no
+			// progress: a damaged page keeps a key that Delete cannot
+			// remove, and the pass would go on for ever.
+			if k, _ := tx.Bucket(bucketExpiry).Cursor().First(); k != nil && last != nil && bytes.Equal(k, last) {
+				return fmt.Errorf("%w: an expired entry is still there after its deletion committed: a damaged page", ErrCorrupt)
+			} else if k != nil {
+				last = bytes.Clone(k)
+			}
 			var err error
 			done, err = s.sweepChunk(tx, now, res)
 			return err
