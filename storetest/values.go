@@ -42,7 +42,7 @@ func canonical(b []byte) string {
 	}
 	dec := msgpack.NewDecoder(bytes.NewReader(b))
 	dec.UseLooseInterfaceDecoding(true)
-	v, err := dec.DecodeInterface()
+	v, err := dec.DecodeInterfaceLoose()
 	if err != nil {
 		return "raw:" + string(b)
 	}
