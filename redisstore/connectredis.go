@@ -39,6 +39,9 @@ type ConnectRedisStore struct {
 	// afterStep, when set by a test, runs after each step of a replace
 	// ("pending", "mark"); an error stops the replace there.
 	afterStep func(step string) error
+	// afterRead, when set by a test, runs between a merge's read and its
+	// compare-and-set, where a Node save can come in.
+	afterRead func()
 }
 
 var (
@@ -345,6 +348,9 @@ func (s *ConnectRedisStore) merge(ctx context.Context, u boltsession.Update) err
 		sess, err := parseSession([]byte(r.value))
 		if err != nil {
 			return fmt.Errorf("boltsession: redisstore: save: %w", err)
+		}
+		if s.afterRead != nil {
+			s.afterRead()
 		}
 		now := s.opts.Now()
 		sess.apply(u, &s.opts.Cookie, r.expires, sess.created(now))
