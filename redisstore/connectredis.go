@@ -34,8 +34,6 @@ type ConnectRedisStore struct {
 	// misconfigured is returned by every method when the options cannot
 	// work.
 	misconfigured error
-	// strict starts the scripts with "#!lua" (tests; see Options).
-	strict bool
 	// afterStep, when set by a test, runs after each step of a replace
 	// ("pending", "mark"); an error stops the replace there.
 	afterStep func(step string) error

@@ -51,7 +51,7 @@ func (f *crFixture) pexpiretime(t *testing.T, key string) int64 {
 	return n
 }
 
-func mp(t *testing.T, v any) []byte {
+func mp(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := msgpack.Marshal(v)
 	if err != nil {
