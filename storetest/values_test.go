@@ -23,7 +23,7 @@ func TestValuesByMeaningComparesWhatValuesDecodeTo(t *testing.T) {
 		{mp(t, uint8(5)), mp(t, int64(5))},
 		{mp(t, float32(1.5)), mp(t, 1.5)},
 		{"\x82\xa1b\x02\xa1a\x01", "\x82\xa1a\x01\xa1b\x02"}, // key order
-		{"ada", "ada"}, // not msgpack: bytes
+		{"ada", "ada"},                                       // not msgpack: bytes
 	}
 	differ := []struct{ a, b string }{
 		{"ada", "adb"},
