@@ -342,3 +342,28 @@ func FuzzConnectRedisValue(f *testing.F) {
 		}
 	})
 }
+
+// TestConnectRedisLockSerializesGoRequestsOutsidePrefix: under Serialize the
+// lock excludes a second holder until released, and lives at a key that
+// connect-redis's SCAN of the prefix never sees.
+func TestConnectRedisLockSerializesGoRequestsOutsidePrefix(t *testing.T) {
+	f := newCRFixture(t, ConnectRedisOptions{})
+	ctx := context.Background()
+	unlock, err := f.store.LockSession(ctx, "s", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.LockSession(ctx, "s", 20*time.Millisecond); !errors.Is(err, boltsession.ErrBusy) {
+		t.Fatalf("second lock while held: %v, want ErrBusy", err)
+	}
+	keys, err := f.client.Keys(ctx, "sess:*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("keys under the prefix while locked: %v, %v", keys, err)
+	}
+	unlock()
+	again, err := f.store.LockSession(ctx, "s", time.Second)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	again()
+}
