@@ -14,8 +14,8 @@ import (
 	"github.com/boltsession/boltsession"
 	"github.com/boltsession/boltsession/express/internal/kruptein"
 	"github.com/boltsession/boltsession/internal/dirimport"
+	"github.com/boltsession/boltsession/internal/jsonvalue"
 	"github.com/boltsession/boltsession/migrate"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // ImportOptions configures ImportFileStore. The zero value imports
@@ -83,7 +83,8 @@ type ImportOptions struct {
 // first request on.
 //
 // Every top-level field except "cookie" and "__lastAccess" becomes a value
-// under the same key, msgpack-encoded from its JSON:
+// under the same key, msgpack-encoded from its JSON (the mapping that the
+// redisstore module's connect-redis store reads Node's sessions with too):
 //   - a number that is an integer (as JSON.stringify writes every integral
 //     number) becomes an int64, any other a float64, so Get[int], Get[int64]
 //     and Get[float64] read them;
@@ -274,7 +275,7 @@ func parseFileStoreSession(data []byte, ttl time.Duration, modTime time.Time) (*
 		if key == "cookie" || key == "__lastAccess" {
 			continue
 		}
-		b, err := jsonToMsgpack(raw)
+		b, err := jsonvalue.ToMsgpack(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%w: field %q: %w", boltsession.ErrCorrupt, key, err)
 		}
@@ -321,7 +322,7 @@ func jsonInteger(raw json.RawMessage) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, ok, err := jsonNumber(n)
+	v, ok, err := jsonvalue.Number(n)
 	if err != nil {
 		return 0, err
 	}
@@ -347,76 +348,6 @@ func truncateForError(raw []byte) string {
 		return string(raw[:40]) + "..."
 	}
 	return string(raw)
-}
-
-// jsonToMsgpack re-encodes one JSON value as msgpack, mapping it as
-// ImportFileStore documents.
-func jsonToMsgpack(raw json.RawMessage) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	v, err := msgpackValueOfJSON(v)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.SetSortMapKeys(true)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// msgpackValueOfJSON turns the json.Number leaves of a value decoded with
-// UseNumber into int64 or float64.
-func msgpackValueOfJSON(v any) (any, error) {
-	switch v := v.(type) {
-	case json.Number:
-		n, _, err := jsonNumber(v)
-		return n, err
-	case map[string]any:
-		for k, e := range v {
-			c, err := msgpackValueOfJSON(e)
-			if err != nil {
-				return nil, err
-			}
-			v[k] = c
-		}
-		return v, nil
-	case []any:
-		for i, e := range v {
-			c, err := msgpackValueOfJSON(e)
-			if err != nil {
-				return nil, err
-			}
-			v[i] = c
-		}
-		return v, nil
-	default:
-		return v, nil
-	}
-}
-
-// jsonNumber converts a JSON number: an integral value that fits becomes
-// int64 (JavaScript has one number type, so 3 and 3.0 are the same number),
-// anything else float64. ok reports an integer. A number too large for a
-// float64 is an error: JSON.stringify never writes one.
-func jsonNumber(n json.Number) (v any, ok bool, err error) {
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		return i, true, nil
-	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil {
-		return nil, false, fmt.Errorf("number %s: %w", n, err)
-	}
-	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
-		return int64(f), true, nil
-	}
-	return f, false, nil
 }
 
 // importSaver is what the importer writes through: the file's copy of a

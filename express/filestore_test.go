@@ -17,6 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/internal/jsonvalue"
 	"github.com/boltsession/boltsession/migrate"
 )
 
@@ -266,7 +267,7 @@ func TestImportFileStoreMapsJSONToTypedValues(t *testing.T) {
 		{`{"b":{"c":[2.5]}}`, decodesTo(map[string]any{"b": map[string]any{"c": []any{2.5}}})},
 	}
 	for _, tt := range tests {
-		b, err := jsonToMsgpack(json.RawMessage(tt.json))
+		b, err := jsonvalue.ToMsgpack([]byte(tt.json))
 		if err != nil {
 			t.Errorf("%s: %v", tt.json, err)
 			continue
@@ -275,7 +276,7 @@ func TestImportFileStoreMapsJSONToTypedValues(t *testing.T) {
 			t.Errorf("%s: %v", tt.json, err)
 		}
 	}
-	if _, err := jsonToMsgpack(json.RawMessage(`1e400`)); err == nil {
+	if _, err := jsonvalue.ToMsgpack([]byte(`1e400`)); err == nil {
 		t.Error("1e400 (not something JSON.stringify writes) was accepted")
 	}
 }

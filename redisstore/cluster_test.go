@@ -87,6 +87,7 @@ func TestCluster(t *testing.T) {
 	}{
 		{"SessionsSpreadOverEveryMaster", testSpread},
 		{"Conformance", testConformanceOnCluster},
+		{"ConnectRedisConformance", testConnectRedisConformanceOnCluster},
 		{"OwnerOperationsWithSessionsOnEveryMaster", testOwnerOnEveryMaster},
 		{"DestroyOwnerEndsEverySessionAcknowledgedBeforeItsLastIndexRead", testDestroyOwnerRacingCreates},
 		{"ReplaceStoppedBetweenStepsLeavesNoLiveSessionALogoutCannotReach", testReplaceCrash},
@@ -105,6 +106,20 @@ func testConformanceOnCluster(t *testing.T, oc *onCluster) {
 		p := "conf" + strconv.Itoa(n)
 		return oc.store(Options{Prefix: p + ":", LegacyPrefix: "{" + p + "}:"})
 	})
+}
+
+// testConnectRedisConformanceOnCluster runs the suite on the connect-redis
+// format with strict scripts: each script stays in the slot of the
+// session's key, its marker's and its lock's, while sessions (and so the
+// two sides of a replace) sit on every master.
+func testConnectRedisConformanceOnCluster(t *testing.T, oc *onCluster) {
+	n := 0
+	storetest.RunWith(t, func(t *testing.T) boltsession.Store {
+		n++
+		s := NewConnectRedis(oc.cc, &ConnectRedisOptions{Prefix: "cr" + strconv.Itoa(n) + ":"})
+		s.scripts = newCRScripts(true)
+		return s
+	}, storetest.Options{ValuesByMeaning: crValuesByMeaning})
 }
 
 // testSpread: with 3,000 sessions of Manager-style IDs, every master holds

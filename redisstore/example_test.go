@@ -4,8 +4,10 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/express"
 	"github.com/boltsession/boltsession/redisstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -45,4 +47,35 @@ func ExampleNew_cluster() {
 	defer client.Close()
 	store := redisstore.New(client, &redisstore.Options{WaitReplicas: 1})
 	_ = store
+}
+
+// Serve the users of a Node app that keeps its sessions with connect-redis,
+// side by side with it: the options are copied from the Node app's
+//
+//	app.use(session({ secret: 'keyboard cat', resave: false, saveUninitialized: false,
+//	  cookie: { maxAge: 86400000, sameSite: 'lax' },
+//	  store: new RedisStore({ client }) }))
+//
+// and the cookie codec is the express module's (github.com/boltsession/boltsession/express).
+func ExampleNewConnectRedis() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true, DialerRetries: 1})
+	defer client.Close()
+	store := redisstore.NewConnectRedis(client, &redisstore.ConnectRedisOptions{
+		// Prefix "sess:" and TTL 86400s are connect-redis's defaults.
+		Cookie: redisstore.ExpressCookie{MaxAge: 24 * time.Hour, SameSite: "lax"},
+	})
+	codec, err := express.Cookie("keyboard cat")
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := boltsession.New(store, boltsession.Options{
+		Name:   "connect.sid", // express-session's default cookie name
+		Codec:  codec,
+		MaxAge: 24 * time.Hour, // cookie.maxAge
+		Cookie: boltsession.CookieOptions{SameSite: http.SameSiteLaxMode},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(http.ListenAndServe(":8080", m.Middleware(http.NewServeMux())))
 }

@@ -285,8 +285,11 @@ func (s *Store) nodeFor(ctx context.Context, key, redirect string) (*redis.Clien
 // node is unreachable, as a failed master is until its replica has taken
 // over: without a reload, every call for that master's slots would keep
 // failing until the map's periodic refresh.
-func (s *Store) noteFailure(ctx context.Context, err error) {
-	if cc, ok := s.client.(*redis.ClusterClient); ok && !errors.Is(err, context.Canceled) &&
+func (s *Store) noteFailure(ctx context.Context, err error) { reloadSlots(ctx, s.client, err) }
+
+// reloadSlots is noteFailure for any client of the package's stores.
+func reloadSlots(ctx context.Context, client redis.UniversalClient, err error) {
+	if cc, ok := client.(*redis.ClusterClient); ok && !errors.Is(err, context.Canceled) &&
 		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, redis.ErrClosed) {
 		cc.ReloadState(context.WithoutCancel(ctx))
 	}

@@ -78,18 +78,26 @@ func (s *Store) LockSession(ctx context.Context, id string, wait time.Duration) 
 
 // lockKeyUntil takes one lock key, polling until deadline.
 func (s *Store) lockKeyUntil(ctx context.Context, key string, deadline time.Time, wait time.Duration) (func(), error) {
+	return takeLock(ctx, s.client, key, s.opts.LockTTL, deadline, wait, s.noteFailure)
+}
+
+// takeLock takes one lock key through client, set to a random token for
+// ttl, polling until deadline; note hears of errors on the way to Redis.
+// It is shared by both stores of the package.
+func takeLock(ctx context.Context, client redis.UniversalClient, key string, ttl time.Duration, deadline time.Time,
+	wait time.Duration, note func(context.Context, error)) (func(), error) {
 	var raw [16]byte
 	rand.Read(raw[:])
 	token := hex.EncodeToString(raw[:])
 	poll := lockPollMin
 	for {
-		ok, err := s.client.SetNX(ctx, key, token, s.opts.LockTTL).Result()
+		ok, err := client.SetNX(ctx, key, token, ttl).Result()
 		if err != nil {
-			s.noteFailure(ctx, err)
+			note(ctx, err)
 			return nil, wrap("lock", err)
 		}
 		if ok {
-			return s.unlocker(ctx, key, token), nil
+			return unlocker(ctx, client, key, token), nil
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -107,7 +115,7 @@ func (s *Store) lockKeyUntil(ctx context.Context, key string, deadline time.Time
 }
 
 // unlocker returns the release function of a lock taken with token.
-func (s *Store) unlocker(ctx context.Context, key, token string) func() {
+func unlocker(ctx context.Context, client redis.UniversalClient, key, token string) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -115,7 +123,7 @@ func (s *Store) unlocker(ctx context.Context, key, token string) func() {
 			defer cancel()
 			// An error leaves the lock to expire after LockTTL: the
 			// request is over and has nobody to tell.
-			_ = unlockScript.Run(ctx, s.client, []string{key}, token).Err()
+			_ = unlockScript.Run(ctx, client, []string{key}, token).Err()
 		})
 	}
 }

@@ -180,7 +180,10 @@ func (s *Store) scanPrefix(ctx context.Context, prefix string, batch func(c any,
 
 // nodes returns the servers to scan: every master of a Cluster, every shard
 // of a Ring, or the client itself.
-func (s *Store) nodes(ctx context.Context) ([]redis.Cmdable, error) {
+func (s *Store) nodes(ctx context.Context) ([]redis.Cmdable, error) { return nodesOf(ctx, s.client) }
+
+// nodesOf returns the servers of client to scan.
+func nodesOf(ctx context.Context, client redis.UniversalClient) ([]redis.Cmdable, error) {
 	var (
 		mu    sync.Mutex
 		nodes []redis.Cmdable
@@ -191,7 +194,7 @@ func (s *Store) nodes(ctx context.Context) ([]redis.Cmdable, error) {
 		mu.Unlock()
 		return nil
 	}
-	switch c := s.client.(type) {
+	switch c := client.(type) {
 	case *redis.ClusterClient:
 		if err := c.ForEachMaster(ctx, add); err != nil {
 			return nil, err
@@ -201,7 +204,7 @@ func (s *Store) nodes(ctx context.Context) ([]redis.Cmdable, error) {
 			return nil, err
 		}
 	default:
-		nodes = append(nodes, s.client)
+		nodes = append(nodes, client)
 	}
 	return nodes, nil
 }

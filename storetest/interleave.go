@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -180,7 +179,7 @@ func checkInterleaving(t *testing.T, s boltsession.Store, id string, st [2]lifec
 			wantVals[replaceKey(g)] = "v"
 		}
 	}
-	if got := values(live[0]); !maps.Equal(got, wantVals) {
+	if got := values(live[0]); !sameValues(t, got, wantVals) {
 		return fmt.Errorf("%s holds %v, want %v: an acknowledged change was lost or a failed one landed",
 			want, got, wantVals)
 	}

@@ -253,7 +253,7 @@ func checkModel(t *testing.T, s boltsession.Store, ids, owners []string,
 			fail("Load(%s): %v", id, err)
 		}
 		if !sameTime(got.Expires, want.expires) || got.Owner != want.owner || got.MaxAge != want.maxAge ||
-			!maps.Equal(values(got), want.values) {
+			!sameValues(t, values(got), want.values) {
 			fail("Load(%s) = expires %v owner %q maxAge %v values %v; want %v %q %v %v", id,
 				got.Expires, got.Owner, got.MaxAge, values(got), want.expires, want.owner, want.maxAge, want.values)
 		}

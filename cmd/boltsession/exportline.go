@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/internal/jsonvalue"
 )
 
 // Limits on an import line's ID and owner: the ones the store applies to
@@ -116,7 +117,7 @@ func parseLine(line []byte) (boltsession.Record, error) {
 		if v == nil {
 			return boltsession.Record{}, fmt.Errorf(`field "values": key %q: null, want base64 of a msgpack value`, k)
 		}
-		if err := validMsgpack(v); err != nil {
+		if err := jsonvalue.Valid(v); err != nil {
 			return boltsession.Record{}, fmt.Errorf(`field "values": key %q: %w`, k, err)
 		}
 	}

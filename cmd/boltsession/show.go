@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/boltsession/boltsession/internal/jsonvalue"
 )
 
 var showCommand = &command{
@@ -71,7 +72,7 @@ func runShow(e *env, c *command, args []string) error {
 	slices.Sort(keys)
 	rendered := make(map[string]json.RawMessage, len(keys))
 	for _, k := range keys {
-		j, err := msgpackToJSON(info.Values[k])
+		j, err := jsonvalue.Readable(info.Values[k])
 		if err != nil {
 			return fmt.Errorf("%s: session %s: value %q: %w", path, printable(shortID(id)), k, err)
 		}

@@ -1,4 +1,4 @@
-package main
+package jsonvalue
 
 import (
 	"bytes"
@@ -13,12 +13,12 @@ import (
 	"unicode/utf8"
 )
 
-// maxDepth bounds the nesting of arrays and maps that msgpackToJSON follows,
-// so a hostile value cannot exhaust the stack.
+// maxDepth bounds the nesting of arrays and maps that Readable and Encode
+// follow, so a hostile value cannot exhaust the stack.
 const maxDepth = 512
 
-// msgpackToJSON renders one msgpack-encoded value as JSON, for a person or a
-// script to read. The rendering keeps what JSON can express and says plainly
+// Readable renders one msgpack-encoded value as JSON, for a person or a
+// script to read (not to be read back: see Encode for that). The rendering keeps what JSON can express and says plainly
 // what it cannot:
 //
 //   - integers keep every digit (uint64 and int64 alike, no float rounding);
@@ -35,7 +35,7 @@ const maxDepth = 512
 //
 // b must hold exactly one value: trailing bytes, a truncated value or an
 // unknown type byte give an error saying at which byte offset.
-func msgpackToJSON(b []byte) ([]byte, error) {
+func Readable(b []byte) ([]byte, error) {
 	r := msgpackReader{b: b}
 	var out bytes.Buffer
 	if err := r.value(&out, 0); err != nil {
@@ -47,10 +47,18 @@ func msgpackToJSON(b []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// validMsgpack reports whether b holds exactly one well-formed msgpack value.
-func validMsgpack(b []byte) error {
-	_, err := msgpackToJSON(b)
-	return err
+// Valid reports whether b holds exactly one well-formed msgpack value: nil,
+// or an error saying what is wrong at which byte offset.
+func Valid(b []byte) error {
+	r := msgpackReader{b: b}
+	var scratch bytes.Buffer
+	if err := r.value(&scratch, 0); err != nil {
+		return err
+	}
+	if r.off != len(b) {
+		return fmt.Errorf("msgpack: %d trailing bytes after the value at offset %d", len(b)-r.off, r.off)
+	}
+	return nil
 }
 
 // msgpackReader walks a msgpack value in a byte slice, checking every length
