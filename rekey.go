@@ -51,9 +51,9 @@ type RekeyResult struct {
 //
 // bbolt does not overwrite the pages a rewrite frees: until it reuses
 // them, the file still holds the records as they were (in clear, or sealed
-// under the old key). After a Rekey that must leave nothing readable
-// behind (values that were in clear; a key that leaked), Compact the file;
-// the command-line tool's rekey does.
+// under the old key). So Rekey marks the file, and the next Open compacts
+// it before it serves (a one-off cost at that start, about as long as
+// Compact takes); the command-line tool's rekey compacts at once.
 //
 // progress, when not nil, is called after each transaction with the
 // records visited so far and the records stored when Rekey began; it runs
@@ -62,7 +62,7 @@ func (s *BoltStore) Rekey(ctx context.Context, progress func(done, total int)) (
 	if s.sealer == nil {
 		return RekeyResult{}, errors.New("boltsession: rekey: the store has no BoltOptions.ValueKeys to seal with (Decrypt writes the records in clear)")
 	}
-	res, _, err := s.rewriteAll(ctx, "rekey", progress, func(key, raw []byte) ([]byte, *Record, error) {
+	res, _, err := s.rewriteAll(ctx, "rekey", true, progress, func(key, raw []byte) ([]byte, *Record, error) {
 		if id, ok := sealedID(raw); ok && id == binary.BigEndian.Uint32(s.sealer.sealID[:]) {
 			return nil, nil, nil
 		}
@@ -105,7 +105,7 @@ func Decrypt(ctx context.Context, path string, opts *BoltOptions, progress func(
 		return RekeyResult{}, err
 	}
 	defer s.Close()
-	res, left, err := s.rewriteAll(ctx, "decrypt", progress, func(key, raw []byte) ([]byte, *Record, error) {
+	res, left, err := s.rewriteAll(ctx, "decrypt", false, progress, func(key, raw []byte) ([]byte, *Record, error) {
 		if _, ok := sealedID(raw); !ok {
 			return nil, nil, nil
 		}
@@ -157,9 +157,11 @@ func (l *stillSealed) add(o stillSealed) {
 // rewriteAll runs rewrite over every stored record, a transaction per
 // rekeyChunk records, in key order. rewrite returns the record's new
 // stored form with its decoded index fields, nil for a record to leave as
-// it is, or an error for one that does not decode. It reports the counts
-// and the unreadable records that are still sealed.
-func (s *BoltStore) rewriteAll(ctx context.Context, op string, progress func(done, total int),
+// it is, or an error for one that does not decode; with scrub, a
+// transaction that rewrites puts the scrub mark (scrub.go), so that the
+// next Open compacts away the freed pages holding the old forms. It
+// reports the counts and the unreadable records that are still sealed.
+func (s *BoltStore) rewriteAll(ctx context.Context, op string, scrub bool, progress func(done, total int),
 	rewrite func(key, raw []byte) ([]byte, *Record, error)) (RekeyResult, stillSealed, error) {
 	var (
 		res   RekeyResult
@@ -225,6 +227,11 @@ func (s *BoltStore) rewriteAll(ctx context.Context, op string, progress func(don
 			}
 			if chunk.Rewritten == 0 {
 				return errNothingToRewrite
+			}
+			if scrub {
+				if err := markScrub(tx); err != nil {
+					return err
+				}
 			}
 			return ctx.Err()
 		})

@@ -2,14 +2,13 @@ package boltsession
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"time"
 
+	"github.com/boltsession/boltsession/internal/boltfile"
 	bbolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // UpgradeResult reports what Upgrade found and did.
@@ -43,38 +42,35 @@ type UpgradeResult struct {
 // converts its file before it starts the app. A current file is left as
 // it is. The conversion keeps every session, crash-safely: a process
 // killed at any point leaves a file that opens, and the next Open or
-// Upgrade finishes the job.
+// Upgrade finishes the job. Then, as Open does after a conversion, the file
+// is compacted, so that no page bbolt freed still holds a session ID.
 //
 // opts is as for Open (nil means the defaults; a file sealed with
 // ValueKeys needs them). Unlike Open, Upgrade never creates a file: a
 // missing path gives an error wrapping fs.ErrNotExist, and a bbolt file
-// that is not a session file one wrapping ErrVersion, with nothing
-// written. A file held by another process gives an error wrapping
+// that is not a session file one wrapping ErrVersion, and a damaged file
+// one wrapping ErrCorrupt, with nothing written. A file held by another process gives an error wrapping
 // ErrLocked after opts.Timeout.
 func Upgrade(path string, opts *BoltOptions) (UpgradeResult, error) {
 	if _, err := os.Stat(path); err != nil {
 		return UpgradeResult{}, fmt.Errorf("boltsession: upgrade: %w", err)
 	}
-	timeout := time.Second
-	if opts != nil && opts.Timeout > 0 {
-		timeout = opts.Timeout
+	var o BoltOptions
+	if opts != nil {
+		o = *opts
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	// Upgrade converts; it never sets a damaged file aside.
+	o.ReplaceDamagedFile = false
 	var res UpgradeResult
-	db, err := bbolt.Open(path, 0, &bbolt.Options{ReadOnly: true, Timeout: timeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return UpgradeResult{}, fmt.Errorf("%w: %s is locked by another process (is the application still running?); gave up after %v",
-			ErrLocked, path, timeout)
-	}
+	// A look first, read-only and checked like any file Open maps, so that
+	// what is not a session file is refused with nothing written.
+	db, err := bbolt.Open(path, 0, &bbolt.Options{ReadOnly: true, Timeout: o.Timeout,
+		OpenFile: boltfile.OpenFile(o.Timeout, boltfile.Check)})
 	if err != nil {
-		// Open words every other failure (not a bbolt file, an empty
-		// file, no permission) as it does for the app; it does not create
-		// a file that exists.
-		s, oerr := Open(path, opts)
-		if oerr != nil {
-			return UpgradeResult{}, oerr
-		}
-		s.Close()
-		return UpgradeResult{}, fmt.Errorf("boltsession: upgrade %s: %w", path, err)
+		return UpgradeResult{}, openError(path, &o, err)
 	}
 	err = readUpgradeState(db, &res)
 	if cerr := db.Close(); err == nil {
@@ -90,7 +86,7 @@ func Upgrade(path string, opts *BoltOptions) (UpgradeResult, error) {
 		res.FromVersion = legacyVersion
 	}
 
-	s, err := Open(path, opts) // converts
+	s, err := Open(path, &o) // converts, then compacts (scrub.go)
 	if err != nil {
 		return UpgradeResult{}, err
 	}

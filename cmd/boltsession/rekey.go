@@ -24,8 +24,8 @@ to itself), run rekey, then drop the old keys. Encrypting a file an app
 kept in clear is the same command, with the keys the app then starts
 with. rekey ends with a compaction: until bbolt reuses a freed page, it
 holds the record as it was before (in clear, or under the old key). A
-running app can reseal its own file instead: BoltStore.Rekey, then
-Compact at its next restart.
+running app can reseal its own file instead (BoltStore.Rekey): that
+marks the file, and the app's next start compacts it.
 
 --decrypt writes every record back in clear and removes the file's mark
 of encrypted values, so that the file opens without keys again; then

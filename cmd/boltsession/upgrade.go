@@ -22,12 +22,11 @@ signs anyone who reads the file in as its user; version 3 keeps it under
 its handle, the SHA-256 of the ID. Every session stays reachable by its
 ID: no one is signed out. The conversion is crash-safe: a process killed
 at any point leaves a file that opens, and the next upgrade (or Open)
-finishes it ("finished converting"). After a conversion, upgrade
-compacts the file: until bbolt reuses them, the pages the conversion
-freed still hold the sessions under their IDs. The app's Open, and every
-other command here, also converts a file it opens, but leaves those
-pages as they are: run upgrade before the new release starts, or
-'boltsession compact' after.
+finishes it ("finished converting"). A conversion ends with a
+compaction: until bbolt reuses them, the pages the conversion freed still
+hold the sessions under their IDs. The app's Open, and every other
+command here, converts and compacts a file it opens just the same;
+upgrade does it before the new release starts, and says what it did.
 
 Backups and exports made before the conversion still hold the IDs:
 replace them, or keep them as safe as the sessions themselves.`,
@@ -58,21 +57,6 @@ func runUpgrade(e *env, c *command, args []string) error {
 			return describeOpenError(path, err)
 		}
 		return fmt.Errorf("%s: upgrade: %w", path, err)
-	}
-	if res.Converted {
-		// The pages the conversion freed still hold the records and index
-		// entries under their IDs, until bbolt reuses them: a compaction
-		// leaves none behind.
-		interrupted := fmt.Errorf("%s: upgrade interrupted while compacting: the file is converted, but freed pages may still hold session IDs; run 'boltsession compact %s'", path, path)
-		_, err := compactInterruptibly(e, path, interrupted, func() (boltsession.CompactResult, error) {
-			return boltsession.Compact(path, "", &boltsession.CompactOptions{Timeout: lockWait})
-		})
-		if errors.Is(err, boltsession.ErrLocked) {
-			return describeOpenError(path, err)
-		}
-		if err != nil {
-			return err
-		}
 	}
 	if *asJSON {
 		return writeJSON(e, upgradeJSON{File: path, FromVersion: res.FromVersion, FormatVersion: res.Version,
