@@ -52,6 +52,7 @@ func TestUsageErrorsExitWithStatus2(t *testing.T) {
 		{"ls", path, "--value-keys-env", "BOLTSESSION_TEST_UNSET_VARIABLE"},
 		{"backup", path},
 		{"upgrade"},
+		{"salvage", path},
 	}
 	for _, args := range cases {
 		r := cli(t, "", args...)

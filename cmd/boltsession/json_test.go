@@ -82,6 +82,10 @@ func TestEveryCommandPrintsJSONWithTheDocumentedFields(t *testing.T) {
 			{func(tmp string) []string { return []string{"compact", standardFile(t), "--out", fresh(tmp)} }, 0},
 		},
 		"backup": {{func(tmp string) []string { return []string{"backup", standardFile(t), fresh(tmp)} }, 0}},
+		"salvage": {{func(tmp string) []string {
+			path, _ := damagedFile(t)
+			return []string{"salvage", path, fresh(tmp)}
+		}, 0}},
 		"export": {{func(tmp string) []string {
 			return []string{"export", standardFile(t), "--out", filepath.Join(tmp, "x.jsonl")}
 		}, 0}},

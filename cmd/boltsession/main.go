@@ -87,7 +87,7 @@ func init() {
 	commands = []*command{
 		statsCommand, lsCommand, showCommand, rmCommand, sweepCommand,
 		compactCommand, backupCommand, exportCommand, importCommand,
-		rekeyCommand, upgradeCommand,
+		rekeyCommand, upgradeCommand, salvageCommand,
 	}
 	commands = append(commands, importerCommands...)
 }
