@@ -369,6 +369,7 @@ func TestAFileHeldByAnAppFailsFastWithTheCause(t *testing.T) {
 		{"sweep", path}, {"compact", path}, {"backup", path, out}, {"export", path}, {"import", path},
 		{"import-filestore", t.TempDir(), path}, {"import-gorilla", t.TempDir(), path, "--key", "00", "--name", "app"},
 		{"rekey", path, "--decrypt"}, {"rekey", path, "--value-keys-file", writeValueKeys(t, valueKey(1))}, {"upgrade", path},
+		{"salvage", path, out},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			t.Parallel() // each waits out the lock timeout
