@@ -20,7 +20,8 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// Bucket names of a session file (see the package's design notes).
+// Bucket names of a session file, format version 3 (upgrade.go tells the
+// older ones; handle.go, the keys).
 var (
 	bucketSessions = []byte("sessions") // handle → record
 	bucketExpiry   = []byte("expiry")   // 8-byte big-endian expiry ‖ handle → empty
