@@ -479,10 +479,10 @@ func TestAnInterruptedImportLeavesNothingBehind(t *testing.T) {
 	if _, err := io.WriteString(stdin, firstLine+"\n"); err != nil {
 		t.Fatal(err)
 	}
-	// The file exists once the command has opened it, long after it began
-	// catching interrupts.
+	// Its temporary file exists once the command has opened it, long
+	// after it began catching interrupts.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(target); err == nil {
+		if len(tempsBeside(t, target, "import")) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -501,6 +501,9 @@ func TestAnInterruptedImportLeavesNothingBehind(t *testing.T) {
 	}
 	if _, err := os.Stat(target); !os.IsNotExist(err) {
 		t.Fatalf("an interrupted import left %s: %v", target, err)
+	}
+	if left := tempsBeside(t, target, "import"); len(left) > 0 {
+		t.Fatalf("an interrupted import left %q", left)
 	}
 }
 
