@@ -22,7 +22,9 @@ imported 99998 sessions from sessions.jsonl into new.db (0 already expired, skip
 $ boltsession export old.db | boltsession import new.db
 
 All sessions are written in one transaction: a malformed line or a failed
-write leaves FILE exactly as it was. A session already in FILE is replaced
+write leaves FILE exactly as it was. A missing FILE is built under a
+temporary name beside it and appears only complete: an interrupted or
+killed import leaves no FILE. A session already in FILE is replaced
 by the imported one, so importing twice gives the same file. Lines name
 sessions by "handle"; the "id" of an older release's export is read too,
 and hashed to its handle (only the handle is stored). With value keys,
