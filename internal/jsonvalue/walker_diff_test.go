@@ -83,7 +83,8 @@ func diffCorpus(t testing.TB) [][]byte {
 	// of node and key at the bottom.
 	for _, depth := range []int{510, 511, 512, 513, 514, 600} {
 		for _, leaf := range []string{"\x01", "\xc4\x01a", "\xca\x00\x00\x00\x00", "\xd4\x05\x2a", "\xa1\xff",
-			"\x80", "\x90", "\x81\xa1a\x01", "\x81\x01\x01", "\x81\xa1\xff\x01", "\x81\xc1\x01", "\xc1", ""} {
+			"\x80", "\x90", "\x81\xa1a\x01", "\x81\x01\x01", "\x81\xa1\xff\x01", "\x81\xc1\x01", "\xc1", "",
+			"\x81\x01\x91\x01", "\x81\x01\x91\x91\x01", "\x82\xa1a\x01\xa1a\x91\x91\x01", "\x82\x01\x01\xa1a\x91\x91\x01"} {
 			corpus = append(corpus, []byte(strings.Repeat("\x91", depth)+leaf))
 			corpus = append(corpus, []byte(strings.Repeat("\x81\xa1k", depth)+leaf))
 			corpus = append(corpus, []byte(strings.Repeat("\x81\x01", depth)+leaf))
