@@ -204,7 +204,9 @@ func TestDecodeMapsJSONAsTheImporterDoes(t *testing.T) {
 		{`3.0`, `3`},
 		{`-0`, `0`},
 		{`1e3`, `1000`},
-		{`9007199254740993`, `9007199254740993`}, // exact in Go, beyond JavaScript
+		{`9007199254740993`, `9.007199254740992e+15`}, // beyond the safe range: a double, as JSON.parse reads it
+		{`1152921504606846976`, `1.152921504606847e+18`},
+		{`-9007199254740991`, `-9007199254740991`},
 		{`{"b":1,"a":2}`, `{"a":2,"b":1}`},
 		{`{"a":1,"a":2}`, `{"a":2}`},
 		{`[1,"a",null,true,{"x":[]}]`, `[1,"a",null,true,{"x":[]}]`},
