@@ -87,6 +87,7 @@ func BenchmarkMiddlewareRead(b *testing.B) {
 	}))
 	w := &benchWriter{h: http.Header{}}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		w.reset()
 		h.ServeHTTP(w, r)
@@ -118,6 +119,7 @@ func BenchmarkMiddlewareWrite(b *testing.B) {
 			}))
 			w := &benchWriter{h: http.Header{}}
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				w.reset()
 				h.ServeHTTP(w, r)
