@@ -22,13 +22,14 @@ import (
 
 // Bucket names of a session file (see the package's design notes).
 var (
-	bucketSessions = []byte("sessions") // ID → record
-	bucketExpiry   = []byte("expiry")   // 8-byte big-endian expiry ‖ ID → empty
-	bucketOwners   = []byte("owners")   // owner ‖ 0x00 ‖ ID → empty
+	bucketSessions = []byte("sessions") // handle → record
+	bucketExpiry   = []byte("expiry")   // 8-byte big-endian expiry ‖ handle → empty
+	bucketOwners   = []byte("owners")   // owner ‖ 0x00 ‖ handle → empty
 	bucketReplaced = []byte("replaced") // markers of replaced sessions (see index.go)
 	bucketMeta     = []byte("meta")     // "version" → 8-byte big-endian format version
 	keyVersion     = []byte("version")
 	keySealed      = []byte("sealed") // present once a store with ValueKeys opened the file
+	keyScrub       = []byte("scrub")  // present while freed pages may hold what must not stay (scrub.go)
 )
 
 // Limits on what a key of the file may hold. bbolt refuses keys over 32 KiB;
@@ -209,45 +210,15 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		o.MaxRecordSize = 0
 	}
 
-	db, err := openLocked(path, &o)
+	db, err := openFile(path, &o, sl)
+	if err == nil {
+		db, err = scrub(db, path, &o, sl)
+	}
 	if err != nil {
-		switch {
-		case errors.Is(err, bolterrors.ErrTimeout):
-			return nil, fmt.Errorf("%w: %s is locked by another process (is the application still running?); gave up after %v",
-				ErrLocked, path, o.Timeout)
-		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch):
-			return nil, fmt.Errorf("%w: %s is not a bbolt file of a known version: %w", ErrVersion, path, err)
-		case errors.Is(err, boltfile.ErrCorrupt) && !hasBoltMagic(path):
-			return nil, fmt.Errorf("%w: %s is not a bbolt file (no bbolt meta page): %w", ErrVersion, path, err)
-		case errors.Is(err, boltfile.ErrCorrupt):
-			if o.ReplaceDamagedFile {
-				return replaceDamaged(path, &o, err)
-			}
-			return nil, fmt.Errorf("%w: %s is damaged (%w): salvage what is readable into a new file "+
-				"(boltsession salvage, or Salvage), restore a backup, or move it away to start with no sessions "+
-				"(BoltOptions.ReplaceDamagedFile does that at Open)", ErrCorrupt, path, err)
-		case errors.Is(err, os.ErrPermission):
-			return nil, fmt.Errorf("boltsession: open %s: the file or its directory is not writable by this process: %w", path, err)
+		if errors.Is(err, boltfile.ErrCorrupt) && o.ReplaceDamagedFile && hasBoltMagic(path) {
+			return replaceDamaged(path, &o, err)
 		}
-		return nil, fmt.Errorf("boltsession: open %s: %w", path, err)
-	}
-	db.NoSync = o.NoSync
-	// Holding the lock, clean up after maintenance that was killed: the
-	// temporary copies of a Compact or a backup hold every session ID.
-	dir, base := filepath.Dir(path), filepath.Base(path)
-	removeStaleTemps(dir, "."+base+".compact-")
-	removeStaleTemps(dir, base+".backup-")
-	if err := initFile(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("boltsession: open %s: %w", path, err)
-	}
-	if _, err := upgradeFile(db, o.Logger, path); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("boltsession: open %s: %w (the file opens again and the conversion goes on)", path, err)
-	}
-	if err := checkSealing(db, sl); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("boltsession: open %s: %w", path, err)
+		return nil, openError(path, &o, err)
 	}
 
 	s := &BoltStore{
@@ -268,6 +239,55 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		go s.sweepLoop(o.SweepInterval)
 	}
 	return s, nil
+}
+
+// openFile opens and locks the file at path, checks it, makes it a session
+// file if it is new, converts it if it is of an older format, and checks
+// that sl opens its values. Errors are for openError to word.
+func openFile(path string, o *BoltOptions, sl *sealer) (*bbolt.DB, error) {
+	db, err := openLocked(path, o)
+	if err != nil {
+		return nil, err
+	}
+	db.NoSync = o.NoSync
+	// Holding the lock, clean up after maintenance that was killed: the
+	// temporary copies of a Compact or a backup hold every session.
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	removeStaleTemps(dir, "."+base+".compact-")
+	removeStaleTemps(dir, base+".backup-")
+	if err := initFile(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := upgradeFile(db, o.Logger, path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w (the file opens again and the conversion goes on)", err)
+	}
+	if err := checkSealing(db, sl); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openError words a failure of openFile.
+func openError(path string, o *BoltOptions, err error) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("%w: %s is locked by another process (is the application still running?); gave up after %v",
+			ErrLocked, path, o.Timeout)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch):
+		return fmt.Errorf("%w: %s is not a bbolt file of a known version: %w", ErrVersion, path, err)
+	case errors.Is(err, boltfile.ErrCorrupt) && !hasBoltMagic(path):
+		return fmt.Errorf("%w: %s is not a bbolt file (no bbolt meta page): %w", ErrVersion, path, err)
+	case errors.Is(err, boltfile.ErrCorrupt):
+		return fmt.Errorf("%w: %s is damaged (%w): salvage what is readable into a new file "+
+			"(boltsession salvage, or Salvage), restore a backup, or move it away to start with no sessions "+
+			"(BoltOptions.ReplaceDamagedFile does that at Open)", ErrCorrupt, path, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("boltsession: open %s: the file or its directory is not writable by this process: %w", path, err)
+	}
+	return fmt.Errorf("boltsession: open %s: %w", path, err)
 }
 
 // hasBoltMagic reports whether either meta page of the file at path starts

@@ -163,6 +163,11 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 	close(stop)
 	<-done
 	if err == nil {
+		// The copy has no freed page holding what the source's did: it
+		// needs no scrub (scrub.go).
+		err = dstDB.Update(clearScrub)
+	}
+	if err == nil {
 		err = dstDB.Sync()
 	}
 	if cerr := dstDB.Close(); err == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession/internal/boltfile"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // SalvageOptions configures Salvage. A nil pointer gives the defaults.
@@ -22,6 +23,10 @@ type SalvageOptions struct {
 	// Now is the clock that decides which sessions have expired (they are
 	// not copied); nil means time.Now.
 	Now func() time.Time
+
+	// Timeout bounds the wait for the damaged file's lock. Zero means 1s;
+	// a file an app still holds then gives an error wrapping ErrLocked.
+	Timeout time.Duration
 }
 
 // SalvageResult reports what Salvage recovered and what it could not.
@@ -53,10 +58,12 @@ type SalvageResult struct {
 // many were recovered, skipped and why. It is the way out when Open refuses
 // a file as damaged (ErrCorrupt), as SQLite's .recover is.
 //
-// It reads src itself, without bbolt and without its lock (stop the app
-// first, or work on a copy): through the newest meta page that still leads
-// to the sessions, skipping damaged pages and reading their readable
-// siblings; when none does, it reads every leaf page of the file and takes
+// It reads src itself, without bbolt, under the shared lock bbolt's
+// readers take: a file an app holds gives an error wrapping ErrLocked
+// after opts.Timeout (stop the app first), and an app that starts while
+// Salvage reads waits for it, as it would for a Compact. It goes through
+// the newest meta page that still leads to the sessions, skipping damaged
+// pages and reading their readable siblings; when none does, it reads every leaf page of the file and takes
 // what decodes as a session record, leaving out pages bbolt had freed
 // (superseded or deleted sessions, which must not come back). Each record
 // is verified (its checksum, or its seal) before it is copied; the indexes
@@ -87,6 +94,16 @@ func Salvage(ctx context.Context, src, dst string, opts *SalvageOptions) (Salvag
 		return res, fmt.Errorf("boltsession: salvage: %w", err)
 	}
 	defer f.Close()
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	if err := boltfile.LockShared(f, o.Timeout); err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return res, fmt.Errorf("%w: %s is locked by another process (is the application still running?); gave up after %v",
+				ErrLocked, src, o.Timeout)
+		}
+		return res, fmt.Errorf("boltsession: salvage: lock %s: %w", src, err)
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return res, fmt.Errorf("boltsession: salvage: %w", err)

@@ -375,3 +375,47 @@ func FuzzOpenDamagedSessionFile(f *testing.F) {
 		}
 	})
 }
+
+// TestSalvageOfAFileAnAppHoldsIsRefusedAndAnAppStartingMeanwhileWaits: the
+// salvage reads under bbolt's shared lock, so it never reads a file an app
+// is writing, and an app that starts while it reads waits rather than
+// write under it.
+func TestSalvageOfAFileAnAppHoldsIsRefusedAndAnAppStartingMeanwhileWaits(t *testing.T) {
+	path, clock := sessionFile(t, 50, nil)
+	app, err := Open(path, &BoltOptions{SweepInterval: -1, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "salvaged.db")
+	_, err = Salvage(context.Background(), path, dst, &SalvageOptions{Now: clock.Now, Timeout: 100 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("Salvage of a file an app holds: %v, want ErrLocked", err)
+	}
+	if _, err := os.Stat(dst); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused salvage left %s: %v", dst, err)
+	}
+	app.Close()
+
+	// An app starting while Salvage reads: Salvage's lock is held from the
+	// first read of the file to the last, so Open, tried from inside the
+	// read (the clock is read when the records are copied), times out.
+	var during error
+	tried := false
+	now := func() time.Time {
+		if !tried {
+			tried = true
+			var s *BoltStore
+			if s, during = Open(path, &BoltOptions{SweepInterval: -1, Timeout: 100 * time.Millisecond}); s != nil {
+				s.Close()
+			}
+		}
+		return clock.Now()
+	}
+	res, err := Salvage(context.Background(), path, dst, &SalvageOptions{Now: now})
+	if err != nil || res.Recovered != 50 {
+		t.Fatalf("Salvage once the app stopped: %+v, %v", res, err)
+	}
+	if !errors.Is(during, ErrLocked) {
+		t.Fatalf("an app opening the file during the salvage: %v, want ErrLocked", during)
+	}
+}

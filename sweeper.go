@@ -104,16 +104,8 @@ func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
 		now := s.now()
 		var done bool
 		err := s.update("sweep", func(tx *bbolt.Tx) error {
-			// A chunk that finds the entry the previous one deleted made no
-			// progress: a damaged page keeps a key that Delete cannot
-			// remove, and the pass would go on for ever.
-			if k, _ := tx.Bucket(bucketExpiry).Cursor().First(); k != nil && last != nil && bytes.Equal(k, last) {
-				return fmt.Errorf("%w: an expired entry is still there after its deletion committed: a damaged page", ErrCorrupt)
-			} else if k != nil {
-				last = bytes.Clone(k)
-			}
 			var err error
-			done, err = s.sweepChunk(tx, now, res)
+			done, last, err = s.sweepChunk(tx, now, res, last)
 			return err
 		})
 		s.mu.RUnlock()
@@ -135,7 +127,12 @@ func (s *BoltStore) sweep(ctx context.Context, res *SweepResult) error {
 // reached the end of what has expired. Counts are added to res only when
 // the transaction commits, which bbolt does unless it returns an error; on
 // error the caller discards res anyway.
-func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (bool, error) {
+//
+// prev is the first entry the previous chunk of the pass deleted, and the
+// chunk returns its own: a chunk that finds prev again made no progress (a
+// damaged page keeps a key that Delete cannot remove) and fails with
+// ErrCorrupt instead of a pass that never ends.
+func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult, prev []byte) (bool, []byte, error) {
 	r := s.recordsOf(tx)
 	limit := expiryLimit(now)
 
@@ -157,12 +154,21 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 	}
 
 	if len(keys)+len(markers) == 0 {
-		return true, errNothingExpired // roll back: nothing to commit or fsync
+		return true, nil, errNothingExpired // roll back: nothing to commit or fsync
+	}
+	var first []byte
+	if len(keys) > 0 {
+		first = keys[0]
+	} else {
+		first = markers[0]
+	}
+	if prev != nil && bytes.Equal(first, prev) {
+		return false, nil, fmt.Errorf("%w: an expired entry is still there after its deletion committed: a damaged page", ErrCorrupt)
 	}
 	var swept, corrupt, stale int
 	for _, k := range keys {
 		if err := r.expiry.Delete(k); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if len(k) < 8 {
 			stale++
@@ -182,7 +188,7 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			corrupt++
 			swept++
 			if err := r.remove(key, nil); err != nil {
-				return false, err
+				return false, nil, err
 			}
 			continue
 		}
@@ -191,13 +197,13 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 			continue
 		}
 		if err := r.remove(key, rec); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		swept++
 	}
 	for _, k := range markers {
 		if err := r.replaced.Delete(k); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if len(k) < 9 {
 			continue
@@ -207,7 +213,7 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 		ik := markerIDKey(k[9:])
 		if v := r.replaced.Get(ik); len(v) >= 8 && bytes.Equal(v[:8], k[1:9]) {
 			if err := r.replaced.Delete(ik); err != nil {
-				return false, err
+				return false, nil, err
 			}
 		}
 	}
@@ -215,5 +221,5 @@ func (s *BoltStore) sweepChunk(tx *bbolt.Tx, now time.Time, res *SweepResult) (b
 	res.Corrupt += corrupt
 	res.Stale += stale
 	res.Replaced += len(markers)
-	return len(keys)+len(markers) < s.chunk, nil
+	return len(keys)+len(markers) < s.chunk, first, nil
 }

@@ -94,6 +94,11 @@ func setAsideLegacy(tx *bbolt.Tx) error {
 			return err
 		}
 	}
+	// The records and index entries moved out of "v2" leave freed pages
+	// holding session IDs: the mark makes Open compact them away.
+	if err := markScrub(tx); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketMeta).Put(keyVersion, binary.BigEndian.AppendUint64(nil, formatVersion))
 }
 

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"sync/atomic"
@@ -17,6 +18,12 @@ import (
 // round trip. Run with
 //
 //	go test -run '^$' -bench . -benchmem ./redisstore
+//
+// Load and Save run with values in clear and sealed (Options.ValueKeys);
+// compare the two with
+//
+//	go test -run '^$' -bench '^Benchmark(Load|Save)$' -benchmem -count 10 ./redisstore > v.txt
+//	benchstat -col /values v.txt
 
 // benchValue is a typical small session: a user ID, a CSRF token, a flash.
 var benchValues = map[string][]byte{
@@ -35,10 +42,25 @@ func benchSize() int {
 
 func benchSetup(b *testing.B) (*redis.Client, *Store) {
 	b.Helper()
+	return benchSetupWith(b, nil)
+}
+
+func benchSetupWith(b *testing.B, opts *Options) (*redis.Client, *Store) {
+	b.Helper()
 	srv := redistest.Start(b)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 64})
 	b.Cleanup(func() { client.Close() })
-	return client, New(client, nil)
+	return client, New(client, opts)
+}
+
+// valueModes are the two ways of keeping values that Load and Save are
+// measured with.
+var valueModes = []struct {
+	name string
+	opts *Options
+}{
+	{"values=clear", nil},
+	{"values=sealed", &Options{ValueKeys: [][]byte{bytes.Repeat([]byte{0x5e}, 32)}}},
 }
 
 func benchCreate(b *testing.B, s *Store, id string) {
@@ -50,28 +72,39 @@ func benchCreate(b *testing.B, s *Store, id string) {
 	}
 }
 
+// BenchmarkLoad loads a session of three values (benchValues).
 func BenchmarkLoad(b *testing.B) {
-	_, s := benchSetup(b)
-	benchCreate(b, s, "bench")
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Load(ctx, "bench"); err != nil {
-			b.Fatal(err)
-		}
+	for _, m := range valueModes {
+		b.Run(m.name, func(b *testing.B) {
+			_, s := benchSetupWith(b, m.opts)
+			benchCreate(b, s, "bench")
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Load(ctx, "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
+// BenchmarkSave merges one value into a session of three, as a request
+// that changed one key does.
 func BenchmarkSave(b *testing.B) {
-	_, s := benchSetup(b)
-	benchCreate(b, s, "bench")
-	ctx := context.Background()
-	u := boltsession.Update{ID: "bench", Set: map[string][]byte{"flash": []byte("\xa5saved")}, Expires: time.Now().Add(time.Hour)}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Save(ctx, u); err != nil {
-			b.Fatal(err)
-		}
+	for _, m := range valueModes {
+		b.Run(m.name, func(b *testing.B) {
+			_, s := benchSetupWith(b, m.opts)
+			benchCreate(b, s, "bench")
+			ctx := context.Background()
+			u := boltsession.Update{ID: "bench", Set: map[string][]byte{"flash": []byte("\xa5saved")}, Expires: time.Now().Add(time.Hour)}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Save(ctx, u); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -61,7 +61,7 @@ func (oc *onCluster) idsOnEveryMaster(t *testing.T, s *Store, prefix string, n i
 	out := make(map[string][]string)
 	for i := 0; ; i++ {
 		id := prefix + strconv.Itoa(i)
-		m := oc.masterOf(t, s.sessionKey(id))
+		m := oc.masterOf(t, s.sessionKey(handleOf(id)))
 		if len(out[m]) < n {
 			out[m] = append(out[m], id)
 		}
@@ -87,6 +87,7 @@ func TestCluster(t *testing.T) {
 	}{
 		{"SessionsSpreadOverEveryMaster", testSpread},
 		{"Conformance", testConformanceOnCluster},
+		{"ConformanceWithValueKeys", testConformanceWithValueKeysOnCluster},
 		{"ConnectRedisConformance", testConnectRedisConformanceOnCluster},
 		{"OwnerOperationsWithSessionsOnEveryMaster", testOwnerOnEveryMaster},
 		{"DestroyOwnerEndsEverySessionAcknowledgedBeforeItsLastIndexRead", testDestroyOwnerRacingCreates},
@@ -105,6 +106,15 @@ func testConformanceOnCluster(t *testing.T, oc *onCluster) {
 		n++
 		p := "conf" + strconv.Itoa(n)
 		return oc.store(Options{Prefix: p + ":", LegacyPrefix: "{" + p + "}:"})
+	})
+}
+
+func testConformanceWithValueKeysOnCluster(t *testing.T, oc *onCluster) {
+	n := 0
+	storetest.Run(t, func(t *testing.T) boltsession.Store {
+		n++
+		p := "sealed" + strconv.Itoa(n)
+		return oc.store(Options{Prefix: p + ":", LegacyPrefix: "{" + p + "}:", ValueKeys: [][]byte{testValueKey}})
 	})
 }
 
@@ -189,11 +199,7 @@ func testOwnerOnEveryMaster(t *testing.T, oc *onCluster) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ids []string
-		for _, r := range recs {
-			ids = append(ids, r.ID)
-		}
-		return ids
+		return namesOf(t, recs, slices.Concat(all, []string{"alice-new"})...)
 	}
 	if got := owned(); !slices.Equal(got, all) {
 		t.Fatalf("Owned(alice) = %v, want %v (oldest first)", got, all)
@@ -296,7 +302,7 @@ func testDestroyOwnerRacingCreates(t *testing.T, oc *onCluster) {
 			survived++
 		default:
 			ended++
-			masters[oc.masterOf(t, writer.sessionKey(m.id))]++
+			masters[oc.masterOf(t, writer.sessionKey(handleOf(m.id)))]++
 		}
 	}
 	t.Logf("%d creates, DestroyOwner ended %d (reported %d) on %d masters %v, %d created after its last read survive",
@@ -321,7 +327,7 @@ func testDestroyOwnerRacingCreates(t *testing.T, oc *onCluster) {
 func replacePair(t *testing.T, oc *onCluster, s *Store, name string) (from, to string) {
 	t.Helper()
 	from, to = name+"-s", name+"-n"
-	for i := 0; oc.masterOf(t, s.sessionKey(from)) == oc.masterOf(t, s.sessionKey(to)); i++ {
+	for i := 0; oc.masterOf(t, s.sessionKey(handleOf(from))) == oc.masterOf(t, s.sessionKey(handleOf(to))); i++ {
 		to = name + "-n" + strconv.Itoa(i)
 	}
 	now := time.Now()
@@ -400,7 +406,7 @@ func testReplaceCrash(t *testing.T, oc *onCluster) {
 				t.Fatal(err)
 			}
 			if c.oldLive {
-				mark := newCall(s.scripts.mark, []string{s.sessionKey(from)}, nanos(time.Now()), to,
+				mark := newCall(s.scripts.mark, []string{s.sessionKey(handleOf(from))}, nanos(time.Now()), string(handleOf(to)),
 					time.Now().Add(time.Hour).UnixMilli())
 				if err := s.run(ctx, mark); err != nil || mark.code() == codeOK {
 					t.Fatalf("late mark after the logout: %v, code %d; want a refusal", err, mark.code())
@@ -408,7 +414,7 @@ func testReplaceCrash(t *testing.T, oc *onCluster) {
 			} else {
 				rec := &boltsession.Record{ID: to, Created: time.Now(), Expires: time.Now().Add(time.Hour),
 					Values: map[string][]byte{"user": []byte("alice")}}
-				if err := s.activate(ctx, to, "r:"+from, rec, claim{}); !errors.Is(err, boltsession.ErrNotFound) {
+				if err := s.activate(ctx, handleOf(to), "r:"+string(handleOf(from)), rec, claim{}); !errors.Is(err, boltsession.ErrNotFound) {
 					t.Fatalf("late activation after the logout: %v, want ErrNotFound", err)
 				}
 			}
@@ -430,7 +436,7 @@ func testReplaceCrash(t *testing.T, oc *onCluster) {
 		s.hooks = nil
 		rec := &boltsession.Record{ID: to, Created: time.Now(), Expires: time.Now().Add(time.Hour), Owner: "o-y",
 			Values: map[string][]byte{"user": []byte("alice")}}
-		if err := s.activate(ctx, to, "r:"+from, rec, claim{}); err != nil {
+		if err := s.activate(ctx, handleOf(to), "r:"+string(handleOf(from)), rec, claim{}); err != nil {
 			t.Fatal(err)
 		}
 		// The new session is live, in the index, and the old ID's logout

@@ -221,9 +221,14 @@ func (s *session) created(now time.Time) time.Time {
 	return now
 }
 
-// record builds the Record of a session whose key expires at expires.
+// record builds the Record of a session whose key expires at expires. It
+// carries the ID as well as the handle, on every path (Iterate included):
+// the connect-redis format keys sessions by ID, which the store cannot
+// change (the Node app reads those keys), so the ID is no secret from
+// whoever lists the store.
 func (s *session) record(id string, expires time.Time, defaultMaxAge time.Duration, now time.Time) (*boltsession.Record, error) {
-	r := &boltsession.Record{ID: id, Expires: expires, Created: s.created(now), Values: make(map[string][]byte, len(s.obj))}
+	r := &boltsession.Record{ID: id, Handle: boltsession.Handle(id), Expires: expires, Created: s.created(now),
+		Values: make(map[string][]byte, len(s.obj))}
 	if age, ok := s.originalMaxAge(); ok && age.Milliseconds() != defaultMaxAge.Milliseconds() {
 		r.MaxAge = age
 	}

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"log"
 	"net/http"
 	"os"
@@ -24,7 +25,7 @@ func Example() {
 	client := redis.NewClient(opt)
 	defer client.Close()
 
-	store := redisstore.New(client, nil) // keys "sess:{<ID>}"
+	store := redisstore.New(client, nil) // keys "sess:{<handle>}"
 
 	m, err := boltsession.New(store, boltsession.Options{Keys: [][]byte{[]byte(os.Getenv("SESSION_KEY"))}})
 	if err != nil {
@@ -35,7 +36,7 @@ func Example() {
 }
 
 // On Redis Cluster the store is built the same way: every session's keys
-// carry its ID as hash tag, so sessions spread over every master.
+// carry its handle as hash tag, so sessions spread over every master.
 // WaitReplicas makes each write wait for a replica's acknowledgement, so
 // that a failover cannot lose an acknowledged save or logout.
 func ExampleNew_cluster() {
@@ -47,6 +48,29 @@ func ExampleNew_cluster() {
 	defer client.Close()
 	store := redisstore.New(client, &redisstore.Options{WaitReplicas: 1})
 	_ = store
+}
+
+// Seal the session values at rest, with the same keys a BoltStore takes.
+// To rotate, put the new key first and keep the old one until Reseal has
+// sealed every value under the new key. An operator ends a session by the
+// handle that Owned, Iterate and the logs show. (Not run by go test: it
+// needs a Redis server.)
+func ExampleOptions_valueKeys() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer client.Close()
+	newKey, oldKey := []byte(os.Getenv("VALUE_KEY")), []byte(os.Getenv("OLD_VALUE_KEY")) // 32 random bytes each
+	store := redisstore.New(client, &redisstore.Options{ValueKeys: [][]byte{newKey, oldKey}})
+
+	ctx := context.Background()
+	n, err := store.Reseal(ctx) // then drop oldKey from ValueKeys
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("%d values sealed under the new key", n)
+
+	if err := store.DeleteHandle(ctx, "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"); err != nil {
+		log.Fatal(err)
+	}
 }
 
 // Serve the users of a Node app that keeps its sessions with connect-redis,

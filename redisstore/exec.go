@@ -46,6 +46,15 @@ func (c *call) code() int64 {
 	return n
 }
 
+// int returns element i of the reply as an integer (0 for nil).
+func (c *call) int(i int) int64 {
+	if i >= len(c.reply) {
+		return 0
+	}
+	n, _ := c.reply[i].(int64)
+	return n
+}
+
 // str returns element i of the reply as a string ("" for nil).
 func (c *call) str(i int) string {
 	if i >= len(c.reply) {
@@ -167,7 +176,8 @@ func (s *Store) runWaiting(ctx context.Context, calls []*call) error {
 	todo := calls
 	for attempt := 0; len(todo) > 0; attempt++ {
 		if attempt == maxRedirects {
-			return fmt.Errorf("slot of %q still moving after %d attempts", todo[0].keys[0], attempt)
+			// The key is not named: a key of the legacy layout holds an ID.
+			return fmt.Errorf("a hash slot still moving after %d attempts", attempt)
 		}
 		groups := make(map[*redis.Client][]*call)
 		var order []*redis.Client

@@ -65,7 +65,7 @@ func testWaitReplicas(t *testing.T, oc *onCluster) {
 		Owner: ptr("erin"), Set: map[string][]byte{"a": []byte("1")}}); err != nil {
 		t.Fatalf("save with a healthy replica: %v", err)
 	}
-	master := oc.masterNode(t, s.sessionKey("w1"))
+	master := oc.masterNode(t, s.sessionKey(handleOf("w1")))
 	replica := oc.c.Replicas(master)[0]
 	// Acknowledged means on the replica already: read it there.
 	rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
@@ -75,7 +75,7 @@ func testWaitReplicas(t *testing.T, oc *onCluster) {
 	if err := conn.ReadOnly(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := conn.HGet(ctx, s.sessionKey("w1"), "v:a").Result(); err != nil || v != "1" {
+	if v, err := conn.HGet(ctx, s.sessionKey(handleOf("w1")), "v:a").Result(); err != nil || v != "\x001" {
 		t.Fatalf("the replica holds %q, %v right after the save returned", v, err)
 	}
 

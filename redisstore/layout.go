@@ -6,19 +6,21 @@ import (
 )
 
 // The per-session layout (see the package doc, "Layout"): every key of one
-// session carries the session ID as its hash tag, so that on Redis Cluster
-// the session, its lock and its markers share one slot and each script
-// runs on that slot alone, while different sessions spread over every
-// master. An owner's index is a key of its own, tagged by the owner.
+// session carries the session's handle as its hash tag, so that on Redis
+// Cluster the session, its lock and its markers share one slot and each
+// script runs on that slot alone, while different sessions spread over
+// every master. No key holds a session ID. An owner's index is a key of
+// its own, tagged by the owner.
 
-// sessionKey is the hash of session id: Prefix{id}.
-func (s *Store) sessionKey(id string) string { return s.opts.Prefix + "{" + id + "}" }
+// sessionKey is the hash of the session with handle h: Prefix{h}.
+func (s *Store) sessionKey(h handle) string { return s.opts.Prefix + "{" + string(h) + "}" }
 
-// lockKey is the lock of session id under Serialize: Prefix{id}:lock.
-func (s *Store) lockKey(id string) string { return s.opts.Prefix + "{" + id + "}:lock" }
+// lockKey is the lock of the session with handle h under Serialize:
+// Prefix{h}:lock.
+func (s *Store) lockKey(h handle) string { return s.opts.Prefix + "{" + string(h) + "}:lock" }
 
-// ownerKey is the index of an owner's sessions: Prefix{owner:o}. Session
-// IDs never start with "owner:", so it is never a session key.
+// ownerKey is the index of an owner's sessions: Prefix{owner:o}. A handle
+// is hex, so it is never an owner key.
 func (s *Store) ownerKey(owner string) string { return s.opts.Prefix + "{" + ownerInfix + owner + "}" }
 
 // The legacy layout, written by releases before the per-session one: the
@@ -41,25 +43,27 @@ const (
 	lockInfix  = "lock:"
 )
 
-// validID reports whether id can name a session. An empty ID, or one with
-// a brace, would not be the whole hash tag of its keys (Redis hashes from
-// the first '{' to the next '}'), so its keys could land in different
-// slots; IDs that start like an owner or lock key are refused so the kinds
-// of key never meet. The Manager's IDs are base64url and always valid.
+// validID reports whether id can name a session. The per-session layout
+// keys sessions by handle and would take any ID, but the legacy layout
+// keys them by ID, and every ID is looked up there: an empty ID, or one
+// with a brace, would not be the whole hash tag of its legacy keys on
+// Cluster, and IDs that start like a legacy owner or lock key would meet
+// those keys. The Manager's IDs are base64url and always valid.
 func validID(id string) bool {
 	return id != "" && !strings.ContainsAny(id, "{}") &&
 		!strings.HasPrefix(id, ownerInfix) && !strings.HasPrefix(id, lockInfix)
 }
 
-// idOfSessionKey returns the ID of a per-session hash key found by SCAN,
-// or false for any other key under Prefix (a legacy session included).
-func (s *Store) idOfSessionKey(key string) (string, bool) {
+// handleOfSessionKey returns the handle of a per-session hash key found
+// by SCAN, or false for any other key under Prefix (a legacy session or
+// an owner index included).
+func (s *Store) handleOfSessionKey(key string) (handle, bool) {
 	rest, ok := strings.CutPrefix(key, s.opts.Prefix)
-	if !ok || len(rest) < 2 || rest[0] != '{' || rest[len(rest)-1] != '}' {
+	if !ok || len(rest) != handleLen+2 || rest[0] != '{' || rest[len(rest)-1] != '}' {
 		return "", false
 	}
-	id := rest[1 : len(rest)-1]
-	return id, validID(id)
+	h := rest[1 : len(rest)-1]
+	return handle(h), isHandle(h)
 }
 
 // idOfLegacyKey returns the ID of a legacy session key found by SCAN, or
@@ -69,7 +73,7 @@ func (s *Store) idOfLegacyKey(key string) (string, bool) {
 	if !ok || !s.legacyOn() {
 		return "", false
 	}
-	if _, isNew := s.idOfSessionKey(key); isNew {
+	if _, isNew := s.handleOfSessionKey(key); isNew {
 		return "", false
 	}
 	return id, validID(id)

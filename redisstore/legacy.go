@@ -27,13 +27,16 @@ func (s *Store) loadLegacy(ctx context.Context, id string, frozen bool) (*boltse
 	if frozen {
 		delete(h, fieldMoved)
 	}
-	return s.decodeLive(id, h)
+	return s.decodeLive(handleOf(id), h, true)
 }
 
 // legacySave runs the legacy save script for u (a create, a merge, or a
 // replace whose old and new session are both legacy). It returns the
 // script's code and the contract error it means; -6 (frozen by a move)
-// comes with a nil error, for the caller to finish the move.
+// comes with a nil error, for the caller to finish the move. The values
+// are written as the earlier releases wrote them, in clear: a store with
+// ValueKeys never runs it (it refuses CreateLegacy, and moves a legacy
+// session before merging into it).
 func (s *Store) legacySave(ctx context.Context, u boltsession.Update) (int64, error) {
 	keys := []string{s.legacyKey(u.ID)}
 	if u.Replaces != "" {
@@ -113,7 +116,7 @@ func (s *Store) legacyInUse(ctx context.Context, id string) (bool, error) {
 // createLegacy makes a new session in the legacy layout (CreateLegacy),
 // only if its ID is not in use in the per-session layout either.
 func (s *Store) createLegacy(ctx context.Context, u boltsession.Update) error {
-	v, err := s.client.HMGet(ctx, s.sessionKey(u.ID), fieldExpires, fieldNext, fieldPending).Result()
+	v, err := s.client.HMGet(ctx, s.sessionKey(handleOf(u.ID)), fieldExpires, fieldNext, fieldPending).Result()
 	if err != nil && !isWrongType(err) {
 		s.noteFailure(ctx, err)
 		return wrap("save", err)
@@ -132,7 +135,9 @@ func (s *Store) createLegacy(ctx context.Context, u boltsession.Update) error {
 }
 
 // MoveLegacy moves every live session of the legacy layout into the
-// per-session layout and returns how many it moved. Run it once every
+// per-session layout and returns how many it moved: each session's ID
+// (the legacy key, its owner set member) gives way to its handle, and
+// with ValueKeys its values are sealed. Run it once every
 // process runs this release without CreateLegacy (a process of an earlier
 // release would not understand a moved session); the application may go
 // on serving meanwhile. It is idempotent, and safe to interrupt and run
@@ -167,15 +172,16 @@ func (s *Store) MoveLegacy(ctx context.Context) (int, error) {
 			if !ok {
 				continue
 			}
-			done, err := s.moveOne(ctx, id)
+			mv, err := s.moveOne(ctx, id)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				errs = append(errs, fmt.Errorf("%s: %w", id, err))
+				// Named by handle: an error may be logged.
+				errs = append(errs, fmt.Errorf("session %s: %w", handleOf(id), err))
 				continue
 			}
-			if done {
+			if mv == moveDone {
 				moved++
 			}
 		}
@@ -190,13 +196,23 @@ func (s *Store) MoveLegacy(ctx context.Context) (int, error) {
 	return moved, nil
 }
 
-// moveOne moves one legacy session (see MoveLegacy) and reports whether
-// it moved; a session that is not live, or ended meanwhile, is left.
-func (s *Store) moveOne(ctx context.Context, id string) (bool, error) {
+// moveResult is what moveOne found.
+type moveResult int
+
+const (
+	moveNone     moveResult = iota // not a live legacy session (or it ended meanwhile): nothing moved
+	moveReplaced                   // the marker of a replaced legacy session: left to expire
+	moveDone                       // moved, or a move cut short finished
+)
+
+// moveOne moves one legacy session (see MoveLegacy) to the per-session
+// layout, under its handle.
+func (s *Store) moveOne(ctx context.Context, id string) (moveResult, error) {
+	h := handleOf(id)
 	for range 3 {
 		v, err := s.client.HMGet(ctx, s.legacyKey(id), fieldOwner, fieldExpires, fieldNext, fieldMoved).Result()
 		if err != nil {
-			return false, err
+			return moveNone, err
 		}
 		f := make([]string, 4)
 		for i := range f {
@@ -204,74 +220,79 @@ func (s *Store) moveOne(ctx context.Context, id string) (bool, error) {
 				f[i], _ = v[i].(string)
 			}
 		}
-		if f[3] != "" {
-			return true, s.finishMove(ctx, id)
-		}
-		if f[2] != "" || !isDecimal(f[1]) || !laterDecimal(f[1], nanos(s.opts.Now())) {
-			return false, nil
+		switch {
+		case f[3] != "":
+			if err := s.finishMove(ctx, id); err != nil {
+				return moveNone, err
+			}
+			return moveDone, nil
+		case f[2] != "":
+			return moveReplaced, nil
+		case !isDecimal(f[1]) || !laterDecimal(f[1], nanos(s.opts.Now())):
+			return moveNone, nil
 		}
 		n, _ := strconv.ParseInt(f[1], 10, 64)
 		expires := time.Unix(0, n)
 		owner := f[0]
 		var cl claim
 		if owner != "" {
-			if cl, err = s.claim(ctx, owner, id, coverFor(s.opts.Now(), expires)); err != nil {
-				return false, err
+			if cl, err = s.claim(ctx, owner, h, coverFor(s.opts.Now(), expires)); err != nil {
+				return moveNone, err
 			}
 		}
 		if err := s.hook("move", "claim"); err != nil {
-			return false, err
+			return moveNone, err
 		}
-		pend := newCall(s.scripts.pending, []string{s.sessionKey(id)}, nanos(s.opts.Now()), pendingMove,
+		pend := newCall(s.scripts.pending, []string{s.sessionKey(h)}, nanos(s.opts.Now()), pendingMove,
 			cl.owner, cl.cover, millis(expires))
 		if err := s.run(ctx, pend); err != nil {
-			return false, err
+			return moveNone, err
 		}
 		if err := scriptErr("move legacy", pend); err != nil {
-			return false, err
+			return moveNone, err
 		}
 		if pend.code() == codeExists {
-			st, err := s.client.HGet(ctx, s.sessionKey(id), fieldPending).Result()
+			st, err := s.client.HGet(ctx, s.sessionKey(h), fieldPending).Result()
 			if err != nil || st != pendingMove {
-				return false, fmt.Errorf("the ID is in use in both layouts")
+				return moveNone, fmt.Errorf("the ID is in use in both layouts")
 			}
 		}
 		if err := s.hook("move", "pending"); err != nil {
-			return false, err
+			return moveNone, err
 		}
 		freeze := newCall(s.scripts.legacy.freeze, []string{s.legacyKey(id)},
 			id, s.legacyOwnerPrefix(), nanos(s.opts.Now()), owner)
 		if err := s.run(ctx, freeze); err != nil {
-			return false, err
+			return moveNone, err
 		}
 		if err := scriptErr("move legacy", freeze); err != nil {
-			return false, err
+			return moveNone, err
 		}
 		switch freeze.code() {
 		case codeOK:
 		case codeNeedClaim: // the owner changed since the read: start again
-			_ = s.run(ctx, newCall(s.scripts.unpend, []string{s.sessionKey(id)}, pendingMove))
+			_ = s.run(ctx, newCall(s.scripts.unpend, []string{s.sessionKey(h)}, pendingMove))
 			continue
 		default: // ended meanwhile
-			_ = s.run(ctx, newCall(s.scripts.unpend, []string{s.sessionKey(id)}, pendingMove))
-			return false, nil
+			_ = s.run(ctx, newCall(s.scripts.unpend, []string{s.sessionKey(h)}, pendingMove))
+			return moveNone, nil
 		}
 		if err := s.hook("move", "freeze"); err != nil {
-			return false, err
+			return moveNone, err
 		}
-		rec, err := recordOf(id, freeze.reply)
+		rec, err := s.recordOf(h, freeze.reply, true)
 		if err != nil {
-			return false, err
+			return moveNone, err
 		}
-		if err := s.activate(ctx, id, pendingMove, rec, cl); err != nil {
+		if err := s.activate(ctx, h, pendingMove, rec, cl); err != nil {
 			if errors.Is(err, boltsession.ErrNotFound) {
-				return false, s.dropMoved(ctx, id)
+				return moveNone, s.dropMoved(ctx, id)
 			}
-			return false, err
+			return moveNone, err
 		}
-		return true, s.dropMoved(ctx, id)
+		return moveDone, s.dropMoved(ctx, id)
 	}
-	return false, errors.New("its owner kept changing")
+	return moveNone, errors.New("its owner kept changing")
 }
 
 // finishMove completes a move that froze id's legacy record: it activates
@@ -286,11 +307,12 @@ func (s *Store) finishMove(ctx context.Context, id string) error {
 	if _, frozen := h[fieldMoved]; !frozen {
 		return nil
 	}
-	rec, err := decodeRecord(id, h)
+	hd := handleOf(id)
+	rec, err := s.decodeRecord(hd, h, true)
 	if err != nil {
 		return fmt.Errorf("boltsession: redisstore: move legacy: %w", err)
 	}
-	if err := s.activate(ctx, id, pendingMove, rec, claim{}); err != nil && !errors.Is(err, boltsession.ErrNotFound) {
+	if err := s.activate(ctx, hd, pendingMove, rec, claim{}); err != nil && !errors.Is(err, boltsession.ErrNotFound) {
 		return err
 	}
 	return s.dropMoved(ctx, id)

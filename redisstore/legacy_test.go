@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func legacyFixture(t *testing.T, client redis.UniversalClient, opts Options) (ol
 	}
 	client.PExpireAt(ctx, raw, exp)
 	client.SAdd(ctx, old.legacyOwnerKey("dave"), "raw")
-	if n, _ := client.Exists(ctx, old.sessionKey("l1"), old.sessionKey("l4")).Result(); n != 0 {
+	if n, _ := client.Exists(ctx, old.sessionKey(handleOf("l1")), old.sessionKey(handleOf("l4"))).Result(); n != 0 {
 		t.Fatal("CreateLegacy wrote the per-session layout")
 	}
 	return old, cur
@@ -81,10 +82,7 @@ func checkLegacyLifecycle(t *testing.T, client redis.UniversalClient, old, cur *
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ids []string
-		for _, r := range recs {
-			ids = append(ids, r.ID)
-		}
+		ids := namesOf(t, recs, "l1", "l2", "l3", "l4", "l5", "n1", "raw")
 		slices.Sort(ids)
 		return ids
 	}
@@ -95,9 +93,20 @@ func checkLegacyLifecycle(t *testing.T, client redis.UniversalClient, old, cur *
 	if rec, err := old.Load(ctx, "l1"); err != nil || string(rec.Values["cart"]) != "1" {
 		t.Fatalf("old store reads l1 = %+v, %v", rec, err)
 	}
-	// A regenerate of a legacy session; a logout through a legacy marker.
+	// A regenerate of a legacy session moves it to the per-session layout
+	// and replaces it there: the new ID is never written to Redis. A
+	// logout through a legacy marker.
 	if err := cur.Save(ctx, boltsession.Update{ID: "l5", Create: true, Replaces: "l1", Expires: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
+	}
+	for _, id := range []string{"l1", "l5"} {
+		// One key at a time: on Cluster they sit in different slots.
+		if n, _ := client.Exists(ctx, cur.legacyKey(id)).Result(); n != 0 {
+			t.Errorf("after a regenerate of a legacy session, %s is in the legacy layout", id)
+		}
+		if n, _ := client.Exists(ctx, cur.sessionKey(handleOf(id))).Result(); n != 1 {
+			t.Errorf("after a regenerate of a legacy session, %s is not in the per-session layout", id)
+		}
 	}
 	if err := cur.Delete(ctx, "l3"); err != nil {
 		t.Fatal(err)
@@ -110,11 +119,11 @@ func checkLegacyLifecycle(t *testing.T, client redis.UniversalClient, old, cur *
 	}
 
 	moved, err := cur.MoveLegacy(ctx)
-	if err != nil || moved != 3 {
-		t.Fatalf("MoveLegacy = %d, %v; want 3 (l2 l5 raw)", moved, err)
+	if err != nil || moved != 2 {
+		t.Fatalf("MoveLegacy = %d, %v; want 2 (l2 raw)", moved, err)
 	}
 	for _, id := range []string{"l2", "l5", "raw"} {
-		if n, _ := client.Exists(ctx, cur.sessionKey(id)).Result(); n != 1 {
+		if n, _ := client.Exists(ctx, cur.sessionKey(handleOf(id))).Result(); n != 1 {
 			t.Errorf("%s not in the per-session layout after the move", id)
 		}
 		if v, _ := client.HGet(ctx, cur.legacyKey(id), "m:created").Result(); v != "" {
@@ -130,6 +139,7 @@ func checkLegacyLifecycle(t *testing.T, client redis.UniversalClient, old, cur *
 	if moved, err := cur.MoveLegacy(ctx); err != nil || moved != 0 {
 		t.Fatalf("second MoveLegacy = %d, %v; want 0", moved, err)
 	}
+	checkOnlyHandlesStored(t, client, cur)
 	if n, err := cur.DestroyOwner(ctx, "dave"); err != nil || n != 3 {
 		t.Fatalf("DestroyOwner(dave) = %d, %v; want 3", n, err)
 	}
@@ -236,5 +246,54 @@ func TestNoLegacyReadsOnlyThePerSessionLayout(t *testing.T) {
 	}
 	if n, err := s.MoveLegacy(context.Background()); err != nil || n != 0 {
 		t.Fatalf("MoveLegacy with NoLegacy = %d, %v", n, err)
+	}
+}
+
+// checkOnlyHandlesStored fails the test unless every key under the store's
+// prefixes is one of the per-session layout, keyed by a handle, and every
+// reference from one session or index to another is a handle: no session
+// ID is stored.
+func checkOnlyHandlesStored(t *testing.T, client redis.UniversalClient, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	nodes, err := nodesOf(ctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range nodes {
+		for _, prefix := range []string{s.opts.Prefix, s.opts.LegacyPrefix} {
+			keys, err := c.Keys(ctx, escapeGlob(prefix)+"*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				n++
+				if h, ok := s.handleOfSessionKey(k); ok {
+					f := strs(c.HMGet(ctx, k, fieldNext, fieldPending))
+					if (f[0] != "" && !isHandle(f[0])) || (f[1] != "" && f[1] != pendingMove && !isHandle(strings.TrimPrefix(f[1], "r:"))) {
+						t.Errorf("session %s refers to another by %q %q, not by handle", h, f[0], f[1])
+					}
+					continue
+				}
+				owner, ok := strings.CutPrefix(k, s.opts.Prefix+"{"+ownerInfix)
+				if !ok || !strings.HasSuffix(owner, "}") {
+					t.Errorf("key %q is not of the per-session layout", k)
+					continue
+				}
+				members, err := c.ZRange(ctx, k, 0, -1).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range members {
+					if !isHandle(m) {
+						t.Errorf("the index %s holds %q, not a handle", k, m)
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no keys under the store's prefixes")
 	}
 }

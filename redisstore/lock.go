@@ -41,15 +41,16 @@ return 0
 
 // LockSession takes the lock of session id in Redis for one request, so that
 // boltsession.Options.Serialize holds across every process on this Redis
-// (boltsession.SessionLocker). The lock is the key Prefix+"{"+id+"}:lock",
-// in the session's own slot, set with SET NX PX to a random token and a
+// (boltsession.SessionLocker). The lock is the key
+// Prefix+"{"+handle+"}:lock", in the session's own slot, set with SET NX PX to a random token and a
 // lifetime of LockTTL; while it is held, others retry every few
 // milliseconds until wait has passed, then get an error wrapping
 // boltsession.ErrBusy. The returned function releases the lock with a
 // script that deletes it only if it still holds this token. Under
 // CreateLegacy the legacy layout's lock LegacyPrefix+"lock:"+id is taken
 // first as well, so that processes of an earlier release, which take only
-// that one, are excluded during a rolling deploy.
+// that one, are excluded during a rolling deploy: that key holds the ID,
+// as the earlier release's did.
 //
 // A process that dies holding a lock blocks that session until LockTTL
 // passes; a request that runs longer than LockTTL loses its exclusivity.
@@ -58,17 +59,17 @@ func (s *Store) LockSession(ctx context.Context, id string, wait time.Duration) 
 		return nil, s.misconfigured
 	}
 	if !validID(id) {
-		return nil, fmt.Errorf("boltsession: redisstore: lock: session ID %q is empty, holds a brace, or starts with %q or %q", id, ownerInfix, lockInfix)
+		return nil, fmt.Errorf("boltsession: redisstore: lock: a session ID may not be empty, hold a brace, or start with %q or %q", ownerInfix, lockInfix)
 	}
 	deadline := time.Now().Add(wait)
 	if !s.opts.CreateLegacy {
-		return s.lockKeyUntil(ctx, s.lockKey(id), deadline, wait)
+		return s.lockKeyUntil(ctx, s.lockKey(handleOf(id)), deadline, wait)
 	}
 	first, err := s.lockKeyUntil(ctx, s.legacyLockKey(id), deadline, wait)
 	if err != nil {
 		return nil, err
 	}
-	second, err := s.lockKeyUntil(ctx, s.lockKey(id), deadline, wait)
+	second, err := s.lockKeyUntil(ctx, s.lockKey(handleOf(id)), deadline, wait)
 	if err != nil {
 		first()
 		return nil, err

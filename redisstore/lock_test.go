@@ -53,7 +53,7 @@ func TestLockSessionExcludesOtherProcessesUntilReleased(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	u()
-	if n, err := f.client.Exists(ctx, "sess:{id1}:lock", "sess:{id2}:lock").Result(); err != nil || n != 0 {
+	if n, err := f.client.Exists(ctx, "sess:{"+boltsession.Handle("id1")+"}:lock", "sess:{"+boltsession.Handle("id2")+"}:lock").Result(); err != nil || n != 0 {
 		t.Fatalf("%d lock keys left (%v)", n, err)
 	}
 }
@@ -224,14 +224,14 @@ func TestCreateLegacyLocksBothLayoutsSoProcessesOfTheEarlierReleaseAreExcluded(t
 		t.Fatal(err)
 	}
 	// Held under both names: an old process and a new one are both kept out.
-	if n, _ := f.client.Exists(ctx, "sess:lock:id", "sess:{id}:lock").Result(); n != 2 {
+	if n, _ := f.client.Exists(ctx, "sess:lock:id", "sess:{"+boltsession.Handle("id")+"}:lock").Result(); n != 2 {
 		t.Fatalf("%d of the two lock keys held", n)
 	}
 	if _, err := f.store.LockSession(ctx, "id", 20*time.Millisecond); !errors.Is(err, boltsession.ErrBusy) {
 		t.Fatalf("a process of this release took the lock: %v", err)
 	}
 	unlock()
-	if n, _ := f.client.Exists(ctx, "sess:lock:id", "sess:{id}:lock").Result(); n != 0 {
+	if n, _ := f.client.Exists(ctx, "sess:lock:id", "sess:{"+boltsession.Handle("id")+"}:lock").Result(); n != 0 {
 		t.Fatalf("%d lock keys left after the release", n)
 	}
 }

@@ -10,11 +10,12 @@ import (
 // documented defaults.
 type Options struct {
 	// Prefix starts every key the store writes: a session is the hash
-	// Prefix+"{"+ID+"}", its lock Prefix+"{"+ID+"}:lock", and an owner's
-	// index the sorted set Prefix+"{owner:"+owner+"}" (see the package doc,
-	// "Layout"). Default "sess:" for every kind of client. The braces are a
-	// hash tag, so on Redis Cluster (or a go-redis Ring) each session lives
-	// in the slot of its own ID and sessions spread over every master. A
+	// Prefix+"{"+handle+"}", where handle is boltsession.Handle of its ID,
+	// its lock Prefix+"{"+handle+"}:lock", and an owner's index the sorted
+	// set Prefix+"{owner:"+owner+"}" (see the package doc, "Layout").
+	// Default "sess:" for every kind of client. The braces are a hash tag,
+	// so on Redis Cluster (or a go-redis Ring) each session lives in the
+	// slot of its own handle and sessions spread over every master. A
 	// Prefix that itself contains a hash tag, such as "{app}:sess:", puts
 	// every key of the store in that tag's slot instead: it works, on one
 	// master. An empty Prefix means the default.
@@ -36,7 +37,11 @@ type Options struct {
 	// that never held sessions of an earlier release, or once MoveLegacy
 	// has run (or the longest session lifetime has passed since the
 	// upgrade). It saves a round trip on a create and on a Load of an ID
-	// that is not in the new layout (a dead cookie). Default false.
+	// that is not in the new layout (a dead cookie). And since the legacy
+	// layout is keyed by ID, those lookups name the ID in the command
+	// sent to Redis (it is never stored, but MONITOR and SLOWLOG show
+	// commands): with NoLegacy no command carries a session ID. Default
+	// false.
 	NoLegacy bool
 
 	// CreateLegacy makes new sessions in the legacy layout, as releases
@@ -45,7 +50,39 @@ type Options struct {
 	// replaces such a release, so that a session created by a new process
 	// is found by an old one; unset it in a second rollout once no old
 	// process runs. Default false. Ignored with NoLegacy.
+	//
+	// The legacy layout keys sessions by ID, so while CreateLegacy is set
+	// the session IDs of new sessions (and of those that a regenerate
+	// makes from legacy ones) are written to Redis in clear, as the earlier
+	// release wrote them, until MoveLegacy moves them. It cannot be
+	// combined with ValueKeys: the earlier release's processes would read
+	// sealed values as garbage.
 	CreateLegacy bool
+
+	// ValueKeys, when set, encrypt session values at rest with AES-GCM,
+	// with the same construction, key sizes and key ids as
+	// boltsession.BoltOptions.ValueKeys (see boltsession.ValueSealer): a
+	// Redis dump, an RDB or AOF file, a replica or a MONITOR shows no
+	// value. Each key is 16, 24 or 32 random bytes (32: AES-256), kept
+	// apart from Redis. The first key seals every value written; every key
+	// opens (rotation: put the new key first, keep the old ones until
+	// Reseal has resealed every session under the new one). Each value
+	// field is sealed on its own, bound to its session's handle and its
+	// field name, so the per-key merge is unchanged. Values written in
+	// clear stay readable and are sealed when they are next written (or
+	// by Reseal); a merge into a session of the legacy layout first moves
+	// it to the per-session layout (as MoveLegacy does), where its values
+	// are sealed, so the legacy layout never holds a sealed value. What
+	// stays in clear: the names of the values (field names), owners (the
+	// owner index is keyed by them) and the times (creation, expiry,
+	// MaxAge). A sealed value that the store has no key for gives an
+	// error wrapping boltsession.ErrKey on Load and Iterate. Cost: a key
+	// derivation and AES-GCM per value read or written (+56% on a Load of
+	// three values, measured beside a local Redis) and 37 bytes per
+	// value; see the package doc, "Values at rest". Default none: values
+	// in clear. Keys of another size, or a key given twice, make every
+	// method return an error.
+	ValueKeys [][]byte
 
 	// WaitReplicas, when positive, makes every write (Save, Touch, Delete,
 	// DestroyOwner, MoveLegacy and each step of a replace) wait until that

@@ -16,6 +16,8 @@ import (
 // master, and no script spans the index and a session. The index is kept
 // right by ordering single-slot steps instead.
 //
+// Members are the sessions' handles, never their IDs.
+//
 // Invariant: every live or pending session S with owner O is a member of
 // O's index with a score (its coverage, Unix ms) at or after S's expiry,
 // and the index itself lives until OwnerIndexMargin after its highest
@@ -40,11 +42,11 @@ import (
 //     re-owned, replaced) are stale: readers check each member's session
 //     and skip them, until their coverage ends and they are dropped.
 
-// claim adds id to owner's index with at least the given coverage and
-// returns the coverage granted.
-func (s *Store) claim(ctx context.Context, owner, id string, cover int64) (claim, error) {
+// claim adds the session h to owner's index with at least the given
+// coverage and returns the coverage granted.
+func (s *Store) claim(ctx context.Context, owner string, h handle, cover int64) (claim, error) {
 	now := s.opts.Now().UnixMilli()
-	c := newCall(s.scripts.claim, []string{s.ownerKey(owner)}, id, cover, now, OwnerIndexMargin.Milliseconds())
+	c := newCall(s.scripts.claim, []string{s.ownerKey(owner)}, string(h), cover, now, OwnerIndexMargin.Milliseconds())
 	if err := s.run(ctx, c); err != nil {
 		return claim{}, err
 	}
@@ -65,22 +67,24 @@ func (s *Store) ownerRead(owner string) *call {
 }
 
 // members returns the members an ownerRead call read.
-func members(c *call) []string {
+func members(c *call) []handle {
 	if len(c.reply) < 2 {
 		return nil
 	}
 	raw, _ := c.reply[1].([]any)
-	out := make([]string, 0, len(raw))
+	out := make([]handle, 0, len(raw))
 	for _, m := range raw {
-		if id, ok := m.(string); ok && validID(id) {
-			out = append(out, id)
+		if h, ok := m.(string); ok && isHandle(h) {
+			out = append(out, handle(h))
 		}
 	}
 	return out
 }
 
 // Owned returns the owner's live sessions, oldest first, with Values nil.
-// It reads the owner's index, then every member's session in one pipeline
+// Each record names its session by Handle and has an empty ID: the store
+// does not keep IDs (a session still in the legacy layout is listed the
+// same way). It reads the owner's index, then every member's session in one pipeline
 // (one round trip per master on Cluster), and keeps those that are live
 // sessions of the owner; sessions of the legacy layout come from its own
 // index. Each session is read at one instant, but not all at the same one:
@@ -105,25 +109,25 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]boltsession.Record, 
 			return nil, err
 		}
 	}
-	ids := members(read)
-	out := make([]boltsession.Record, 0, len(ids))
-	if len(ids) > 0 {
+	hs := members(read)
+	out := make([]boltsession.Record, 0, len(hs))
+	if len(hs) > 0 {
 		pipe := s.client.Pipeline()
-		cmds := make([]*redis.SliceCmd, len(ids))
-		for i, id := range ids {
-			cmds[i] = pipe.HMGet(ctx, s.sessionKey(id), fieldOwner, fieldExpires, fieldCreated, fieldMaxAge, fieldNext, fieldPending)
+		cmds := make([]*redis.SliceCmd, len(hs))
+		for i, h := range hs {
+			cmds[i] = pipe.HMGet(ctx, s.sessionKey(h), fieldOwner, fieldExpires, fieldCreated, fieldMaxAge, fieldNext, fieldPending)
 		}
 		if err := execTolerant(ctx, pipe); err != nil {
 			s.noteFailure(ctx, err)
 			return nil, wrap("owned", err)
 		}
 		now := nanos(s.opts.Now())
-		for i, id := range ids {
+		for i, h := range hs {
 			f := strs(cmds[i])
 			if f[0] != owner || f[4] != "" || f[5] != "" || !isDecimal(f[1]) || !laterDecimal(f[1], now) {
 				continue // stale member
 			}
-			if r, ok := ownedRecord(id, owner, f[2], f[1], f[3]); ok {
+			if r, ok := ownedRecord(h, owner, f[2], f[1], f[3]); ok {
 				out = append(out, r)
 			}
 		}
@@ -138,10 +142,11 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]boltsession.Record, 
 			created, _ := f[1].(string)
 			expires, _ := f[2].(string)
 			maxAge, _ := f[3].(string)
-			if slices.ContainsFunc(out, func(r boltsession.Record) bool { return r.ID == id }) {
+			h := handleOf(id)
+			if slices.ContainsFunc(out, func(r boltsession.Record) bool { return r.Handle == string(h) }) {
 				continue
 			}
-			if r, ok := ownedRecord(id, owner, created, expires, maxAge); ok {
+			if r, ok := ownedRecord(h, owner, created, expires, maxAge); ok {
 				out = append(out, r)
 			}
 		}
@@ -150,15 +155,15 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]boltsession.Record, 
 		if c := a.Created.Compare(b.Created); c != 0 {
 			return c
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(a.Handle, b.Handle)
 	})
 	return out, nil
 }
 
 // ownedRecord builds one row of Owned; a corrupt one is not listable, as
 // Iterate skips it too.
-func ownedRecord(id, owner, created, expires, maxAge string) (boltsession.Record, bool) {
-	r := boltsession.Record{ID: id, Owner: owner}
+func ownedRecord(h handle, owner, created, expires, maxAge string) (boltsession.Record, bool) {
+	r := boltsession.Record{Handle: string(h), Owner: owner}
 	var errC, errE, errM error
 	r.Created, errC = parseNanos(fieldCreated, created)
 	r.Expires, errE = parseNanos(fieldExpires, expires)
@@ -242,19 +247,19 @@ func (s *Store) DestroyOwner(ctx context.Context, owner string) (int, error) {
 // visit runs visitSrc on every member, one pipeline per round, then on the
 // replacements the markers name, and returns how many live sessions it
 // ended.
-func (s *Store) visit(ctx context.Context, owner string, ids []string) (int, error) {
+func (s *Store) visit(ctx context.Context, owner string, hs []handle) (int, error) {
 	ended := 0
 	cont := "0"
 	now := nanos(s.opts.Now())
 	seen := make(map[string]bool)
-	for hops := 0; len(ids) > 0 && hops < maxReplaceChain; hops++ {
-		calls := make([]*call, 0, len(ids))
-		for _, id := range ids {
-			if seen[id+cont] {
+	for hops := 0; len(hs) > 0 && hops < maxReplaceChain; hops++ {
+		calls := make([]*call, 0, len(hs))
+		for _, h := range hs {
+			if seen[string(h)+cont] {
 				continue
 			}
-			seen[id+cont] = true
-			calls = append(calls, newCall(s.scripts.visit, []string{s.sessionKey(id)}, owner, now, cont))
+			seen[string(h)+cont] = true
+			calls = append(calls, newCall(s.scripts.visit, []string{s.sessionKey(h)}, owner, now, cont))
 		}
 		if len(calls) == 0 {
 			break
@@ -262,7 +267,7 @@ func (s *Store) visit(ctx context.Context, owner string, ids []string) (int, err
 		if err := s.run(ctx, calls...); err != nil {
 			return ended, err
 		}
-		ids = ids[:0:0]
+		hs = hs[:0:0]
 		for _, c := range calls {
 			if c.err != nil {
 				if isWrongType(c.err) {
@@ -271,8 +276,8 @@ func (s *Store) visit(ctx context.Context, owner string, ids []string) (int, err
 				return ended, c.err
 			}
 			ended += int(c.code())
-			if n := c.str(1); n != "" && validID(n) {
-				ids = append(ids, n)
+			if n := c.str(1); isHandle(n) {
+				hs = append(hs, handle(n))
 			}
 		}
 		cont = "1"

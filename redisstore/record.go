@@ -18,8 +18,8 @@ const (
 	fieldExpires = "m:expires" // Unix nanoseconds, decimal; Redis's PEXPIREAT matches it
 	fieldMaxAge  = "m:maxage"  // nanoseconds, decimal; absent for zero
 	fieldOwner   = "m:owner"   // absent for no owner
-	fieldNext    = "m:next"    // only in the marker of a replaced session: the ID that replaced it
-	fieldPending = "m:pending" // only in a pending record: "r:"+replaced ID, or "m" for a move
+	fieldNext    = "m:next"    // only in the marker of a replaced session: the handle of the one that replaced it (legacy layout: its ID)
+	fieldPending = "m:pending" // only in a pending record: "r:"+replaced handle, or "m" for a move
 	fieldMoved   = "m:moved"   // only in a legacy record that MoveLegacy froze
 	fieldOCover  = "m:ocover"  // owner index coverage in Unix ms (per-session layout)
 	valuePrefix  = "v:"
@@ -70,19 +70,20 @@ func parseMaxAge(s string) (time.Duration, error) {
 	return time.Duration(n), nil
 }
 
-// decodeRecord builds a Record from a session hash as HGETALL returns it.
-// Fields this version does not know are ignored, so a newer writer's extra
-// metadata does not make a record unreadable.
-func decodeRecord(id string, h map[string]string) (*boltsession.Record, error) {
-	created, ok := h[fieldCreated]
+// decodeMeta builds a Record of the session h, without its values, from
+// its hash as HGETALL returns it. Fields this version does not know are
+// ignored, so a newer writer's extra metadata does not make a record
+// unreadable. The Record's ID is left empty: the hash does not hold it.
+func decodeMeta(h handle, fields map[string]string) (*boltsession.Record, error) {
+	created, ok := fields[fieldCreated]
 	if !ok {
 		return nil, fmt.Errorf("%w: no %s field", boltsession.ErrCorrupt, fieldCreated)
 	}
-	expires, ok := h[fieldExpires]
+	expires, ok := fields[fieldExpires]
 	if !ok {
 		return nil, fmt.Errorf("%w: no %s field", boltsession.ErrCorrupt, fieldExpires)
 	}
-	r := &boltsession.Record{ID: id, Owner: h[fieldOwner], Values: make(map[string][]byte)}
+	r := &boltsession.Record{Handle: string(h), Owner: fields[fieldOwner]}
 	var err error
 	if r.Created, err = parseNanos(fieldCreated, created); err != nil {
 		return nil, err
@@ -90,13 +91,43 @@ func decodeRecord(id string, h map[string]string) (*boltsession.Record, error) {
 	if r.Expires, err = parseNanos(fieldExpires, expires); err != nil {
 		return nil, err
 	}
-	if r.MaxAge, err = parseMaxAge(h[fieldMaxAge]); err != nil {
+	if r.MaxAge, err = parseMaxAge(fields[fieldMaxAge]); err != nil {
 		return nil, err
 	}
-	for f, v := range h {
-		if k, ok := strings.CutPrefix(f, valuePrefix); ok {
-			r.Values[k] = []byte(v)
+	return r, nil
+}
+
+// decodeValues fills in r.Values from the session's hash: as stored in
+// the legacy layout, or in either form of the per-session one (see
+// values.go).
+func (s *Store) decodeValues(r *boltsession.Record, fields map[string]string, legacy bool) error {
+	r.Values = make(map[string][]byte)
+	for f, v := range fields {
+		k, ok := strings.CutPrefix(f, valuePrefix)
+		if !ok {
+			continue
 		}
+		if legacy {
+			r.Values[k] = []byte(v)
+			continue
+		}
+		val, err := s.decodeValue(handle(r.Handle), f, v)
+		if err != nil {
+			return err
+		}
+		r.Values[k] = val
+	}
+	return nil
+}
+
+// decodeRecord builds the whole Record of the session h from its hash.
+func (s *Store) decodeRecord(h handle, fields map[string]string, legacy bool) (*boltsession.Record, error) {
+	r, err := decodeMeta(h, fields)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.decodeValues(r, fields, legacy); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

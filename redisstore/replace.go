@@ -10,10 +10,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// replace regenerates u.Replaces (S) into u.ID (N). The two IDs hash to
-// different slots, usually on different masters, so no one script can do
-// it; the store follows the protocol written on
-// boltsession.Update.Replaces, each step one script on one slot:
+// replace regenerates u.Replaces (S) into u.ID (N). The two sessions'
+// handles hash to different slots, usually on different masters, so no
+// one script can do it; the store follows the protocol written on
+// boltsession.Update.Replaces, each step one script on one slot, and names
+// sessions by handle throughout (the marker holds N's handle, the pending
+// record S's):
 //
 //  0. claim the owner N will have (the one the request set, else S's
 //     current one) in that owner's index, for N;
@@ -32,6 +34,10 @@ import (
 // record that expires (after 1), or a marker whose successor is pending
 // and expires (after 2: the user signs in again), never a live session
 // that a Delete of S cannot reach.
+//
+// An S of the legacy layout is first moved to the per-session one (see
+// MoveLegacy), except under CreateLegacy, where the earlier release's one
+// script replaces it within the legacy layout.
 func (s *Store) replace(ctx context.Context, u boltsession.Update) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("save", err)
@@ -48,13 +54,26 @@ func (s *Store) replace(ctx context.Context, u boltsession.Update) error {
 		if err := s.finishMove(ctx, u.Replaces); err != nil {
 			return err
 		}
-	case p.legacy:
+	case p.legacy && s.opts.CreateLegacy:
+		// Processes of the earlier release still run and must find the
+		// new session: it stays in the legacy layout, keyed by its ID.
 		n, err := s.legacySave(ctx, u)
 		if err != nil || n != -6 {
 			return err
 		}
 		if err := s.finishMove(ctx, u.Replaces); err != nil {
 			return err
+		}
+	case p.legacy:
+		// Move the old session to the per-session layout and replace it
+		// there, so that the new ID is never written to Redis. If it
+		// ended meanwhile, the replace's mark step finds nothing.
+		mv, err := s.moveOne(ctx, u.Replaces)
+		if err != nil {
+			return wrap("save", err)
+		}
+		if mv == moveReplaced {
+			return boltsession.ErrReplaced
 		}
 	}
 	err = s.replaceAcrossSlots(ctx, u, p.owner)
@@ -87,12 +106,12 @@ type replacePeek struct {
 
 func (s *Store) peekReplace(ctx context.Context, u boltsession.Update) (replacePeek, error) {
 	pipe := s.client.Pipeline()
-	sNew := pipe.HMGet(ctx, s.sessionKey(u.Replaces), fieldOwner, fieldCreated)
+	sNew := pipe.HMGet(ctx, s.sessionKey(handleOf(u.Replaces)), fieldOwner, fieldCreated)
 	var sOld, nOld, nNew *redis.SliceCmd
 	if s.legacyOn() {
 		sOld = pipe.HMGet(ctx, s.legacyKey(u.Replaces), fieldOwner, fieldCreated, fieldNext, fieldMoved)
 		nOld = pipe.HMGet(ctx, s.legacyKey(u.ID), fieldExpires, fieldNext, fieldMoved)
-		nNew = pipe.HMGet(ctx, s.sessionKey(u.ID), fieldExpires, fieldNext, fieldPending)
+		nNew = pipe.HMGet(ctx, s.sessionKey(handleOf(u.ID)), fieldExpires, fieldNext, fieldPending)
 	}
 	cmds, _ := pipe.Exec(ctx)
 	for _, cmd := range cmds {
@@ -113,7 +132,7 @@ func (s *Store) peekReplace(ctx context.Context, u boltsession.Update) (replaceP
 			p.legacy, p.owner = true, ov[0]
 		}
 		p.nInUse = s.inUse(strs(nOld), true)
-		if p.legacy {
+		if p.legacy && s.opts.CreateLegacy {
 			// The legacy replace creates N in the legacy layout: N must
 			// not be in use in the per-session one either.
 			p.nInUse = p.nInUse || s.inUse(strs(nNew), false)
@@ -136,8 +155,8 @@ func (s *Store) inUse(v []string, legacy bool) bool {
 
 // replaceAcrossSlots runs steps 0 to 3 with S in the per-session layout.
 func (s *Store) replaceAcrossSlots(ctx context.Context, u boltsession.Update, owner string) error {
-	from, to := u.Replaces, u.ID
-	tag := "r:" + from
+	from, to := handleOf(u.Replaces), handleOf(u.ID)
+	tag := "r:" + string(from)
 	now := s.opts.Now()
 	var cl claim
 	if owner != "" {
@@ -152,7 +171,7 @@ func (s *Store) replaceAcrossSlots(ctx context.Context, u boltsession.Update, ow
 
 	keys := []string{s.sessionKey(to)}
 	if !s.sharded && s.legacyOn() {
-		keys = append(keys, s.legacyKey(to))
+		keys = append(keys, s.legacyKey(u.ID))
 	}
 	pend := newCall(s.scripts.pending, keys, nanos(now), tag, cl.owner, cl.cover,
 		now.Add(pendingLifetime).UnixMilli())
@@ -169,7 +188,7 @@ func (s *Store) replaceAcrossSlots(ctx context.Context, u boltsession.Update, ow
 		return err
 	}
 
-	mark := newCall(s.scripts.mark, []string{s.sessionKey(from)}, nanos(now), to,
+	mark := newCall(s.scripts.mark, []string{s.sessionKey(from)}, nanos(now), string(to),
 		now.Add(boltsession.ReplacedGrace).UnixMilli())
 	if err := s.run(ctx, mark); err != nil {
 		return wrap("save", err)
@@ -189,7 +208,7 @@ func (s *Store) replaceAcrossSlots(ctx context.Context, u boltsession.Update, ow
 	if err := s.hook("replace", "mark"); err != nil {
 		return err
 	}
-	rec, err := recordOf(from, mark.reply)
+	rec, err := s.recordOf(from, mark.reply, false)
 	if err != nil {
 		return err
 	}
@@ -198,18 +217,23 @@ func (s *Store) replaceAcrossSlots(ctx context.Context, u boltsession.Update, ow
 }
 
 // activate is the last step of a replace or a move: the pending record of
-// id with the given tag becomes rec, if it is still there.
-func (s *Store) activate(ctx context.Context, id, tag string, rec *boltsession.Record, cl claim) error {
-	c, err := s.step(ctx, id, cl, func(cl claim) *call {
+// the session h with the given tag becomes rec, if it is still there.
+// Every value is written anew, in the form this store writes (sealed
+// under h with ValueKeys): a sealed value is bound to its session, so the
+// values of a replaced session cannot be copied over as they are.
+func (s *Store) activate(ctx context.Context, h handle, tag string, rec *boltsession.Record, cl claim) error {
+	sets, err := s.encodeValues(h, rec.Values)
+	if err != nil {
+		return err
+	}
+	c, err := s.step(ctx, h, cl, func(cl claim) *call {
 		args := []any{tag, nanos(rec.Created), nanos(rec.Expires), millis(rec.Expires), rec.Owner, "",
 			cl.owner, cl.cover}
 		if rec.MaxAge != 0 {
 			args[5] = strconv.FormatInt(int64(rec.MaxAge), 10)
 		}
-		for k, v := range rec.Values {
-			args = append(args, valuePrefix+k, v)
-		}
-		return newCall(s.scripts.activate, []string{s.sessionKey(id)}, args...)
+		args = append(args, sets...)
+		return newCall(s.scripts.activate, []string{s.sessionKey(h)}, args...)
 	})
 	if err != nil {
 		return wrap("save", err)
@@ -225,20 +249,20 @@ func (s *Store) activate(ctx context.Context, id, tag string, rec *boltsession.R
 	return nil
 }
 
-// recordOf decodes the HGETALL that a mark or freeze step returned as the
-// second element of its reply.
-func recordOf(id string, reply []any) (*boltsession.Record, error) {
+// recordOf decodes the HGETALL of the session h that a mark step (or,
+// with legacy, a freeze step) returned as the second element of its reply.
+func (s *Store) recordOf(h handle, reply []any, legacy bool) (*boltsession.Record, error) {
 	if len(reply) < 2 {
 		return nil, fmt.Errorf("boltsession: redisstore: unexpected script reply %v", reply)
 	}
 	flat, _ := reply[1].([]any)
-	h := make(map[string]string, len(flat)/2)
+	fields := make(map[string]string, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
 		k, _ := flat[i].(string)
 		v, _ := flat[i+1].(string)
-		h[k] = v
+		fields[k] = v
 	}
-	r, err := decodeRecord(id, h)
+	r, err := s.decodeRecord(h, fields, legacy)
 	if err != nil {
 		return nil, fmt.Errorf("boltsession: redisstore: save: %w", err)
 	}

@@ -49,10 +49,15 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 }
 
 // Iterate calls fn for each live session, values included, in no promised
-// order, until fn returns an error (which Iterate returns). It walks the
-// keyspace like Count and loads each batch of ScanCount keys in one
-// pipeline. Corrupt records are skipped; a session created, regenerated or
-// moved during the walk may or may not be visited.
+// order, until fn returns an error (which Iterate returns). Each record
+// names its session by Handle and has an empty ID: the store does not keep
+// IDs (a session still in the legacy layout is listed the same way). It
+// walks the keyspace like Count and loads each batch of ScanCount keys in
+// one pipeline. Corrupt records are skipped; a value sealed with a key the
+// store was not given (Options.ValueKeys) stops the walk with an error
+// wrapping boltsession.ErrKey, since every such session would be missing.
+// A session created, regenerated or moved during the walk may or may not
+// be visited.
 func (s *Store) Iterate(ctx context.Context, fn func(*boltsession.Record) error) error {
 	if s.misconfigured != nil {
 		return s.misconfigured
@@ -72,7 +77,11 @@ func (s *Store) Iterate(ctx context.Context, fn func(*boltsession.Record) error)
 			if err != nil {
 				continue
 			}
-			r, err := s.decodeLive(found[i].id, h)
+			r, err := s.decodeLive(found[i].handle, h, found[i].legacy)
+			if errors.Is(err, boltsession.ErrKey) {
+				fnErr = err
+				return errStop
+			}
 			if err != nil {
 				continue
 			}
@@ -95,14 +104,17 @@ func (s *Store) Iterate(ctx context.Context, fn func(*boltsession.Record) error)
 // errStop ends a scan early without being an error of its own.
 var errStop = errors.New("boltsession: redisstore: iteration stopped")
 
-// found is a session key a scan found, with its ID.
+// found is a session key a scan found, with the session's handle and the
+// layout it is in.
 type found struct {
-	key, id string
+	key    string
+	handle handle
+	legacy bool
 }
 
 // scan calls batch with each SCAN page of session keys of both layouts, on
-// every node that holds keys, one node and one page at a time. An ID is
-// passed once even if SCAN returns its key again (it may, while Redis
+// every node that holds keys, one node and one page at a time. A session
+// is passed once even if SCAN returns its key again (it may, while Redis
 // resizes its table) or both layouts hold it (the per-session one wins).
 func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []found) error) error {
 	seen := make(map[string]struct{})
@@ -117,19 +129,22 @@ func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []fo
 				if _, dup := seen[k]; dup {
 					continue
 				}
-				id, ok := s.idOfSessionKey(k)
+				h, ok := s.handleOfSessionKey(k)
+				legacy := !ok
 				if ok {
-					seen["\x00"+id] = struct{}{}
+					seen["\x00"+string(h)] = struct{}{}
 				} else {
-					if id, ok = s.idOfLegacyKey(k); !ok {
+					id, ok := s.idOfLegacyKey(k)
+					if !ok {
 						continue
 					}
-					if _, dup := seen["\x00"+id]; dup {
+					h = handleOf(id)
+					if _, dup := seen["\x00"+string(h)]; dup {
 						continue
 					}
 				}
 				seen[k] = struct{}{}
-				fresh = append(fresh, found{key: k, id: id})
+				fresh = append(fresh, found{key: k, handle: h, legacy: legacy})
 			}
 			if len(fresh) == 0 {
 				return nil

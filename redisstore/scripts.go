@@ -5,7 +5,7 @@ import "github.com/redis/go-redis/v9"
 // The Lua scripts below run atomically inside Redis: no other command sees
 // a step half done. Every script of the per-session layout names in KEYS
 // each key it touches, and all those keys share one hash tag (a session's
-// ID, or an owner), so on Redis Cluster each runs on one slot of one
+// handle, or an owner), so on Redis Cluster each runs on one slot of one
 // master. What spans two slots (a session and its owner's index, the old
 // and the new session of a replace) is done as several scripts in an order
 // that keeps the guarantees; see replace.go and owner.go.
@@ -182,16 +182,17 @@ redis.call('PEXPIREAT', key, ARGV[3])
 return {1}
 `
 
-// deleteSrc removes a session key in whatever state, and returns the ID
-// that replaced it when it was a marker, so the caller ends that one too.
+// deleteSrc removes a session key in whatever state, and returns the
+// handle of the session that replaced it when it was a marker, so the
+// caller ends that one too.
 //
-// KEYS[1] session key. Returns {1, next ID or nil}.
+// KEYS[1] session key. Returns {1, next handle or nil, 1 if the key
+// existed else 0}.
 const deleteSrc = luaCommon + `
 local key = KEYS[1]
 local nxt = false
 if kind(key) == 'hash' then nxt = redis.call('HGET', key, 'm:next') end
-redis.call('DEL', key)
-return {1, nxt}
+return {1, nxt, redis.call('DEL', key)}
 `
 
 // pendingSrc is step 1 of a replace: the new ID as a pending record, not
@@ -199,7 +200,7 @@ return {1, nxt}
 // the replacing request saw (already claimed in that owner's index).
 //
 // KEYS[1] the new session's key; KEYS[2] on a single server only, its
-// legacy key. ARGV: 1 now ns, 2 tag "r:"+replaced ID, 3 owner ("" for
+// legacy key. ARGV: 1 now ns, 2 tag "r:"+replaced handle, 3 owner ("" for
 // none), 4 its coverage ms, 5 the pending record's end ms.
 const pendingSrc = luaCommon + `
 local key, now = KEYS[1], ARGV[1]
@@ -216,12 +217,12 @@ return {1}
 `
 
 // markSrc is step 2 of a replace, in the replaced session's own slot: only
-// if it is live, it becomes the marker "replaced by" the new ID (keeping
+// if it is live, it becomes the marker "replaced by" the new handle (keeping
 // its owner, so DestroyOwner can follow it), and its record is returned.
 // The marker lasts until the session would have expired or until the
 // grace ends, whichever is first.
 //
-// KEYS[1] replaced session key. ARGV: 1 now ns, 2 new ID, 3 grace end ms.
+// KEYS[1] replaced session key. ARGV: 1 now ns, 2 new handle, 3 grace end ms.
 // Returns {1, HGETALL of the record} or a refusal.
 const markSrc = luaCommon + `
 local key, now = KEYS[1], ARGV[1]
@@ -283,13 +284,13 @@ return {1}
 // visitSrc is DestroyOwner's step on one session of the owner's index: a
 // live or pending session of the owner is deleted; a marker of the
 // owner's replaced session is kept (a Delete of that ID still follows it)
-// and the ID that replaced it is returned, to be visited as a
+// and the handle that replaced it is returned, to be visited as a
 // continuation: a pending continuation is deleted whoever it names as
 // owner (it is the replace in flight of the owner's session), a live one
 // only if it is still the owner's.
 //
 // KEYS[1] session key. ARGV: 1 owner, 2 now ns, 3 continuation "1"/"0".
-// Returns {1 if a live session was deleted else 0, next ID or nil}.
+// Returns {1 if a live session was deleted else 0, next handle or nil}.
 const visitSrc = luaCommon + `
 local key, owner, now, cont = KEYS[1], ARGV[1], ARGV[2], ARGV[3] == '1'
 if kind(key) ~= 'hash' then return {0} end
@@ -317,15 +318,15 @@ return {0}
 // The index lives OwnerIndexMargin past its highest score; members whose
 // coverage ended that long ago are dropped.
 //
-// KEYS[1] owner index. ARGV: 1 session ID, 2 coverage ms, 3 now ms,
+// KEYS[1] owner index. ARGV: 1 session handle, 2 coverage ms, 3 now ms,
 // 4 margin ms. Returns {1, coverage granted ms}.
 const claimSrc = luaCommon + `
-local key, id, now, margin = KEYS[1], ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local key, member, now, margin = KEYS[1], ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', now - margin))
 local c = tonumber(ARGV[2])
-local old = redis.call('ZSCORE', key, id)
+local old = redis.call('ZSCORE', key, member)
 if old and tonumber(old) >= c then c = tonumber(old) + 1 end
-redis.call('ZADD', key, string.format('%d', c), id)
+redis.call('ZADD', key, string.format('%d', c), member)
 local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
 local want = tonumber(top[2]) + margin - now
 if want < 1 then want = 1 end
@@ -346,8 +347,8 @@ return {1, redis.call('ZRANGE', key, 0, -1)}
 
 // scriptSet holds a Store's scripts.
 type scriptSet struct {
-	save, touch, del, pending, mark, activate, unpend, visit, claim, ownerRead *redis.Script
-	legacy                                                                     legacyScripts
+	save, touch, del, pending, mark, activate, unpend, visit, claim, ownerRead, reseal *redis.Script
+	legacy                                                                             legacyScripts
 }
 
 // newScripts builds the scripts, each starting with "#!lua" when strict,
@@ -363,7 +364,7 @@ func newScripts(strict bool) *scriptSet {
 	return &scriptSet{
 		save: mk(saveSrc), touch: mk(touchSrc), del: mk(deleteSrc),
 		pending: mk(pendingSrc), mark: mk(markSrc), activate: mk(activateSrc), unpend: mk(unpendSrc),
-		visit: mk(visitSrc), claim: mk(claimSrc), ownerRead: mk(ownerReadSrc),
+		visit: mk(visitSrc), claim: mk(claimSrc), ownerRead: mk(ownerReadSrc), reseal: mk(resealSrc),
 		legacy: newLegacyScripts(mk),
 	}
 }

@@ -23,6 +23,7 @@ type Store struct {
 	opts    Options
 	sharded bool
 	scripts *scriptSet
+	sealer  *boltsession.ValueSealer // Options.ValueKeys; nil: values in clear
 	// misconfigured is returned by every method when the options cannot
 	// work with the client.
 	misconfigured error
@@ -43,10 +44,24 @@ var (
 // on Cluster and Ring it spreads sessions over every master or shard. A
 // nil opts means the defaults documented on Options. New does not contact
 // Redis; an unreachable server shows as errors from the methods, and
-// service resumes when the client reconnects.
+// service resumes when the client reconnects. Options that cannot work
+// (ValueKeys of a wrong size, ValueKeys with CreateLegacy, WaitReplicas
+// with another kind of client) make every method return an error that
+// says so.
 func New(client redis.UniversalClient, opts *Options) *Store {
 	o := resolve(client, opts)
 	s := &Store{client: client, opts: o, sharded: sharded(client), scripts: newScripts(o.strictScripts)}
+	if len(o.ValueKeys) > 0 {
+		sl, err := boltsession.NewValueSealer(o.ValueKeys)
+		switch {
+		case err != nil:
+			s.misconfigured = fmt.Errorf("boltsession: redisstore: Options.ValueKeys: %w", err)
+		case o.CreateLegacy:
+			s.misconfigured = errors.New("boltsession: redisstore: CreateLegacy cannot be combined with ValueKeys: " +
+				"processes of the earlier release would read sealed values; set ValueKeys once CreateLegacy is off")
+		}
+		s.sealer = sl
+	}
 	if o.WaitReplicas > 0 {
 		switch client.(type) {
 		case *redis.Client, *redis.ClusterClient, *redis.Ring:
@@ -91,11 +106,14 @@ func legacyOutcome(n int64) error {
 	return boltsession.ErrNotFound
 }
 
-// Load returns the live session with the given ID. A missing record, a
-// replaced or pending one, or one past its Expires by the store's clock,
-// gives boltsession.ErrNotFound; a key that is not a session hash of this
-// package gives an error wrapping boltsession.ErrCorrupt. An ID not found
-// in the per-session layout is looked up in the legacy one.
+// Load returns the live session with the given ID; the record carries
+// both the ID and its handle. A missing record, a replaced or pending one,
+// or one past its Expires by the store's clock, gives
+// boltsession.ErrNotFound; a key that is not a session hash of this
+// package gives an error wrapping boltsession.ErrCorrupt, and a value
+// sealed with a key the store was not given (Options.ValueKeys) one
+// wrapping boltsession.ErrKey. An ID not found in the per-session layout
+// is looked up in the legacy one.
 func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error) {
 	if s.misconfigured != nil {
 		return nil, s.misconfigured
@@ -103,19 +121,27 @@ func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error
 	if !validID(id) {
 		return nil, boltsession.ErrNotFound
 	}
-	h, err := s.hgetall(ctx, s.sessionKey(id))
+	hd := handleOf(id)
+	h, err := s.hgetall(ctx, s.sessionKey(hd))
 	if err != nil {
 		return nil, err
 	}
+	var r *boltsession.Record
 	switch {
 	case len(h) == 0 && s.legacyOn():
-		return s.loadLegacy(ctx, id, false)
+		r, err = s.loadLegacy(ctx, id, false)
 	case h[fieldPending] == pendingMove && s.legacyOn():
 		// MoveLegacy froze the legacy record and has not activated its
 		// copy yet: the frozen record is the session until then.
-		return s.loadLegacy(ctx, id, true)
+		r, err = s.loadLegacy(ctx, id, true)
+	default:
+		r, err = s.decodeLive(hd, h, false)
 	}
-	return s.decodeLive(id, h)
+	if err != nil {
+		return nil, err
+	}
+	r.ID = id
+	return r, nil
 }
 
 // hgetall reads one hash, reporting a key of another type as corrupt.
@@ -131,9 +157,10 @@ func (s *Store) hgetall(ctx context.Context, key string) (map[string]string, err
 	return h, nil
 }
 
-// decodeLive returns the record of a session hash, or ErrNotFound for a
-// missing, marker, pending, moved or expired one.
-func (s *Store) decodeLive(id string, h map[string]string) (*boltsession.Record, error) {
+// decodeLive returns the record of the session h from its hash (of the
+// legacy layout, with legacy), or ErrNotFound for a missing, marker,
+// pending, moved or expired one. The record's ID is left empty.
+func (s *Store) decodeLive(hd handle, h map[string]string, legacy bool) (*boltsession.Record, error) {
 	if len(h) == 0 {
 		return nil, boltsession.ErrNotFound
 	}
@@ -142,12 +169,15 @@ func (s *Store) decodeLive(id string, h map[string]string) (*boltsession.Record,
 			return nil, boltsession.ErrNotFound
 		}
 	}
-	r, err := decodeRecord(id, h)
+	r, err := decodeMeta(hd, h)
 	if err != nil {
 		return nil, fmt.Errorf("boltsession: redisstore: load: %w", err)
 	}
 	if !s.opts.Now().Before(r.Expires) {
 		return nil, boltsession.ErrNotFound
+	}
+	if err := s.decodeValues(r, h, legacy); err != nil {
+		return nil, fmt.Errorf("boltsession: redisstore: load: %w", err)
 	}
 	return r, nil
 }
@@ -171,7 +201,7 @@ func (s *Store) Save(ctx context.Context, u boltsession.Update) error {
 		return s.misconfigured
 	}
 	if !validID(u.ID) {
-		return fmt.Errorf("boltsession: redisstore: save: session ID %q is empty, holds a brace, or starts with %q or %q", u.ID, ownerInfix, lockInfix)
+		return fmt.Errorf("boltsession: redisstore: save: a session ID may not be empty, hold a brace, or start with %q or %q", ownerInfix, lockInfix)
 	}
 	if u.Create && u.Expires.IsZero() {
 		return errors.New("boltsession: redisstore: save: a new record needs Expires")
@@ -203,15 +233,16 @@ type claim struct {
 	cover int64 // ms
 }
 
-// saveCall builds the per-session layout's save script for u under cl.
-func (s *Store) saveCall(u boltsession.Update, cl claim) *call {
-	keys := []string{s.sessionKey(u.ID)}
+// saveCall builds the per-session layout's save script for u, the
+// session h, under cl; sets are u.Set as encodeValues returns them.
+func (s *Store) saveCall(u boltsession.Update, h handle, sets []any, cl claim) *call {
+	keys := []string{s.sessionKey(h)}
 	if u.Create && !s.sharded && s.legacyOn() {
 		// One server holds both layouts: the create checks the legacy
 		// key in the same script.
 		keys = append(keys, s.legacyKey(u.ID))
 	}
-	args := make([]any, 0, 14+2*len(u.Set)+len(u.Delete))
+	args := make([]any, 0, 14+len(sets)+len(u.Delete))
 	args = append(args, nanos(s.opts.Now()), flag(u.Create), nanos(u.Created), flag(u.Clear))
 	if u.Expires.IsZero() {
 		args = append(args, "", "")
@@ -228,14 +259,29 @@ func (s *Store) saveCall(u boltsession.Update, cl claim) *call {
 	} else {
 		args = append(args, "0", "0")
 	}
-	args = append(args, cl.owner, cl.cover, len(u.Set))
-	for k, v := range u.Set {
-		args = append(args, valuePrefix+k, v)
-	}
+	args = append(args, cl.owner, cl.cover, len(sets)/2)
+	args = append(args, sets...)
 	for _, k := range u.Delete {
 		args = append(args, valuePrefix+k)
 	}
 	return newCall(s.scripts.save, keys, args...)
+}
+
+// saveStep runs the save script of u on the session h, claiming in the
+// owner's index as the script asks, and returns the call for its outcome.
+func (s *Store) saveStep(ctx context.Context, u boltsession.Update, h handle, cl claim) (*call, error) {
+	sets, err := s.encodeValues(h, u.Set)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.step(ctx, h, cl, func(cl claim) *call { return s.saveCall(u, h, sets, cl) })
+	if err != nil {
+		return nil, wrap("save", err)
+	}
+	if err := scriptErr("save", c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // create makes a new session in the per-session layout (or in the legacy
@@ -253,43 +299,52 @@ func (s *Store) create(ctx context.Context, u boltsession.Update) error {
 			return boltsession.ErrExists
 		}
 	}
+	h := handleOf(u.ID)
 	var cl claim
 	if u.Owner != nil && *u.Owner != "" {
 		var err error
-		if cl, err = s.claim(ctx, *u.Owner, u.ID, coverFor(s.opts.Now(), u.Expires)); err != nil {
+		if cl, err = s.claim(ctx, *u.Owner, h, coverFor(s.opts.Now(), u.Expires)); err != nil {
 			return wrap("save", err)
 		}
 	}
-	c, err := s.step(ctx, u.ID, cl, func(cl claim) *call { return s.saveCall(u, cl) })
+	c, err := s.saveStep(ctx, u, h, cl)
 	if err != nil {
-		return wrap("save", err)
-	}
-	if err := scriptErr("save", c); err != nil {
 		return err
 	}
 	return outcome(c.code())
 }
 
 // merge applies a per-key merge to a live session, in whichever layout
-// holds it.
+// holds it. With ValueKeys, a session of the legacy layout is moved to the
+// per-session one first, so that its values are sealed there: the legacy
+// layout never holds sealed values.
 func (s *Store) merge(ctx context.Context, u boltsession.Update) error {
+	h := handleOf(u.ID)
 	var cl claim
 	if u.Owner != nil && *u.Owner != "" && !u.Expires.IsZero() {
 		var err error
-		if cl, err = s.claim(ctx, *u.Owner, u.ID, coverFor(s.opts.Now(), u.Expires)); err != nil {
+		if cl, err = s.claim(ctx, *u.Owner, h, coverFor(s.opts.Now(), u.Expires)); err != nil {
 			return wrap("save", err)
 		}
 	}
 	for range 2 {
-		c, err := s.step(ctx, u.ID, cl, func(cl claim) *call { return s.saveCall(u, cl) })
+		c, err := s.saveStep(ctx, u, h, cl)
 		if err != nil {
-			return wrap("save", err)
-		}
-		if err := scriptErr("save", c); err != nil {
 			return err
 		}
 		if (c.code() != codeAbsent && c.code() != codeMoved) || !s.legacyOn() {
 			return outcome(c.code())
+		}
+		if s.sealer != nil {
+			switch mv, err := s.moveOne(ctx, u.ID); {
+			case err != nil:
+				return wrap("save", err)
+			case mv == moveReplaced:
+				return boltsession.ErrReplaced
+			case mv == moveNone:
+				return boltsession.ErrNotFound
+			}
+			continue
 		}
 		n, err := s.legacySave(ctx, u)
 		if err != nil || n != -6 {
@@ -305,7 +360,7 @@ func (s *Store) merge(ctx context.Context, u boltsession.Update) error {
 
 // step runs the call mk builds, and while its reply asks for a claim in an
 // owner's index, claims and runs it again. The caller reads the outcome.
-func (s *Store) step(ctx context.Context, id string, cl claim, mk func(claim) *call) (*call, error) {
+func (s *Store) step(ctx context.Context, h handle, cl claim, mk func(claim) *call) (*call, error) {
 	for range 3 {
 		c := mk(cl)
 		if err := s.run(ctx, c); err != nil {
@@ -318,7 +373,7 @@ func (s *Store) step(ctx context.Context, id string, cl claim, mk func(claim) *c
 		if err != nil {
 			return nil, fmt.Errorf("unexpected claim request %v", c.reply)
 		}
-		if cl, err = s.claim(ctx, c.str(1), id, coverFor(s.opts.Now(), time.UnixMilli(exp))); err != nil {
+		if cl, err = s.claim(ctx, c.str(1), h, coverFor(s.opts.Now(), time.UnixMilli(exp))); err != nil {
 			return nil, err
 		}
 	}
@@ -344,9 +399,10 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
 	if !validID(id) {
 		return boltsession.ErrNotFound
 	}
+	h := handleOf(id)
 	for range 2 {
-		c, err := s.step(ctx, id, claim{}, func(cl claim) *call {
-			return newCall(s.scripts.touch, []string{s.sessionKey(id)},
+		c, err := s.step(ctx, h, claim{}, func(cl claim) *call {
+			return newCall(s.scripts.touch, []string{s.sessionKey(h)},
 				nanos(s.opts.Now()), nanos(expires), millis(expires), cl.owner, cl.cover)
 		})
 		if err != nil {
@@ -376,8 +432,9 @@ const maxReplaceChain = 10_000
 // Delete ends the session: it removes the session's hash, in both layouts,
 // and, if the session was replaced while its marker is kept, each
 // replacement in turn, one single-slot script per session. Deleting a
-// missing session is not an error. The owner index keeps the ID as a stale
-// member, which readers skip and which is dropped when its coverage ends.
+// missing session is not an error. The owner index keeps the session's
+// handle as a stale member, which readers skip and which is dropped when
+// its coverage ends.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if s.misconfigured != nil {
 		return s.misconfigured
@@ -385,21 +442,77 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return nil
 	}
-	calls := []*call{newCall(s.scripts.del, []string{s.sessionKey(id)})}
-	if s.legacyOn() {
+	_, err := s.deleteFrom(ctx, handleOf(id), id)
+	return err
+}
+
+// DeleteHandle ends the session with the given handle (see
+// boltsession.Handle), as Delete ends it by its ID: for operators, who see
+// handles (Owned, Iterate), never IDs. Replacements of the session are
+// ended too. A handle that names no session is not an error; a string that
+// is not a handle (64 hex characters) is, and nothing is deleted.
+//
+// A session still in the legacy layout is keyed by its ID there, which a
+// handle cannot be turned back into: DeleteHandle finds it by a SCAN of
+// the legacy layout, hashing each ID, at the cost of Count. After
+// MoveLegacy (or with NoLegacy) it costs what Delete does.
+func (s *Store) DeleteHandle(ctx context.Context, handleText string) error {
+	if s.misconfigured != nil {
+		return s.misconfigured
+	}
+	h, err := parseHandle(handleText)
+	if err != nil {
+		return err
+	}
+	found, err := s.deleteFrom(ctx, h, "")
+	if err != nil || found || !s.legacyOn() {
+		return err
+	}
+	var id string
+	err = s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ any, keys []string) error {
+		for _, k := range keys {
+			if lid, ok := s.idOfLegacyKey(k); ok && handleOf(lid) == h {
+				id = lid
+				return errStop
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return wrap("delete", err)
+	}
+	if id == "" {
+		return nil
+	}
+	return s.Delete(ctx, id)
+}
+
+// deleteFrom ends the session h, and, when id is given, the legacy
+// session id; then it follows the markers of replaced sessions from both.
+// It reports whether the per-session layout had a key for h.
+func (s *Store) deleteFrom(ctx context.Context, h handle, id string) (bool, error) {
+	calls := []*call{newCall(s.scripts.del, []string{s.sessionKey(h)})}
+	if id != "" && s.legacyOn() {
 		calls = append(calls, newCall(s.scripts.legacy.del, []string{s.legacyKey(id)},
 			id, s.legacyOwnerPrefix(), s.opts.LegacyPrefix, maxReplaceChain))
 	}
 	if err := s.run(ctx, calls...); err != nil {
-		return wrap("delete", err)
+		return false, wrap("delete", err)
 	}
-	var next []string
 	for _, c := range calls {
 		if err := scriptErr("delete", c); err != nil {
-			return err
+			return false, err
 		}
-		if n := c.str(1); n != "" {
-			next = append(next, n)
+	}
+	found := calls[0].int(2) == 1
+	var next []handle
+	if n := calls[0].str(1); isHandle(n) {
+		next = append(next, handle(n))
+	}
+	if len(calls) > 1 {
+		// The legacy layout names replacements by ID.
+		if n := calls[1].str(1); n != "" {
+			next = append(next, handleOf(n))
 		}
 	}
 	// Follow the markers: each replacement lives in its own slot.
@@ -408,14 +521,14 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		next = next[1:]
 		c := newCall(s.scripts.del, []string{s.sessionKey(n)})
 		if err := s.run(ctx, c); err != nil {
-			return wrap("delete", err)
+			return found, wrap("delete", err)
 		}
 		if err := scriptErr("delete", c); err != nil {
-			return err
+			return found, err
 		}
-		if nn := c.str(1); nn != "" {
-			next = append(next, nn)
+		if nn := c.str(1); isHandle(nn) {
+			next = append(next, handle(nn))
 		}
 	}
-	return nil
+	return found, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,6 +71,36 @@ func newFixture(t *testing.T, opts *Options) *fixture {
 
 func ptr[T any](v T) *T { return &v }
 
+// sessKey is the hash of session id under the default prefix: keyed by
+// its handle.
+func sessKey(id string) string { return "sess:{" + boltsession.Handle(id) + "}" }
+
+// namesOf returns, for each record a store listed, which of known it is,
+// found by its handle ("handle:..." for none of them). Listed records must
+// name their session by handle alone: one that carries an ID fails the
+// test.
+func namesOf(t *testing.T, recs []boltsession.Record, known ...string) []string {
+	t.Helper()
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		if r.ID != "" {
+			t.Errorf("a listed record carries the ID %q", r.ID)
+		}
+		out[i] = nameOf(r.Handle, known...)
+	}
+	return out
+}
+
+// nameOf returns which of known has the handle h ("handle:"+h for none).
+func nameOf(h string, known ...string) string {
+	for _, id := range known {
+		if boltsession.Handle(id) == h {
+			return id
+		}
+	}
+	return "handle:" + h
+}
+
 func (f *fixture) create(t *testing.T, id string, ttl time.Duration, owner string, values map[string][]byte) {
 	t.Helper()
 	u := boltsession.Update{ID: id, Create: true, Created: f.clock.Now(), Expires: f.clock.Now().Add(ttl), Set: values}
@@ -98,7 +129,7 @@ func TestSaveCreateThenLoadRoundTripsEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.ID != "abc" || !r.Created.Equal(u.Created) || !r.Expires.Equal(u.Expires) ||
+	if r.ID != "abc" || r.Handle != boltsession.Handle("abc") || !r.Created.Equal(u.Created) || !r.Expires.Equal(u.Expires) ||
 		r.Owner != "user-1" || r.MaxAge != 30*24*time.Hour {
 		t.Fatalf("record = %+v", r)
 	}
@@ -188,7 +219,7 @@ func TestUpdateOfMissingOrExpiredRecordIsNotFoundAndWritesNothing(t *testing.T) 
 	if !errors.Is(err, boltsession.ErrNotFound) {
 		t.Fatalf("update of missing: err = %v, want ErrNotFound", err)
 	}
-	if n, _ := f.client.Exists(ctx, "sess:{gone}").Result(); n != 0 {
+	if n, _ := f.client.Exists(ctx, sessKey("gone")).Result(); n != 0 {
 		t.Fatal("update of a missing record created it")
 	}
 
@@ -198,7 +229,7 @@ func TestUpdateOfMissingOrExpiredRecordIsNotFoundAndWritesNothing(t *testing.T) 
 	if !errors.Is(err, boltsession.ErrNotFound) {
 		t.Fatalf("update of expired: err = %v, want ErrNotFound", err)
 	}
-	if v, _ := f.client.HExists(ctx, "sess:{old}", "v:a").Result(); v {
+	if v, _ := f.client.HExists(ctx, sessKey("old"), "v:a").Result(); v {
 		t.Fatal("update of an expired record wrote a value")
 	}
 }
@@ -235,20 +266,20 @@ func TestReplaceLeavesAMarkerThatExpiresWithTheGrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := f.client.HGetAll(ctx, "sess:{old}").Result()
-	if err != nil || len(h) != 2 || h["m:next"] != "new" || h["m:owner"] != "alice" {
-		t.Fatalf("marker = %v, %v; want {m:next: new, m:owner: alice}", h, err)
+	h, err := f.client.HGetAll(ctx, sessKey("old")).Result()
+	if err != nil || len(h) != 2 || h["m:next"] != boltsession.Handle("new") || h["m:owner"] != "alice" {
+		t.Fatalf("marker = %v, %v; want {m:next: the handle of new, m:owner: alice}", h, err)
 	}
 	// PEXPIREAT is on the injected clock's time: the marker lasts the
 	// grace from there, not the old session's remaining day.
-	at, err := f.client.Do(ctx, "PEXPIRETIME", "sess:{old}").Int64()
+	at, err := f.client.Do(ctx, "PEXPIRETIME", sessKey("old")).Int64()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := f.clock.Now().Add(boltsession.ReplacedGrace).UnixMilli(); at != want {
 		t.Fatalf("marker expires at %d, want %d (ReplacedGrace after the replace)", at, want)
 	}
-	if owned, err := f.store.Owned(ctx, "alice"); err != nil || len(owned) != 1 || owned[0].ID != "new" {
+	if owned, err := f.store.Owned(ctx, "alice"); err != nil || fmt.Sprint(namesOf(t, owned, "old", "new")) != "[new]" {
 		t.Fatalf("Owned(alice) after the replace = %v, %v; want [new]", owned, err)
 	}
 }
@@ -265,7 +296,7 @@ func TestExpiredRecordIsMissingBeforeRedisDeletesIt(t *testing.T) {
 		t.Fatalf("Touch: err = %v, want ErrNotFound", err)
 	}
 	// Redis still holds it (its own clock has not reached the expiry).
-	if n, _ := f.client.Exists(ctx, "sess:{s}").Result(); n != 1 {
+	if n, _ := f.client.Exists(ctx, sessKey("s")).Result(); n != 1 {
 		t.Fatal("expected the key still in Redis")
 	}
 }
@@ -275,7 +306,7 @@ func TestExpiryIsPEXPIREATOnTheHash(t *testing.T) {
 	ctx := context.Background()
 	exp := f.clock.Now().Add(time.Hour)
 	f.create(t, "s", time.Hour, "", nil)
-	at, err := f.client.PExpireTime(ctx, "sess:{s}").Result()
+	at, err := f.client.PExpireTime(ctx, sessKey("s")).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +318,7 @@ func TestExpiryIsPEXPIREATOnTheHash(t *testing.T) {
 	if err := f.store.Touch(ctx, "s", later); err != nil {
 		t.Fatal(err)
 	}
-	at, _ = f.client.PExpireTime(ctx, "sess:{s}").Result()
+	at, _ = f.client.PExpireTime(ctx, sessKey("s")).Result()
 	if at != time.Duration(later.UnixMilli())*time.Millisecond {
 		t.Fatalf("after Touch PEXPIRETIME = %v, want %v", at, later.UnixMilli())
 	}
@@ -305,7 +336,7 @@ func TestRedisDeletesTheSessionAtItsExpiry(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		n, err := f.client.Exists(ctx, "sess:{s}").Result()
+		n, err := f.client.Exists(ctx, sessKey("s")).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,10 +399,14 @@ func TestIDsShapedLikeOwnerKeysAreRefused(t *testing.T) {
 func TestCorruptRecordsGiveErrCorrupt(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	f.client.Set(ctx, "sess:{string}", `{"cookie":{}}`, 0) // a connect-redis JSON value
-	f.client.HSet(ctx, "sess:{nometa}", "v:a", "1")
-	f.client.HSet(ctx, "sess:{badtime}", "m:created", "yesterday", "m:expires", "99999999999999999999")
-	for _, id := range []string{"string", "nometa", "badtime"} {
+	f.client.Set(ctx, sessKey("string"), `{"cookie":{}}`, 0) // a connect-redis JSON value
+	f.client.HSet(ctx, sessKey("nometa"), "v:a", "\x001")
+	f.client.HSet(ctx, sessKey("badtime"), "m:created", "yesterday", "m:expires", "99999999999999999999")
+	// A value field of the per-session layout starts with the byte that
+	// tells its form (clear or sealed); any other is damage.
+	f.client.HSet(ctx, sessKey("badvalue"), "m:created", "1", "m:expires", "99999999999999999999", "v:a", "1")
+	f.client.HSet(ctx, sessKey("emptyvalue"), "m:created", "1", "m:expires", "99999999999999999999", "v:a", "")
+	for _, id := range []string{"string", "nometa", "badtime", "badvalue", "emptyvalue"} {
 		if _, err := f.store.Load(ctx, id); !errors.Is(err, boltsession.ErrCorrupt) {
 			t.Errorf("Load(%s): err = %v, want ErrCorrupt", id, err)
 		}
@@ -395,7 +430,7 @@ func TestDeleteRemovesTheRecordAndMissingIsFine(t *testing.T) {
 	if err := f.store.Delete(ctx, "s"); err != nil {
 		t.Fatalf("second Delete: %v", err)
 	}
-	if n, _ := f.client.Exists(ctx, "sess:{s}").Result(); n != 0 {
+	if n, _ := f.client.Exists(ctx, sessKey("s")).Result(); n != 0 {
 		t.Fatal("session hash left after Delete")
 	}
 	if owned, err := f.store.Owned(ctx, "alice"); err != nil || len(owned) != 0 {
@@ -418,16 +453,15 @@ func TestOwnerIndexListsLiveSessionsSkipsStaleMembersAndDropsThemAfterTheirCover
 		t.Fatal(err)
 	}
 	f.create(t, "deleted", time.Hour, "alice", nil)
-	f.client.Del(ctx, "sess:{deleted}")
+	f.client.Del(ctx, sessKey("deleted"))
 	f.clock.Advance(10 * time.Second) // "short" expires by the store's clock
 
 	owned, err := f.store.Owned(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
+	ids := namesOf(t, owned, "first", "second", "short", "moved", "deleted")
 	for _, r := range owned {
-		ids = append(ids, r.ID)
 		if r.Values != nil || r.Owner != "alice" || r.Created.IsZero() || r.Expires.IsZero() {
 			t.Errorf("owned record %+v", r)
 		}
@@ -438,6 +472,9 @@ func TestOwnerIndexListsLiveSessionsSkipsStaleMembersAndDropsThemAfterTheirCover
 	// The stale members stay (a claimed save may still be on its way to
 	// them) until their coverage has ended OwnerIndexMargin ago.
 	members, _ := f.client.ZRange(ctx, "sess:{owner:alice}", 0, -1).Result()
+	for i, m := range members {
+		members[i] = nameOf(m, "first", "second", "short", "moved", "deleted")
+	}
 	sort.Strings(members)
 	if fmt.Sprint(members) != "[deleted first moved second short]" {
 		t.Fatalf("alice's index = %v, want every claimed member", members)
@@ -450,7 +487,7 @@ func TestOwnerIndexListsLiveSessionsSkipsStaleMembersAndDropsThemAfterTheirCover
 	// Each member's score covers its session; the index outlives them.
 	score := func(id string) int64 {
 		t.Helper()
-		v, err := f.client.ZScore(ctx, "sess:{owner:alice}", id).Result()
+		v, err := f.client.ZScore(ctx, "sess:{owner:alice}", boltsession.Handle(id)).Result()
 		if err != nil {
 			t.Fatalf("ZSCORE %s: %v", id, err)
 		}
@@ -465,11 +502,11 @@ func TestOwnerIndexListsLiveSessionsSkipsStaleMembersAndDropsThemAfterTheirCover
 		return d
 	}
 	for _, id := range []string{"first", "second"} {
-		if sc, e := score(id), expireAt("sess:{"+id+"}").Milliseconds(); sc < e {
+		if sc, e := score(id), expireAt(sessKey(id)).Milliseconds(); sc < e {
 			t.Fatalf("%s: coverage %d before its expiry %d", id, sc, e)
 		}
 	}
-	if o, s := expireAt("sess:{owner:alice}"), expireAt("sess:{second}"); o < s+OwnerIndexMargin {
+	if o, s := expireAt("sess:{owner:alice}"), expireAt(sessKey("second")); o < s+OwnerIndexMargin {
 		t.Fatalf("owner index expires at %v ms, before its session's %v ms + the margin", o.Milliseconds(), s.Milliseconds())
 	}
 	// A touch past the coverage claims again first.
@@ -489,7 +526,7 @@ func TestOwnerIndexListsLiveSessionsSkipsStaleMembersAndDropsThemAfterTheirCover
 	if err != nil || n != 2 {
 		t.Fatalf("DestroyOwner = %d, %v; want 2", n, err)
 	}
-	if n, _ := f.client.Exists(ctx, "sess:{first}", "sess:{second}").Result(); n != 0 {
+	if n, _ := f.client.Exists(ctx, sessKey("first"), sessKey("second")).Result(); n != 0 {
 		t.Fatalf("%d of alice's sessions left", n)
 	}
 	if _, err := f.store.Load(ctx, "moved"); err != nil {
@@ -537,8 +574,8 @@ func TestCountAndIterateSeeOnlyLiveSessions(t *testing.T) {
 	for i := range 5 {
 		f.create(t, "dying"+strconv.Itoa(i), time.Minute, "", nil)
 	}
-	f.client.HSet(ctx, "sess:{corrupt}", "v:a", "1")
-	f.client.Set(ctx, "sess:{string}", "x", 0)
+	f.client.HSet(ctx, sessKey("corrupt"), "v:a", "\x001")
+	f.client.Set(ctx, sessKey("string"), "x", 0)
 	f.client.HSet(ctx, "other:x", "m:created", "1", "m:expires", "99999999999999999999")
 	f.clock.Advance(time.Minute)
 
@@ -546,14 +583,19 @@ func TestCountAndIterateSeeOnlyLiveSessions(t *testing.T) {
 	if err != nil || n != 25 {
 		t.Fatalf("Count = %d, %v; want 25", n, err)
 	}
+	var live []string
+	for i := range 25 {
+		live = append(live, "live"+strconv.Itoa(i))
+	}
 	seen := map[string]bool{}
 	err = f.store.Iterate(ctx, func(r *boltsession.Record) error {
-		if seen[r.ID] {
-			t.Errorf("visited %s twice", r.ID)
+		id := namesOf(t, []boltsession.Record{*r}, live...)[0]
+		if seen[id] {
+			t.Errorf("visited %s twice", id)
 		}
-		seen[r.ID] = true
-		if string(r.Values["i"]) != r.ID[len("live"):] {
-			t.Errorf("record %s has values %q", r.ID, r.Values)
+		seen[id] = true
+		if string(r.Values["i"]) != strings.TrimPrefix(id, "live") {
+			t.Errorf("record %s has values %q", id, r.Values)
 		}
 		return nil
 	})

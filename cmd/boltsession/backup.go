@@ -13,22 +13,30 @@ import (
 
 var backupCommand = &command{
 	name:    "backup",
-	usage:   "FILE OUT [--json]",
+	usage:   "FILE OUT [--value-keys-env NAME | --value-keys-file PATH] [--json]",
 	summary: "Write a consistent copy of the session file to OUT (a session file itself).",
 	example: `$ boltsession backup sessions.db /backups/sessions-2026-11-26.db
 backed up sessions.db to /backups/sessions-2026-11-26.db (21.4 MiB)
 
 OUT appears only when the copy is complete and synced (a temporary file,
 then an atomic rename), replacing any older file of that name. For a file
-a running app holds, download the backup from the app's admin handler.`,
+a running app holds, download the backup from the app's admin handler.
+The copy holds the records as FILE holds them: values encrypted with
+value keys stay encrypted. Such a file opens only with its keys, so
+backup takes them as every command that opens FILE does.`,
 	json: `{"file":"sessions.db","out":"/backups/sessions-2026-11-26.db","bytes":22437888}`,
 	run:  runBackup,
 }
 
 func runBackup(e *env, c *command, args []string) error {
 	flags := flag.NewFlagSet("backup", flag.ContinueOnError)
+	vk := addValueKeyFlags(flags)
 	asJSON := flags.Bool("json", false, "print one JSON object")
 	pos, err := parseExactly(e, c, flags, args, "FILE", "OUT")
+	if err != nil {
+		return err
+	}
+	keys, err := vk.keys()
 	if err != nil {
 		return err
 	}
@@ -38,7 +46,7 @@ func runBackup(e *env, c *command, args []string) error {
 			return fmt.Errorf("%s: OUT is the file itself", out)
 		}
 	}
-	s, err := openExisting(path)
+	s, err := openExisting(path, keys)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -41,8 +42,17 @@ func TestUsageErrorsExitWithStatus2(t *testing.T) {
 		{"ls", path, "--no-such-flag"},
 		{"show", path},
 		{"rm", path},
-		{"rm", path, "x", "--owner", "u"},
+		{"rm", path, "abcdef", "--owner", "u"},
+		{"rm", path, "--id", "--cookie", "x"},
+		{"rm", path, "--id", "--owner", "u"},
+		{"rm", path, "--key-file", "k", "abcdef"},
+		{"rm", path, "--cookie", "MTczMjYxMjM2MHxub3QtYS1yZWFsLWNvb2tpZQ=="}, // a boltsession cookie, and no key
+		{"rekey", path},
+		{"ls", path, "--value-keys-env", "A", "--value-keys-file", "b"},
+		{"ls", path, "--value-keys-env", "BOLTSESSION_TEST_UNSET_VARIABLE"},
 		{"backup", path},
+		{"upgrade"},
+		{"salvage", path},
 	}
 	for _, args := range cases {
 		r := cli(t, "", args...)
@@ -54,7 +64,7 @@ func TestUsageErrorsExitWithStatus2(t *testing.T) {
 
 func TestStatsCountsLiveExpiredAndOwners(t *testing.T) {
 	path := standardFile(t)
-	cli(t, "", "stats", path).expect(t, 0, "3 live, 1 expired", "format version   2")
+	cli(t, "", "stats", path).expect(t, 0, "3 live, 1 expired", "format version   3")
 
 	r := cli(t, "", "stats", path, "--json")
 	r.expect(t, 0)
@@ -62,7 +72,7 @@ func TestStatsCountsLiveExpiredAndOwners(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Sessions != 3 || st.Expired != 1 || st.Owners != 2 || st.FormatVersion != 2 || st.FileSize == 0 || st.PageSize == 0 {
+	if st.Sessions != 3 || st.Expired != 1 || st.Owners != 2 || st.FormatVersion != 3 || st.FileSize == 0 || st.PageSize == 0 {
 		t.Fatalf("stats --json = %+v", st)
 	}
 	if st.ExpiresFirst == nil || st.ExpiresLast == nil || !st.ExpiresLast.After(*st.ExpiresFirst) {
@@ -70,22 +80,22 @@ func TestStatsCountsLiveExpiredAndOwners(t *testing.T) {
 	}
 }
 
-func TestLsListsLiveSessionsByDefaultAndExpiredOnRequest(t *testing.T) {
+func TestLsListsLiveSessionsByHandleAndExpiredOnRequest(t *testing.T) {
 	path := standardFile(t)
 	r := cli(t, "", "ls", path)
-	r.expect(t, 0, "ID ", "alpha-0001-a", "user-1", "beta-0003-cc")
-	if strings.Contains(r.stdout, "gamma") {
+	r.expect(t, 0, "HANDLE ", short(alpha1)+" ", "user-1", short(beta3)+" ")
+	if strings.Contains(r.stdout, short(gamma4)) {
 		t.Fatalf("ls lists an expired session without --expired:\n%s", r.stdout)
 	}
-	if strings.Contains(r.stdout, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") {
-		t.Fatalf("ls prints whole IDs:\n%s", r.stdout)
+	if strings.Contains(r.stdout, boltsession.Handle(alpha1)) {
+		t.Fatalf("ls prints whole handles in text:\n%s", r.stdout)
 	}
-	cli(t, "", "ls", "--include-expired", path).expect(t, 0, "gamma-0004-d", "(expired)")
-	cli(t, "", "ls", "--expired", path).expect(t, 0, "gamma-0004-d", "(expired)") // the older name
+	cli(t, "", "ls", "--include-expired", path).expect(t, 0, short(gamma4), "(expired)")
+	cli(t, "", "ls", "--expired", path).expect(t, 0, short(gamma4), "(expired)") // the older name
 
 	r = cli(t, "", "ls", path, "--owner", "user-1", "--json")
 	r.expect(t, 0)
-	var ids []string
+	var handles []string
 	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
 		var l lsJSON
 		if err := json.Unmarshal([]byte(line), &l); err != nil {
@@ -94,11 +104,12 @@ func TestLsListsLiveSessionsByDefaultAndExpiredOnRequest(t *testing.T) {
 		if l.Owner != "user-1" || l.Size <= 0 || l.Created.IsZero() || l.Expires.IsZero() {
 			t.Fatalf("ls --json line %+v", l)
 		}
-		ids = append(ids, l.ID)
+		handles = append(handles, l.Handle)
 	}
-	want := []string{"alpha-0001-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "alpha-0002-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}
-	if !slices.Equal(ids, want) {
-		t.Fatalf("ls --owner user-1 --json IDs = %q, want %q", ids, want)
+	want := []string{boltsession.Handle(alpha1), boltsession.Handle(alpha2)}
+	slices.Sort(want) // ls goes in handle order
+	if !slices.Equal(handles, want) {
+		t.Fatalf("ls --owner user-1 --json handles = %q, want %q", handles, want)
 	}
 
 	r = cli(t, "", "ls", path, "--limit", "1")
@@ -109,17 +120,17 @@ func TestLsListsLiveSessionsByDefaultAndExpiredOnRequest(t *testing.T) {
 
 func TestShowRendersValuesAsJSON(t *testing.T) {
 	path := standardFile(t)
-	r := cli(t, "", "show", path, "alpha-0001", "--json")
+	r := cli(t, "", "show", path, short(alpha1), "--json")
 	r.expect(t, 0)
 	var got struct {
-		ID     string                     `json:"id"`
+		Handle string                     `json:"handle"`
 		Owner  string                     `json:"owner"`
 		Values map[string]json.RawMessage `json:"values"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 		t.Fatalf("%v in %s", err, r.stdout)
 	}
-	if got.ID != "alpha-0001-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" || got.Owner != "user-1" {
+	if got.Handle != boltsession.Handle(alpha1) || got.Owner != "user-1" {
 		t.Fatalf("show --json = %s", r.stdout)
 	}
 	want := map[string]string{"views": `17`, "name": `"Zoë <&>"`, "cart": `[{"sku":"A-113","qty":2}]`}
@@ -134,35 +145,79 @@ func TestShowRendersValuesAsJSON(t *testing.T) {
 		}
 	}
 
-	cli(t, "", "show", path, "alpha-0002-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb").
-		expect(t, 0, `csrf  "q83vEg=="`, "maxage    720h0m0s")
-	cli(t, "", "show", path, "beta-0003").
+	// A whole handle, in either case of hex.
+	cli(t, "", "show", path, strings.ToUpper(boltsession.Handle(alpha2))).
+		expect(t, 0, "handle    "+boltsession.Handle(alpha2)+"\n", `csrf  "q83vEg=="`, "maxage    720h0m0s")
+	cli(t, "", "show", path, short(beta3)[:6]).
 		expect(t, 0, "big      18446744073709551615", "neg      -9223372036854775808", "pi       3.5", "nothing  null", "ok       true")
 }
 
-func TestShowAndRmRefuseUnknownAndAmbiguousIDs(t *testing.T) {
-	path := standardFile(t)
+func TestShowAndRmRefuseUnknownAndAmbiguousHandles(t *testing.T) {
+	a, b := collidingIDs(6)
+	path := makeFile(t,
+		session{id: a, expires: now.Add(time.Hour)},
+		session{id: b, expires: now.Add(time.Hour)},
+		session{id: alpha1, owner: "user-1", expires: now.Add(time.Hour)})
+	shared := boltsession.Handle(a)[:6]
+	unknown := unusedPrefix(t, a, b, alpha1)
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"show", path, "nope-nope-nope"}, `no session "nope-nope-nope"`},
-		{[]string{"show", path, "alpha-"}, "matches more than one session"},
-		{[]string{"show", path, "alph"}, "at least 6 characters"},
-		{[]string{"rm", path, "alpha-0001-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "nope-nope-nope"}, `no session "nope-nope-nope"`},
+		{[]string{"show", path, unknown}, "no session " + unknown},
+		{[]string{"show", path, shared}, "matches more than one session"},
+		{[]string{"show", path, short(alpha1)[:5]}, "at least 6 hex digits"},
+		{[]string{"show", path, alpha1}, "is not a session handle"}, // an ID given by mistake
+		{[]string{"rm", path, short(alpha1), unknown}, "no session " + unknown},
+		{[]string{"rm", path, short(alpha1), shared}, "matches more than one session"},
+		{[]string{"rm", path, "--id", alpha1, "no-such-session-id"}, "session ID 2 names no session (its handle would be " + short("no-such-session-id")},
 	} {
 		r := cli(t, "", c.args...)
 		r.expect(t, 1, c.want)
 		r.oneLineError(t)
+		if strings.Contains(r.stderr, alpha1) || strings.Contains(r.stderr, "no-such-session-id") {
+			t.Fatalf("%q printed a session ID: %s", c.args, r.stderr)
+		}
 	}
 	if n := len(records(t, path)); n != 3 {
 		t.Fatalf("after failed rm: %d live sessions, want 3 (nothing removed)", n)
 	}
 }
 
-func TestRmRemovesByIDPrefixAndByOwner(t *testing.T) {
+// collidingIDs returns two session IDs whose handles share their first n
+// hex digits (n ≤ 7: found by trying, about 16^(n/2) hashes).
+func collidingIDs(n int) (string, string) {
+	seen := map[string]string{}
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("collide-%08d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i)
+		p := boltsession.Handle(id)[:n]
+		if other, ok := seen[p]; ok {
+			return other, id
+		}
+		seen[p] = id
+	}
+}
+
+// unusedPrefix returns a 6-digit handle prefix none of the IDs' handles
+// start with.
+func unusedPrefix(t *testing.T, ids ...string) string {
+	t.Helper()
+	for _, p := range []string{"000000", "ffffff", "123456"} {
+		used := false
+		for _, id := range ids {
+			used = used || strings.HasPrefix(boltsession.Handle(id), p)
+		}
+		if !used {
+			return p
+		}
+	}
+	t.Fatal("no unused prefix")
+	return ""
+}
+
+func TestRmRemovesByHandlePrefixAndByOwner(t *testing.T) {
 	path := standardFile(t)
-	cli(t, "", "rm", path, "beta-0003", "gamma-0004-dddddddddddddddddddddddddddddddddd").expect(t, 0, "removed 2 sessions from "+path+"\n")
+	cli(t, "", "rm", path, short(beta3), boltsession.Handle(gamma4)).expect(t, 0, "removed 2 sessions from "+path+"\n")
 	cli(t, "", "rm", path, "--owner", "user-1").expect(t, 0, `removed 2 sessions of owner "user-1" from `+path+" (2 live)")
 	cli(t, "", "stats", path).expect(t, 0, "0 live, 0 expired")
 }
@@ -171,7 +226,7 @@ func TestSweepRemovesExpiredSessions(t *testing.T) {
 	path := standardFile(t)
 	cli(t, "", "sweep", path).expect(t, 0, "swept 1 expired session from "+path+" ")
 	cli(t, "", "ls", "--expired", path).expect(t, 0)
-	if r := cli(t, "", "ls", "--expired", path); strings.Contains(r.stdout, "gamma") {
+	if r := cli(t, "", "ls", "--expired", path); strings.Contains(r.stdout, short(gamma4)) {
 		t.Fatalf("expired session still listed after sweep:\n%s", r.stdout)
 	}
 	cli(t, "", "stats", path).expect(t, 0, "3 live, 0 expired")
@@ -224,7 +279,7 @@ func TestImportOfAMalformedLineLeavesTheFileAsItWas(t *testing.T) {
 	cli(t, "", "rm", target, "--owner", "user-1").expect(t, 0)
 	targetBefore := records(t, target)
 	lines := strings.Split(strings.TrimSpace(exported.stdout), "\n")
-	bad := strings.Join([]string{lines[0], lines[1], `{"id":"x","created":"2026-01-01T00:00:00Z","expires":"yesterday"}`}, "\n")
+	bad := strings.Join([]string{lines[0], lines[1], `{"handle":"` + boltsession.Handle("x") + `","created":"2026-01-01T00:00:00Z","expires":"yesterday"}`}, "\n")
 
 	r := cli(t, bad, "import", target)
 	r.expect(t, 1, "standard input line 3", `"expires"`, "unchanged")
@@ -310,9 +365,10 @@ func TestAFileHeldByAnAppFailsFastWithTheCause(t *testing.T) {
 	holdFile(t, path)
 	out := filepath.Join(t.TempDir(), "x")
 	for _, args := range [][]string{
-		{"stats", path}, {"ls", path}, {"show", path, "alpha-0001"}, {"rm", path, "--owner", "user-1"},
+		{"stats", path}, {"ls", path}, {"show", path, short(alpha1)}, {"rm", path, "--owner", "user-1"},
 		{"sweep", path}, {"compact", path}, {"backup", path, out}, {"export", path}, {"import", path},
 		{"import-filestore", t.TempDir(), path}, {"import-gorilla", t.TempDir(), path, "--key", "00", "--name", "app"},
+		{"rekey", path, "--decrypt"}, {"rekey", path, "--value-keys-file", writeValueKeys(t, valueKey(1))}, {"upgrade", path},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			t.Parallel() // each waits out the lock timeout
@@ -369,7 +425,7 @@ func TestBadFilesGiveOneLineErrors(t *testing.T) {
 
 func TestACorruptRecordIsReportedWhereItIs(t *testing.T) {
 	path := standardFile(t)
-	corruptRecord(t, path, "beta-0003-cccccccccccccccccccccccccccccccccccc")
+	corruptRecord(t, path, beta3)
 
 	// stats reads only the indexes: the corrupt record does not matter.
 	cli(t, "", "stats", path).expect(t, 0, "3 live, 1 expired")
@@ -387,19 +443,19 @@ func TestACorruptRecordIsReportedWhereItIs(t *testing.T) {
 	}
 	cli(t, "", "stats", path, "--deep").expect(t, 0, "in 4 records, 1 corrupt", "oldest session   "+created.UTC().Format(time.RFC3339))
 
-	r = cli(t, "", "show", path, "beta-0003")
-	r.expect(t, 1, "session beta-0003-cc:", "corrupt")
+	r = cli(t, "", "show", path, short(beta3))
+	r.expect(t, 1, "session "+short(beta3)+":", "corrupt")
 	r.oneLineError(t)
 
 	r = cli(t, "", "ls", path)
-	r.expect(t, 1, "1 corrupt session records listed (first: beta-0003-cc)")
-	if !strings.Contains(r.stdout, "CORRUPT") || !strings.Contains(r.stdout, "alpha-0001-a") {
+	r.expect(t, 1, "listed 1 corrupt session records (first: "+short(beta3)+")")
+	if !strings.Contains(r.stdout, "CORRUPT") || !strings.Contains(r.stdout, short(alpha1)) {
 		t.Fatalf("ls does not list the other sessions and mark the corrupt one:\n%s", r.stdout)
 	}
 	r.oneLineError(t)
 
-	cli(t, "", "export", path).expect(t, 1, "skipped 1 corrupt records")
-	cli(t, "", "rm", path, "beta-0003").expect(t, 0, "removed 1 session")
+	cli(t, "", "export", path).expect(t, 1, "exported 2 sessions but skipped 1 corrupt session records")
+	cli(t, "", "rm", path, short(beta3)).expect(t, 0, "removed 1 session")
 	cli(t, "", "ls", path).expect(t, 0)
 }
 
@@ -448,14 +504,15 @@ func TestAnInterruptedImportLeavesNothingBehind(t *testing.T) {
 }
 
 func TestTextOutputQuotesControlCharacters(t *testing.T) {
-	path := makeFile(t, session{id: "esc-0001-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", owner: "evil\x1b[2Jowner",
+	const id = "esc-0001-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	path := makeFile(t, session{id: id, owner: "evil\x1b[2Jowner",
 		expires: now.Add(time.Hour), values: map[string]any{"k\tey": 1}})
-	for _, args := range [][]string{{"ls", path}, {"show", path, "esc-0001"}} {
+	for _, args := range [][]string{{"ls", path}, {"show", path, short(id)}} {
 		r := cli(t, "", args...)
 		r.expect(t, 0, `"evil\x1b[2Jowner"`)
 		if strings.Contains(r.stdout, "\x1b") {
 			t.Fatalf("%s printed a raw escape character:\n%q", args[0], r.stdout)
 		}
 	}
-	cli(t, "", "show", path, "esc-0001").expect(t, 0, `"k\tey"  1`)
+	cli(t, "", "show", path, short(id)).expect(t, 0, `"k\tey"  1`)
 }

@@ -23,7 +23,11 @@ compacted sessions.db into sessions-small.db: 84.0 MiB -> 21.3 MiB (sessions.db 
 Without --out the file is replaced only once the compacted copy is complete
 and synced (a temporary file beside it, then an atomic rename); an
 interrupted compaction leaves the original as it was. With --out, FILE is
-left as it is and NEW must not exist yet; it appears only when complete.`,
+left as it is and NEW must not exist yet; it appears only when complete.
+Records are copied as they are: a file whose values are encrypted needs
+no value keys, and its copy stays encrypted. The copy holds none of the
+pages the file had freed (bbolt keeps old record versions in them until
+it reuses them), which is why rekey ends with a compaction.`,
 	json: `{"file":"sessions.db","out":"sessions-small.db","before":88080384,"after":22334464}
 (file is the file compacted; out, only with --out, the compacted copy; before and after in bytes)`,
 	run: runCompact,
@@ -39,13 +43,18 @@ func runCompact(e *env, c *command, args []string) error {
 	}
 	path := pos[0]
 	// Open it once as a store: the same checks and messages as every other
-	// command (missing, empty, held, not a session file).
-	s, err := openExisting(path)
-	if err != nil {
+	// command (missing, empty, held, not a session file). The compaction
+	// copies records as they are, so a file whose values are encrypted
+	// needs no keys.
+	s, err := openExisting(path, nil)
+	switch {
+	case errors.Is(err, boltsession.ErrKey):
+	case err != nil:
 		return err
-	}
-	if err := s.Close(); err != nil {
-		return err
+	default:
+		if err := s.Close(); err != nil {
+			return err
+		}
 	}
 	// --out naming FILE itself is a compaction in place, as for
 	// boltsession.Compact.

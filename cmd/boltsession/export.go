@@ -13,25 +13,30 @@ import (
 
 var exportCommand = &command{
 	name:    "export",
-	usage:   "FILE [--out F [--json]]",
-	summary: "Write every live session as JSON Lines (id, created, expires, owner, maxage, values) to standard output or F.",
+	usage:   "FILE [--out F [--json]] [--value-keys-env NAME | --value-keys-file PATH]",
+	summary: "Write every live session as JSON Lines (handle, created, expires, owner, maxage, values) to standard output or F.",
 	example: `$ boltsession export sessions.db --out sessions.jsonl
 exported 99998 sessions from sessions.db to sessions.jsonl
 $ boltsession export sessions.db | head -1
-{"id":"Vq3kX0b8Rr2M…","created":"2026-11-26T09:12:40.52Z","expires":"2026-11-27T09:12:40.52Z","owner":"user-42","values":{"views":"EQ=="}}
+{"handle":"63f94b520713c36c…","created":"2026-11-26T09:12:40.52Z","expires":"2026-11-27T09:12:40.52Z","owner":"user-42","values":{"views":"EQ=="}}
 
-Each value is its stored msgpack bytes in base64, so that import reproduces
-the session exactly ('show' renders values readably). The export is one
-consistent snapshot. With --out, F appears only once complete. --json needs
---out, since without it the sessions themselves go to standard output.`,
+Sessions are named by their handles: the file holds no session ID, and
+neither does the export. Each value is its msgpack bytes in base64, so
+that import reproduces the session exactly ('show' renders values
+readably). Values a file holds encrypted are exported decrypted (give the
+value keys): treat the export as the secret it then is. The export is one
+consistent snapshot. With --out, F appears only once complete, mode 0600.
+--json needs --out, since without it the sessions themselves go to
+standard output.`,
 	json: `{"file":"sessions.db","out":"sessions.jsonl","exported":99998,"corrupt":0}
-(corrupt: records that did not decode and were left out; the command then exits 1)`,
+(corrupt: records that did not decode, or whose values are encrypted with a key not given, left out; the command then exits 1)`,
 	run: runExport,
 }
 
 func runExport(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	out := fs.String("out", "", "write to file `F` instead of standard output")
+	vk := addValueKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object (needs --out)")
 	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
@@ -40,8 +45,12 @@ func runExport(e *env, c *command, args []string) error {
 	if *asJSON && *out == "" {
 		return usagef("--json needs --out F: without it, standard output carries the sessions")
 	}
+	keys, err := vk.keys()
+	if err != nil {
+		return err
+	}
 	path := pos[0]
-	s, err := openExisting(path)
+	s, err := openExisting(path, keys)
 	if err != nil {
 		return err
 	}
@@ -53,7 +62,7 @@ func runExport(e *env, c *command, args []string) error {
 	}
 
 	var n int
-	var corrupt []string
+	var corrupt []boltsession.SessionInfo
 	export := func(w io.Writer) error {
 		bar := newBar(e, int64(total), "export", false)
 		defer finishBar(bar)
@@ -62,7 +71,7 @@ func runExport(e *env, c *command, args []string) error {
 		enc.SetEscapeHTML(false)
 		err := s.Scan(ctx, boltsession.ScanOptions{Values: true}, func(in boltsession.SessionInfo) error {
 			if in.Err != nil {
-				corrupt = append(corrupt, in.ID)
+				corrupt = append(corrupt, in)
 				return nil
 			}
 			n++
@@ -97,8 +106,7 @@ func runExport(e *env, c *command, args []string) error {
 		fmt.Fprintf(e.stdout, "exported %d %s from %s to %s\n", n, plural(n, "session", "sessions"), path, *out)
 	}
 	if len(corrupt) > 0 {
-		return fmt.Errorf("%s: exported %d sessions but skipped %d corrupt records (first: %s): %w",
-			path, n, len(corrupt), printable(shortID(corrupt[0])), boltsession.ErrCorrupt)
+		return unreadableError(path, fmt.Sprintf("exported %d sessions but skipped", n), corrupt)
 	}
 	return nil
 }

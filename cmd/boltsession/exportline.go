@@ -15,8 +15,8 @@ import (
 	"github.com/boltsession/boltsession/internal/jsonvalue"
 )
 
-// Limits on an import line's ID and owner: the ones the store applies to
-// every save.
+// Limits on an import line's legacy ID and owner: the ones the store
+// applies to every save.
 const (
 	maxIDLen    = 1024
 	maxOwnerLen = 1024
@@ -25,15 +25,24 @@ const (
 // exportLine is one session in the export format, one JSON object a line
 // (JSON Lines):
 //
-//	{"id":"…","created":"2026-11-26T13:00:00.123456789Z","expires":"…","owner":"user-42","maxage":"720h0m0s","values":{"cart":"kqFhoWI="}}
+//	{"handle":"1c0f…","created":"2026-11-26T13:00:00.123456789Z","expires":"…","owner":"user-42","maxage":"720h0m0s","values":{"cart":"kqFhoWI="}}
 //
-// Times are RFC 3339 with nanoseconds; maxage is a Go duration (omitted when
-// the manager's default applies); owner is omitted when empty. Each value is
-// the exact msgpack bytes the store holds, base64-encoded (standard alphabet,
-// padded), so that an import reproduces the session byte for byte; `show`
-// renders the same bytes as readable JSON.
+// handle is the session's handle (boltsession.Handle: 64 lower-case hex
+// digits), the name the store keeps it by; the file holds no session ID,
+// so neither does the export. Times are RFC 3339 with nanoseconds; maxage
+// is a Go duration (omitted when the manager's default applies); owner is
+// omitted when empty. Each value is the exact msgpack bytes of the value,
+// base64-encoded (standard alphabet, padded), so that an import reproduces
+// the session byte for byte; `show` renders the same bytes as readable
+// JSON.
+//
+// An import also reads the lines of the previous release's exports, which
+// named each session by its ID ("id") instead: the ID is hashed to its
+// handle, and only the handle is stored. A line with both must have the
+// ID's handle.
 type exportLine struct {
-	ID      string            `json:"id"`
+	Handle  string            `json:"handle,omitempty"`
+	ID      string            `json:"id,omitempty"` // read only: never exported
 	Created time.Time         `json:"created"`
 	Expires time.Time         `json:"expires"`
 	Owner   string            `json:"owner,omitempty"`
@@ -41,14 +50,18 @@ type exportLine struct {
 	Values  map[string][]byte `json:"values"`
 }
 
-// newExportLine renders rec in the export format.
+// newExportLine renders rec in the export format, named by its handle
+// (its ID's, for a record that carries only an ID).
 func newExportLine(rec *boltsession.Record) exportLine {
 	l := exportLine{
-		ID:      rec.ID,
+		Handle:  rec.Handle,
 		Created: rec.Created.UTC(),
 		Expires: rec.Expires.UTC(),
 		Owner:   rec.Owner,
 		Values:  rec.Values,
+	}
+	if l.Handle == "" && rec.ID != "" {
+		l.Handle = boltsession.Handle(rec.ID)
 	}
 	if rec.MaxAge != 0 {
 		l.MaxAge = rec.MaxAge.String()
@@ -60,10 +73,11 @@ func newExportLine(rec *boltsession.Record) exportLine {
 }
 
 // parseLine reads one export line back into a record, checking everything an
-// import relies on: known fields only, an ID, both times, a non-negative
-// maxage, an owner without NUL (the owner index separates owner and ID with
-// one), and every value one well-formed msgpack value. The error says which
-// field or byte is wrong; the caller adds the line number.
+// import relies on: known fields only, a handle (or a legacy ID), both
+// times, a non-negative maxage, an owner without NUL (the owner index
+// separates owner and handle with one), and every value one well-formed
+// msgpack value. The error says which field or byte is wrong, never
+// showing an ID; the caller adds the line number.
 func parseLine(line []byte) (boltsession.Record, error) {
 	var l exportLine
 	dec := json.NewDecoder(bytes.NewReader(line))
@@ -75,10 +89,14 @@ func parseLine(line []byte) (boltsession.Record, error) {
 		return boltsession.Record{}, fmt.Errorf("unexpected data after the JSON object at byte %d", dec.InputOffset()+1)
 	}
 	switch {
-	case l.ID == "":
-		return boltsession.Record{}, errors.New(`field "id": missing or empty`)
+	case l.Handle == "" && l.ID == "":
+		return boltsession.Record{}, errors.New(`field "handle": missing or empty (nor is there the "id" of an older export)`)
+	case l.Handle != "" && (len(l.Handle) != handleLen || !isHex(l.Handle)):
+		return boltsession.Record{}, fmt.Errorf(`field "handle": not a session handle (%d hex digits)`, handleLen)
 	case len(l.ID) > maxIDLen:
 		return boltsession.Record{}, fmt.Errorf(`field "id": %d bytes, at most %d allowed`, len(l.ID), maxIDLen)
+	case l.Handle != "" && l.ID != "" && boltsession.Handle(l.ID) != strings.ToLower(l.Handle):
+		return boltsession.Record{}, errors.New(`field "id": the ID's handle is not the line's "handle"`)
 	case l.Created.IsZero():
 		return boltsession.Record{}, errors.New(`field "created": missing`)
 	case l.Expires.IsZero():
@@ -97,6 +115,7 @@ func parseLine(line []byte) (boltsession.Record, error) {
 		return boltsession.Record{}, errors.New(`field "owner": not valid UTF-8`)
 	}
 	rec := boltsession.Record{
+		Handle:  strings.ToLower(l.Handle),
 		ID:      l.ID,
 		Created: l.Created,
 		Expires: l.Expires,
@@ -145,7 +164,7 @@ func describeJSONError(line []byte, err error) error {
 		return errors.New("incomplete JSON object")
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("field %s: unknown (an export line has id, created, expires, owner, maxage, values)", field)
+		return fmt.Errorf("field %s: unknown (an export line has handle, created, expires, owner, maxage, values; an older one id instead of handle)", field)
 	}
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(line, &fields) == nil {

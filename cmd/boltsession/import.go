@@ -16,7 +16,7 @@ import (
 
 var importCommand = &command{
 	name:    "import",
-	usage:   "FILE [--in F] [--json]",
+	usage:   "FILE [--in F] [--value-keys-env NAME | --value-keys-file PATH] [--json]",
 	summary: "Read sessions as JSON Lines (the export format) from standard input or F and write them into FILE, created if missing.",
 	example: `$ boltsession import new.db --in sessions.jsonl
 imported 99998 sessions from sessions.jsonl into new.db (0 already expired, skipped)
@@ -24,7 +24,11 @@ $ boltsession export old.db | boltsession import new.db
 
 All sessions are written in one transaction: a malformed line or a failed
 write leaves FILE exactly as it was. A session already in FILE is replaced
-by the imported one, so importing twice gives the same file.`,
+by the imported one, so importing twice gives the same file. Lines name
+sessions by "handle"; the "id" of an older release's export is read too,
+and hashed to its handle (only the handle is stored). With value keys,
+the values are written encrypted under the first key (and FILE, if new,
+is created so).`,
 	json: `{"file":"new.db","in":"sessions.jsonl","imported":99998,"expired":0}
 (in is "-" for standard input; expired: sessions already past their expiry, not written)`,
 	run: runImport,
@@ -37,8 +41,13 @@ const maxLine = 16 << 20
 func runImport(e *env, c *command, args []string) error {
 	flags := flag.NewFlagSet("import", flag.ContinueOnError)
 	in := flags.String("in", "", "read from file `F` instead of standard input")
+	vk := addValueKeyFlags(flags)
 	asJSON := flags.Bool("json", false, "print one JSON object")
 	pos, err := parseExactly(e, c, flags, args, "FILE")
+	if err != nil {
+		return err
+	}
+	keys, err := vk.keys()
 	if err != nil {
 		return err
 	}
@@ -64,7 +73,7 @@ func runImport(e *env, c *command, args []string) error {
 	if created {
 		open = openStore
 	}
-	s, err := open(path)
+	s, err := open(path, keys)
 	if err != nil {
 		return err
 	}

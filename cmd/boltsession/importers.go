@@ -25,7 +25,7 @@ var importerCommands = []*command{importFileStoreCommand, importGorillaCommand}
 
 var importFileStoreCommand = &command{
 	name:    "import-filestore",
-	usage:   "DIR FILE [--ttl S] [--ext .json] [--owner-field PATH] [--secret-env NAME | --secret-file PATH] [--crypto JSON] [--dry-run] [--json]",
+	usage:   "DIR FILE [--ttl S] [--ext .json] [--owner-field PATH] [--secret-env NAME | --secret-file PATH] [--crypto JSON] [--dry-run] [--value-keys-env NAME | --value-keys-file PATH] [--json]",
 	summary: "Copy the sessions of a Node session-file-store directory into FILE (created if missing), for an app moving from express-session.",
 	example: `$ boltsession import-filestore ./sessions sessions.db --ttl 86400 --owner-field passport.user --dry-run
 would import 1200 sessions from ./sessions into sessions.db (expired 85, skipped 1, ignored 1); nothing written
@@ -54,7 +54,7 @@ likely cause, e.g. that DIR is not a session-file-store directory.`,
 
 var importGorillaCommand = &command{
 	name:    "import-gorilla",
-	usage:   "DIR FILE --key HEX [--key HEX]... --name NAME [--name NAME]... [--max-age S] [--dry-run] [--json]",
+	usage:   "DIR FILE --key HEX [--key HEX]... --name NAME [--name NAME]... [--max-age S] [--dry-run] [--value-keys-env NAME | --value-keys-file PATH] [--json]",
 	summary: "Copy the sessions of a gorilla/sessions FilesystemStore directory into FILE (or DIR/sessions.db when FILE is a directory) for gorillastore.",
 	example: `$ boltsession import-gorilla ./sessions ./sessions/sessions.db \
     --key 6f1d…e2 --key 09ab…7c --name session-name --dry-run
@@ -111,8 +111,13 @@ func runImportFileStore(e *env, c *command, args []string) error {
 	secretFile := fs.String("secret-file", "", "file `PATH` holding session-file-store's secret option (trailing newline ignored)")
 	crypto := fs.String("crypto", "", "session-file-store's crypto option as `JSON`, if the app set one")
 	dryRun := fs.Bool("dry-run", false, "read and count everything, write nothing")
+	vk := addValueKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parseExactly(e, c, fs, args, "DIR", "FILE")
+	if err != nil {
+		return err
+	}
+	valueKeys, err := vk.keys()
 	if err != nil {
 		return err
 	}
@@ -134,7 +139,7 @@ func runImportFileStore(e *env, c *command, args []string) error {
 		cryptoOpt = json.RawMessage(*crypto)
 	}
 	return runImporter(e, importer{
-		dir: pos[0], path: pos[1], dryRun: *dryRun, asJSON: *asJSON,
+		dir: pos[0], path: pos[1], dryRun: *dryRun, asJSON: *asJSON, valueKeys: valueKeys,
 		causes: map[string]string{
 			migrate.ReasonCorrupt:   "none of the %d session files in %s is a session-file-store session: the likely cause is that it is not a session-file-store directory",
 			migrate.ReasonEncrypted: "all %d session files in %s are encrypted with session-file-store's secret option: give that secret with --secret-env or --secret-file",
@@ -155,8 +160,13 @@ func runImportGorilla(e *env, c *command, args []string) error {
 	fs.Var(&names, "name", "a session `NAME` the app used; repeat for each")
 	maxAge := fs.Int("max-age", 86400*30, "the store's MaxAge `S`, in seconds: a session expires that long after its file was written")
 	dryRun := fs.Bool("dry-run", false, "verify and count everything, write nothing")
+	vk := addValueKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parseExactly(e, c, fs, args, "DIR", "FILE")
+	if err != nil {
+		return err
+	}
+	valueKeys, err := vk.keys()
 	if err != nil {
 		return err
 	}
@@ -179,7 +189,7 @@ func runImportGorilla(e *env, c *command, args []string) error {
 		file = filepath.Join(file, gorillastore.DefaultFileName)
 	}
 	return runImporter(e, importer{
-		dir: pos[0], path: file, dryRun: *dryRun, asJSON: *asJSON,
+		dir: pos[0], path: file, dryRun: *dryRun, asJSON: *asJSON, valueKeys: valueKeys,
 		causes: map[string]string{
 			migrate.ReasonCorrupt: "none of the %d session files in %s verified with the --key pairs and --name given: the likely cause is a wrong key, keys in the wrong order (hash key, block key, ...), or a session name the app did not pass to store.Get",
 		},
@@ -216,6 +226,7 @@ type importSkipJSON struct {
 type importer struct {
 	dir, path      string // the directory read, the session file written
 	dryRun, asJSON bool
+	valueKeys      [][]byte // FILE's value keys (nil: values in clear)
 
 	// causes gives, by skip reason, the likely cause of a run whose every
 	// session file was skipped for that reason: a format with the file
@@ -240,7 +251,7 @@ func runImporter(e *env, imp importer) error {
 	if !imp.dryRun {
 		_, statErr := os.Stat(path)
 		created = errors.Is(statErr, os.ErrNotExist)
-		s, err := openStore(path)
+		s, err := openStore(path, imp.valueKeys)
 		if err != nil {
 			return err
 		}

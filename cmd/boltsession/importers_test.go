@@ -70,7 +70,7 @@ func TestImportFileStoreCopiesNodeSessions(t *testing.T) {
 		}
 	}
 	cli(t, "", "stats", target).expect(t, 0, "2 live, 0 expired")
-	cli(t, "", "show", target, "jiTzWfOxPrBoT_E21E_29-yTrNhjpzet").
+	cli(t, "", "show", target, short("jiTzWfOxPrBoT_E21E_29-yTrNhjpzet")).
 		expect(t, 0, "owner     42", `theme     "dark"`, `"name":"alice"`, "views     3")
 	cli(t, "", "import-filestore", filepath.Join(dir, "nope"), target).expect(t, 1, "not a directory")
 }
@@ -244,7 +244,7 @@ func TestImportFileStoreDecryptsWithASecretFromTheEnvironmentOrAFile(t *testing.
 		if sum.Imported+sum.Expired != 4 || len(sum.Skipped) != 0 || sum.Imported == 0 {
 			t.Fatalf("%v: summary %+v", how, sum)
 		}
-		cli(t, "", "show", target, "bobBBBBBBBBBBBBBBBBBBBBBBBBBBBBB").expect(t, 0, `"user":"bob"`)
+		cli(t, "", "show", target, short("bobBBBBBBBBBBBBBBBBBBBBBBBBBBBBB")).expect(t, 0, `"user":"bob"`)
 	}
 
 	t.Setenv("SFS_SECRET", "not the app's secret")

@@ -38,7 +38,8 @@ func TestEveryCommandPrintsJSONWithTheDocumentedFields(t *testing.T) {
 	gorilla, _ := gorillaDir(t, "alice")
 	fileStore := fileStoreDir(t)
 	corrupt := standardFile(t)
-	corruptRecord(t, corrupt, "beta-0003-cccccccccccccccccccccccccccccccccccc")
+	corruptRecord(t, corrupt, beta3)
+	keysFile := writeValueKeys(t, valueKey(1))
 	exported := filepath.Join(t.TempDir(), "sessions.jsonl")
 	cli(t, "", "export", standardFile(t), "--out", exported).expect(t, 0)
 
@@ -57,12 +58,23 @@ func TestEveryCommandPrintsJSONWithTheDocumentedFields(t *testing.T) {
 			{func(string) []string { return []string{"ls", corrupt} }, 1}, // lists, then fails for the corrupt record
 		},
 		"show": {
-			{func(string) []string { return []string{"show", standardFile(t), "alpha-0002"} }, 0},
-			{func(string) []string { return []string{"show", standardFile(t), "gamma-0004"} }, 0},
+			{func(string) []string { return []string{"show", standardFile(t), short(alpha2)} }, 0},
+			{func(string) []string { return []string{"show", standardFile(t), short(gamma4)} }, 0},
 		},
 		"rm": {
-			{func(string) []string { return []string{"rm", standardFile(t), "beta-0003", "alpha-0001"} }, 0},
+			{func(string) []string { return []string{"rm", standardFile(t), short(beta3), short(alpha1)} }, 0},
+			{func(string) []string { return []string{"rm", standardFile(t), "--id", beta3} }, 0},
 			{func(string) []string { return []string{"rm", standardFile(t), "--owner", "user-1"} }, 0},
+		},
+		"rekey": {
+			{func(string) []string { return []string{"rekey", standardFile(t), "--value-keys-file", keysFile} }, 0},
+			{func(string) []string {
+				return []string{"rekey", sealedFile(t, valueKey(1)), "--decrypt", "--value-keys-file", keysFile}
+			}, 0},
+		},
+		"upgrade": {
+			{func(string) []string { return []string{"upgrade", version2File(t)} }, 0},
+			{func(string) []string { return []string{"upgrade", standardFile(t)} }, 0},
 		},
 		"sweep": {{func(string) []string { return []string{"sweep", standardFile(t)} }, 0}},
 		"compact": {
@@ -70,6 +82,10 @@ func TestEveryCommandPrintsJSONWithTheDocumentedFields(t *testing.T) {
 			{func(tmp string) []string { return []string{"compact", standardFile(t), "--out", fresh(tmp)} }, 0},
 		},
 		"backup": {{func(tmp string) []string { return []string{"backup", standardFile(t), fresh(tmp)} }, 0}},
+		"salvage": {{func(tmp string) []string {
+			path, _ := damagedFile(t)
+			return []string{"salvage", path, fresh(tmp)}
+		}, 0}},
 		"export": {{func(tmp string) []string {
 			return []string{"export", standardFile(t), "--out", filepath.Join(tmp, "x.jsonl")}
 		}, 0}},

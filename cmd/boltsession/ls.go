@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,28 +14,28 @@ import (
 
 var lsCommand = &command{
 	name:    "ls",
-	usage:   "FILE [--owner U] [--include-expired] [--limit N] [--json]",
-	summary: "List sessions, one a line, in ID order: ID prefix, owner, created, expires, size of the stored record.",
+	usage:   "FILE [--owner U] [--include-expired] [--limit N] [--value-keys-env NAME | --value-keys-file PATH] [--json]",
+	summary: "List sessions, one a line, in handle order: handle prefix, owner, created, expires, size of the stored record.",
 	example: `$ boltsession ls sessions.db --owner user-42 --limit 2
-ID             OWNER     CREATED                EXPIRES                SIZE
-Vq3kX0b8Rr2M   user-42   2026-11-26T09:12:40Z   2026-11-27T09:12:40Z   212
-bN7x-0pQe4Lw   user-42   2026-11-26T12:58:01Z   2026-11-27T12:58:01Z   180
+HANDLE         OWNER     CREATED                EXPIRES                SIZE
+63f94b520713   user-42   2026-11-26T09:12:40Z   2026-11-27T09:12:40Z   212
+99668f7324b2   user-42   2026-11-26T12:58:01Z   2026-11-27T12:58:01Z   180
 
+A session is named by its handle, the SHA-256 of its ID, which is what
+the file keys it by: the file holds no session ID, and nothing here can
+print one. show and rm take a handle or an unambiguous prefix of at
+least 6 hex digits; --json prints the whole handle.
 Sessions past their expiry that the sweeper has not removed yet are left
-out unless --include-expired (or its older name --expired) is given.
---json prints one JSON object a line with the full ID (for rm and show,
-which also take an unambiguous ID prefix).`,
-	json: `{"id":"Vq3kX0b8Rr2MzQ1c7mJ0aYy6bT9uWvE2pL4sKdHfNgA","owner":"user-42","created":"2026-11-26T09:12:40Z","expires":"2026-11-27T09:12:40Z","maxage":"720h0m0s","size":212,"expired":true,"corrupt":"boltsession: corrupt session data: …"}`,
-	run:  runLs,
+out unless --include-expired (or its older name --expired) is given.`,
+	json: `{"handle":"63f94b520713c36c9e528958e18922787d89852385bb3ec14346b361c9399b91","owner":"user-42","created":"2026-11-26T09:12:40Z","expires":"2026-11-27T09:12:40Z","maxage":"720h0m0s","size":212,"expired":true,"corrupt":"boltsession: corrupt session data: …"}
+(corrupt: the record does not decode, or its values are encrypted with a key not given)`,
+	run: runLs,
 }
 
-// idPrefixLen is how much of an ID ls shows: enough to tell sessions
-// apart and to pass to show or rm, too little to hijack one with.
-const idPrefixLen = 12
-
-// lsJSON is one line of ls --json.
+// lsJSON is one line of ls --json. Its fields are those of the admin
+// handler's session list.
 type lsJSON struct {
-	ID      string    `json:"id"`
+	Handle  string    `json:"handle"`
 	Owner   string    `json:"owner,omitempty"`
 	Created time.Time `json:"created,omitzero"`
 	Expires time.Time `json:"expires,omitzero"`
@@ -53,6 +52,7 @@ func runLs(e *env, c *command, args []string) error {
 	fs.BoolVar(&expired, "include-expired", false, "include sessions past their expiry that the sweeper has not removed yet")
 	fs.BoolVar(&expired, "expired", false, "the same as --include-expired")
 	limit := fs.Int("limit", 0, "list at most `N` sessions (0: all)")
+	vk := addValueKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object a line")
 	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
@@ -61,7 +61,11 @@ func runLs(e *env, c *command, args []string) error {
 	if *limit < 0 {
 		return usagef("--limit must be 0 or more")
 	}
-	s, err := openExisting(pos[0])
+	keys, err := vk.keys()
+	if err != nil {
+		return err
+	}
+	s, err := openExisting(pos[0], keys)
 	if err != nil {
 		return err
 	}
@@ -69,16 +73,16 @@ func runLs(e *env, c *command, args []string) error {
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 3, ' ', 0)
 	if !*asJSON {
-		fmt.Fprintln(tw, "ID\tOWNER\tCREATED\tEXPIRES\tSIZE")
+		fmt.Fprintln(tw, "HANDLE\tOWNER\tCREATED\tEXPIRES\tSIZE")
 	}
-	var corrupt []string
+	var unreadable []boltsession.SessionInfo
 	opts := boltsession.ScanOptions{Owner: *owner, Expired: expired, Limit: *limit}
 	err = s.Scan(e.ctx, opts, func(in boltsession.SessionInfo) error {
 		if in.Err != nil {
-			corrupt = append(corrupt, in.ID)
+			unreadable = append(unreadable, in)
 		}
 		if *asJSON {
-			l := lsJSON{ID: in.ID, Owner: in.Owner, Created: in.Created.UTC(), Expires: in.Expires.UTC(), Size: in.Size, Expired: in.Expired}
+			l := lsJSON{Handle: in.Handle, Owner: in.Owner, Created: in.Created.UTC(), Expires: in.Expires.UTC(), Size: in.Size, Expired: in.Expired}
 			if in.MaxAge != 0 {
 				l.MaxAge = in.MaxAge.String()
 			}
@@ -95,9 +99,9 @@ func runLs(e *env, c *command, args []string) error {
 			expires += " (expired)"
 		}
 		if in.Err != nil {
-			ownerCol = "CORRUPT"
+			ownerCol = unreadableLabel(in.Err)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", printable(shortID(in.ID)), printable(ownerCol), textTime(in.Created), expires, in.Size)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", shortHandle(in.Handle), printable(ownerCol), textTime(in.Created), expires, in.Size)
 		return nil
 	})
 	if ferr := tw.Flush(); err == nil {
@@ -106,57 +110,36 @@ func runLs(e *env, c *command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	if len(corrupt) > 0 {
-		return fmt.Errorf("%s: %d corrupt session records listed (first: %s); 'boltsession rm %s ID' removes one: %w",
-			pos[0], len(corrupt), printable(shortID(corrupt[0])), pos[0], boltsession.ErrCorrupt)
-	}
-	return nil
+	return unreadableError(pos[0], "listed", unreadable)
 }
 
-// shortID is the prefix of id that ls shows.
-func shortID(id string) string {
-	if len(id) <= idPrefixLen {
-		return id
+// unreadableLabel is what ls shows in the owner column of a record it
+// cannot read.
+func unreadableLabel(err error) string {
+	if errors.Is(err, boltsession.ErrKey) {
+		return "NO KEY"
 	}
-	return id[:idPrefixLen]
+	return "CORRUPT"
 }
 
-// resolveID finds the one stored session whose ID is id or starts with id,
-// as git does with commit hashes: an exact match wins; a prefix must be at
-// least minPrefix bytes long and match exactly one session. Expired
-// records that the sweeper has not yet removed count too (rm removes them).
-func resolveID(ctx context.Context, s *boltsession.BoltStore, path, id string) (string, error) {
-	const minPrefix = 6
-	var found []string
-	err := s.Scan(ctx, boltsession.ScanOptions{IDPrefix: id, Expired: true, Limit: 2}, func(in boltsession.SessionInfo) error {
-		if in.ID == id {
-			found = []string{id}
-			return errStopScan
-		}
-		found = append(found, in.ID)
+// unreadableError is the error of a command that met records it could not
+// read (none: nil), naming the first and the way out. lead says what the
+// command did with them ("listed").
+func unreadableError(path, lead string, unreadable []boltsession.SessionInfo) error {
+	if len(unreadable) == 0 {
 		return nil
-	})
-	if err != nil && !errors.Is(err, errStopScan) {
-		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	switch {
-	case len(found) == 1 && found[0] == id:
-		return id, nil
-	case len(found) == 0:
-		return "", fmt.Errorf("%s: no session %q: %w", path, id, boltsession.ErrNotFound)
-	case len(id) < minPrefix:
-		return "", fmt.Errorf("%s: no session %q (an ID prefix needs at least %d characters)", path, id, minPrefix)
-	case len(found) > 1:
-		return "", fmt.Errorf("%s: ID prefix %q matches more than one session; give more of the ID", path, id)
+	first := unreadable[0]
+	if errors.Is(first.Err, boltsession.ErrKey) {
+		return fmt.Errorf("%s: %s %d session records that do not open with the value keys given (first: %s); give the key they were sealed with, or 'boltsession rm %s HANDLE' removes one: %w",
+			path, lead, len(unreadable), shortHandle(first.Handle), path, first.Err)
 	}
-	return found[0], nil
+	return fmt.Errorf("%s: %s %d corrupt session records (first: %s); 'boltsession rm %s HANDLE' removes one: %w",
+		path, lead, len(unreadable), shortHandle(first.Handle), path, first.Err)
 }
-
-// errStopScan ends a Scan early without being an error of the command.
-var errStopScan = errors.New("stop scan")
 
 // printable returns s as it is when every character prints, and quoted
-// (Go syntax) otherwise: IDs, owners and keys come from the app's users, and
+// (Go syntax) otherwise: owners and keys come from the app's users, and
 // a control character must neither break the columns nor reach the
 // operator's terminal as an escape sequence.
 func printable(s string) string {

@@ -1,6 +1,19 @@
 // Command boltsession inspects and maintains a boltsession session file:
 // counts, lists, shows and removes sessions, sweeps expired ones, compacts
-// and backs up the file, and exports and imports sessions as JSON Lines.
+// and backs up the file, exports and imports sessions as JSON Lines,
+// re-encrypts session values under a new key, and converts a file of an
+// older format.
+//
+// Sessions are named by their handles (boltsession.Handle), the SHA-256
+// of their IDs, under which the file keeps them: the file holds no session
+// ID, and no command prints one. rm also takes a session ID or a cookie
+// value, and hashes it.
+//
+// A file whose values are encrypted (an app opened it with
+// BoltOptions.ValueKeys) opens only with its keys: every command that
+// opens one takes them from an environment variable (--value-keys-env) or
+// a file (--value-keys-file), one base64 key a line, the first sealing,
+// never from the command line.
 //
 // Install it with
 //
@@ -74,6 +87,7 @@ func init() {
 	commands = []*command{
 		statsCommand, lsCommand, showCommand, rmCommand, sweepCommand,
 		compactCommand, backupCommand, exportCommand, importCommand,
+		rekeyCommand, upgradeCommand, salvageCommand,
 	}
 	commands = append(commands, importerCommands...)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -173,8 +174,14 @@ func mustMsgpack(t testing.TB, v any) []byte {
 // and returns its path.
 func makeFile(t testing.TB, sessions ...session) string {
 	t.Helper()
+	return makeSealedFile(t, nil, sessions...)
+}
+
+// makeSealedFile is makeFile with value keys (nil: values in clear).
+func makeSealedFile(t testing.TB, valueKeys [][]byte, sessions ...session) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "sessions.db")
-	s, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, NoSync: true})
+	s, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, NoSync: true, ValueKeys: valueKeys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,24 +216,42 @@ func corruptRecord(t testing.TB, path, id string) {
 	}
 	defer db.Close()
 	err = db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("sessions")).Put([]byte(id), []byte{0x85, 0xa1, 'c', 0xff})
+		return tx.Bucket([]byte("sessions")).Put(handleKey(t, id), []byte{0x85, 0xa1, 'c', 0xff})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// records reads every live session of the file through the library.
-func records(t testing.TB, path string) map[string]boltsession.Record {
+// handleKey is the key the file stores the session id under: its handle,
+// as bytes.
+func handleKey(t testing.TB, id string) []byte {
 	t.Helper()
-	s, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1})
+	k, err := hex.DecodeString(boltsession.Handle(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// short is the handle prefix of id that ls shows.
+func short(id string) string { return boltsession.Handle(id)[:12] }
+
+// records reads every live session of the file through the library, by
+// handle (the store keeps no IDs), opening it with the value keys given.
+func records(t testing.TB, path string, valueKeys ...[]byte) map[string]boltsession.Record {
+	t.Helper()
+	s, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, ValueKeys: valueKeys})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	out := map[string]boltsession.Record{}
 	err = s.Iterate(context.Background(), func(r *boltsession.Record) error {
-		out[r.ID] = *r
+		if r.ID != "" {
+			t.Errorf("the store returned a session ID")
+		}
+		out[r.Handle] = *r
 		return nil
 	})
 	if err != nil {
@@ -235,17 +260,25 @@ func records(t testing.TB, path string) map[string]boltsession.Record {
 	return out
 }
 
+// The sessions of standardFile.
+const (
+	alpha1 = "alpha-0001-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	alpha2 = "alpha-0002-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	beta3  = "beta-0003-cccccccccccccccccccccccccccccccccccc"
+	gamma4 = "gamma-0004-dddddddddddddddddddddddddddddddddd"
+)
+
 // standardFile is a small file with owners, values of many types, an
-// expired session and a per-session max age.
+// expired session (gamma4) and a per-session max age.
 func standardFile(t testing.TB) string {
 	return makeFile(t,
-		session{id: "alpha-0001-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", owner: "user-1", expires: now.Add(24 * time.Hour),
+		session{id: alpha1, owner: "user-1", expires: now.Add(24 * time.Hour),
 			values: map[string]any{"views": 17, "name": "Zoë <&>", "cart": []any{map[string]any{"sku": "A-113", "qty": 2}}}},
-		session{id: "alpha-0002-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", owner: "user-1", expires: now.Add(48 * time.Hour),
+		session{id: alpha2, owner: "user-1", expires: now.Add(48 * time.Hour),
 			maxAge: 720 * time.Hour, values: map[string]any{"csrf": []byte{0xab, 0xcd, 0xef, 0x12}}},
-		session{id: "beta-0003-cccccccccccccccccccccccccccccccccccc", owner: "user-2", expires: now.Add(2 * time.Hour),
+		session{id: beta3, owner: "user-2", expires: now.Add(2 * time.Hour),
 			values: map[string]any{"pi": 3.5, "big": uint64(18446744073709551615), "neg": int64(-9223372036854775808), "nothing": nil, "ok": true}},
-		session{id: "gamma-0004-dddddddddddddddddddddddddddddddddd", expires: now.Add(-time.Minute),
+		session{id: gamma4, expires: now.Add(-time.Minute),
 			values: map[string]any{"stale": "yes"}},
 	)
 }

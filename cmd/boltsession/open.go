@@ -22,24 +22,33 @@ const lockWait = time.Second
 // openExisting opens the session file at path for a command that reads or
 // changes an existing file: a missing or empty path is an error here, not
 // a new file (bbolt would create one, and a typo would leave a stray file
-// behind). The background sweeper stays off: a command does only what it
-// was asked to.
-func openExisting(path string) (*boltsession.BoltStore, error) {
+// behind). keys are the file's value keys (nil for a file in clear). The
+// background sweeper stays off: a command does only what it was asked to.
+//
+// Like the app's Open, it converts a file of an older format (see the
+// upgrade command).
+func openExisting(path string, keys [][]byte) (*boltsession.BoltStore, error) {
+	if err := checkExisting(path); err != nil {
+		return nil, err
+	}
+	return openStore(path, keys)
+}
+
+// checkExisting refuses a path that cannot be an existing session file,
+// naming it: missing, a directory, empty, or no bbolt database.
+func checkExisting(path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%s: no such file", path)
+		return fmt.Errorf("%s: no such file", path)
 	case err != nil:
-		return nil, err
+		return err
 	case fi.IsDir():
-		return nil, fmt.Errorf("%s: is a directory, not a session file", path)
+		return fmt.Errorf("%s: is a directory, not a session file", path)
 	case fi.Size() == 0:
-		return nil, fmt.Errorf("%s: empty file, not a session file", path)
+		return fmt.Errorf("%s: empty file, not a session file", path)
 	}
-	if err := checkMagic(path); err != nil {
-		return nil, err
-	}
-	return openStore(path)
+	return checkMagic(path)
 }
 
 // bboltMagic is the number every bbolt meta page carries, 16 bytes into
@@ -62,14 +71,21 @@ func checkMagic(path string) error {
 	return nil
 }
 
-// openStore opens (or creates) the session file at path, turning the
-// errors an operator meets into what to do about them.
-func openStore(path string) (*boltsession.BoltStore, error) {
-	s, err := boltsession.Open(path, &boltsession.BoltOptions{
+// storeOptions are the options every command opens a file with.
+func storeOptions(keys [][]byte) *boltsession.BoltOptions {
+	return &boltsession.BoltOptions{
 		Timeout:       lockWait,
 		SweepInterval: -1,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+		ValueKeys:     keys,
+	}
+}
+
+// openStore opens (or creates) the session file at path with the value
+// keys (nil for none), turning the errors an operator meets into what to
+// do about them.
+func openStore(path string, keys [][]byte) (*boltsession.BoltStore, error) {
+	s, err := boltsession.Open(path, storeOptions(keys))
 	if err != nil {
 		return nil, describeOpenError(path, err)
 	}
@@ -86,6 +102,21 @@ func describeOpenError(path string, err error) error {
 		return fmt.Errorf("%s: not a bbolt database file (%v)", path, err)
 	case errors.Is(err, boltsession.ErrVersion):
 		return fmt.Errorf("%s: not a session file of a format this boltsession knows (%v)", path, err)
+	case errors.Is(err, boltsession.ErrKey):
+		return describedError{
+			msg:   path + ": its session values are encrypted (an app opened it with value keys): give the keys with --value-keys-env NAME or --value-keys-file PATH",
+			cause: err,
+		}
 	}
 	return fmt.Errorf("%s: %w", path, err)
 }
+
+// describedError is an operator's message in place of its cause's, which
+// errors.Is still finds.
+type describedError struct {
+	msg   string
+	cause error
+}
+
+func (d describedError) Error() string { return d.msg }
+func (d describedError) Unwrap() error { return d.cause }

@@ -13,11 +13,11 @@ import (
 
 var statsCommand = &command{
 	name:    "stats",
-	usage:   "FILE [--deep] [--json]",
+	usage:   "FILE [--deep] [--value-keys-env NAME | --value-keys-file PATH] [--json]",
 	summary: "Show how many sessions the file holds, live and expired, how many owners, its size, free pages and format version.",
 	example: `$ boltsession stats sessions.db
 file             sessions.db
-format version   2
+format version   3
 file size        21.4 MiB (22437888 bytes), 6 free pages (24.0 KiB)
 sessions         99998 live, 2 expired (not yet swept)
 owners           2500
@@ -34,7 +34,7 @@ $ boltsession stats sessions.db --deep
 oldest session   2026-11-25T13:06:12Z (created)
 newest session   2026-11-26T13:04:55Z (created)
 records          11.9 MiB in 100000 records, 0 corrupt`,
-	json: `{"file":"sessions.db","format_version":2,"file_size":22437888,"page_size":4096,"free_pages":6,"sessions":99998,"expired":2,"owners":2500,"expires_first":"2026-11-26T13:05:00Z","expires_last":"2026-11-27T13:00:00Z","oldest_created":"2026-11-25T13:06:12Z","newest_created":"2026-11-26T13:04:55Z","record_bytes":12478120,"corrupt":0}
+	json: `{"file":"sessions.db","format_version":3,"file_size":22437888,"page_size":4096,"free_pages":6,"sessions":99998,"expired":2,"owners":2500,"expires_first":"2026-11-26T13:05:00Z","expires_last":"2026-11-27T13:00:00Z","oldest_created":"2026-11-25T13:06:12Z","newest_created":"2026-11-26T13:04:55Z","record_bytes":12478120,"corrupt":0}
 (oldest_created, newest_created, record_bytes and corrupt with --deep)`,
 	run: runStats,
 }
@@ -90,13 +90,18 @@ func readDeep(ctx context.Context, s *boltsession.BoltStore) (deepStats, error) 
 
 func runStats(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
+	vk := addValueKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	deep := fs.Bool("deep", false, "also read every record: oldest and newest by creation, record bytes, corrupt records")
 	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
 		return err
 	}
-	s, err := openExisting(pos[0])
+	keys, err := vk.keys()
+	if err != nil {
+		return err
+	}
+	s, err := openExisting(pos[0], keys)
 	if err != nil {
 		return err
 	}

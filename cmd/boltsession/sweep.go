@@ -8,7 +8,7 @@ import (
 
 var sweepCommand = &command{
 	name:    "sweep",
-	usage:   "FILE [--json]",
+	usage:   "FILE [--value-keys-env NAME | --value-keys-file PATH] [--json]",
 	summary: "Run one sweep pass now: delete every session past its expiry, and print what was removed.",
 	example: `$ boltsession sweep sessions.db
 swept 1204 expired sessions from sessions.db (0 corrupt records, 0 stale index entries) in 38ms`,
@@ -18,12 +18,17 @@ swept 1204 expired sessions from sessions.db (0 corrupt records, 0 stale index e
 
 func runSweep(e *env, c *command, args []string) error {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	vk := addValueKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parseExactly(e, c, fs, args, "FILE")
 	if err != nil {
 		return err
 	}
-	s, err := openExisting(pos[0])
+	keys, err := vk.keys()
+	if err != nil {
+		return err
+	}
+	s, err := openExisting(pos[0], keys)
 	if err != nil {
 		return err
 	}

@@ -46,3 +46,10 @@ func OpenFile(timeout time.Duration, check func(io.ReaderAt, int64) (Summary, er
 		return f, nil
 	}
 }
+
+// LockShared takes on f the shared lock a read-only bbolt.Open takes, so
+// that a reader working on the file without bbolt (Salvage) keeps writers
+// out as bbolt's readers do. It waits up to timeout (zero: for ever) and
+// then returns bbolt's errors.ErrTimeout. Closing f releases it. Where
+// bbolt does not lock with flock, it does nothing.
+func LockShared(f *os.File, timeout time.Duration) error { return lockFile(f, false, timeout) }
