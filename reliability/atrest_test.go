@@ -3,7 +3,6 @@ package reliability_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -59,8 +58,7 @@ func previousReleaseFile(t *testing.T, n int) (path string, ids []string) {
 	err = db.Update(func(tx *bolt.Tx) error {
 		raw := make([][]byte, n)
 		for i, id := range ids {
-			k := sha256.Sum256([]byte(id))
-			raw[i] = bytes.Clone(tx.Bucket([]byte("sessions")).Get(k[:]))
+			raw[i] = bytes.Clone(tx.Bucket([]byte("sessions")).Get(recordKey(id)))
 		}
 		b := map[string]*bolt.Bucket{}
 		for _, name := range []string{"sessions", "expiry", "owners", "replaced"} {
