@@ -28,6 +28,18 @@ func (w *benchWriter) reset() {
 // carrying that session's cookie.
 func benchSetup(b *testing.B, noSync bool, next http.Handler) (*countingStore, http.Handler, *http.Request) {
 	b.Helper()
+	cs, h, r, _ := benchSetupWith(b, noSync, func(s *Session) {
+		s.Set("views", 1)
+		s.Set("user", "alice")
+		s.SetOwner("alice")
+	}, next)
+	return cs, h, r
+}
+
+// benchSetupWith is benchSetup with the seeding request's changes given;
+// it also returns the clock of the store and the Manager.
+func benchSetupWith(b *testing.B, noSync bool, fill func(*Session), next http.Handler) (*countingStore, http.Handler, *http.Request, *testClock) {
+	b.Helper()
 	clock := newTestClock()
 	bs, err := Open(filepath.Join(b.TempDir(), "bench.db"), &BoltOptions{Now: clock.Now, SweepInterval: -1, NoSync: noSync})
 	if err != nil {
@@ -40,10 +52,7 @@ func benchSetup(b *testing.B, noSync bool, next http.Handler) (*countingStore, h
 		b.Fatal(err)
 	}
 	seed := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := FromContext(r.Context())
-		s.Set("views", 1)
-		s.Set("user", "alice")
-		s.SetOwner("alice")
+		fill(FromContext(r.Context()))
 	}))
 	w := &benchWriter{h: http.Header{}}
 	seed.ServeHTTP(w, mustRequest(b, ""))
@@ -53,7 +62,7 @@ func benchSetup(b *testing.B, noSync bool, next http.Handler) (*countingStore, h
 	}
 	clock.Advance(time.Minute) // inside TouchAfter (default 2.4h)
 	cs.resetCounts()
-	return cs, m.Middleware(next), mustRequest(b, cookie[0].Name+"="+cookie[0].Value)
+	return cs, m.Middleware(next), mustRequest(b, cookie[0].Name+"="+cookie[0].Value), clock
 }
 
 func mustRequest(b *testing.B, cookie string) *http.Request {
@@ -78,6 +87,7 @@ func BenchmarkMiddlewareRead(b *testing.B) {
 	}))
 	w := &benchWriter{h: http.Header{}}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		w.reset()
 		h.ServeHTTP(w, r)
@@ -109,6 +119,7 @@ func BenchmarkMiddlewareWrite(b *testing.B) {
 			}))
 			w := &benchWriter{h: http.Header{}}
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				w.reset()
 				h.ServeHTTP(w, r)

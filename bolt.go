@@ -349,6 +349,12 @@ func checkSealing(db *bbolt.DB, sl *sealer) error {
 	return nil
 }
 
+// boltOptionsHook lets benchmarks try bbolt options the store does not
+// expose (the freelist's type and whether it is synced), so that the
+// figures docs/PERFORMANCE.md gives for them can be reproduced. Open
+// itself never changes it.
+var boltOptionsHook = func(*bbolt.Options) {}
+
 // openLocked opens path with bbolt and makes sure that the file it locked
 // is still the one at path. Compact in place, run by another process,
 // renames the compacted file over path while it holds the lock on the old
@@ -369,8 +375,11 @@ func openLocked(path string, o *BoltOptions) (*bbolt.DB, error) {
 		// lock: bbolt trusts its file, and a damaged one makes it panic,
 		// fault (SIGBUS, which no recover catches without
 		// SetPanicOnFault) or loop inside Open or any later transaction.
-		db, err := bbolt.Open(path, o.FileMode, &bbolt.Options{Timeout: o.Timeout,
-			OpenFile: boltfile.OpenFile(o.Timeout, boltfile.Check)})
+		bo := &bbolt.Options{Timeout: o.Timeout,
+			OpenFile: boltfile.OpenFile(o.Timeout, boltfile.Check),
+		}
+		boltOptionsHook(bo)
+		db, err := bbolt.Open(path, o.FileMode, bo)
 		if err != nil {
 			return nil, err
 		}

@@ -19,10 +19,19 @@ import (
 // us, and is refused before any base64 or HMAC work is spent on it.
 const maxCookieValue = 4096
 
-// secureCookieCodec is the default CookieCodec: gorilla/securecookie with
-// HMAC-SHA256 and optional AES encryption.
+// secureCookieCodec is the default CookieCodec: gorilla/securecookie's
+// format with HMAC-SHA256 and optional AES encryption.
 type secureCookieCodec struct {
-	codecs []*securecookie.SecureCookie
+	pairs []cookieKeys
+}
+
+// cookieKeys is one key pair of a secureCookieCodec. A pair without a
+// block key is read and written by mac (cookiemac.go), which does what
+// securecookie does without its per-cookie allocations; a pair with one
+// by sc.
+type cookieKeys struct {
+	mac *macKey
+	sc  *securecookie.SecureCookie
 }
 
 // SecureCookie returns the default cookie codec, built on
@@ -54,18 +63,25 @@ func SecureCookie(keyPairs ...[]byte) (CookieCodec, error) {
 				return nil, fmt.Errorf("boltsession: block key %d is %d bytes; AES needs 16, 24 or 32", i/2, len(blockKey))
 			}
 		}
+		if blockKey == nil {
+			c.pairs = append(c.pairs, cookieKeys{mac: newMACKey(hashKey)})
+			continue
+		}
 		sc := securecookie.New(hashKey, blockKey).
 			MaxAge(0).
 			MaxLength(maxCookieValue).
 			SetSerializer(securecookie.NopEncoder{})
-		c.codecs = append(c.codecs, sc)
+		c.pairs = append(c.pairs, cookieKeys{sc: sc})
 	}
 	return c, nil
 }
 
 // Encode signs id with the first key pair.
 func (c *secureCookieCodec) Encode(name, id string) (string, error) {
-	v, err := c.codecs[0].Encode(name, []byte(id))
+	if k := c.pairs[0]; k.mac != nil {
+		return k.mac.encode(name, id)
+	}
+	v, err := c.pairs[0].sc.Encode(name, []byte(id))
 	if err != nil {
 		return "", fmt.Errorf("boltsession: encode cookie: %w", err)
 	}
@@ -80,17 +96,29 @@ func (c *secureCookieCodec) Decode(name, value string) (string, error) {
 	if strings.ContainsAny(value, "\r\n") || !zeroPadBits(value) {
 		return "", errors.New("boltsession: decode cookie: not a cookie this codec issued")
 	}
-	var id []byte
 	var err error
-	for _, sc := range c.codecs {
-		if err = sc.Decode(name, value, &id); err == nil {
-			if len(id) == 0 {
+	for _, k := range c.pairs {
+		var id string
+		if k.mac != nil {
+			id, err = k.mac.decode(name, value)
+		} else {
+			id, err = secureCookieDecode(k.sc, name, value)
+		}
+		if err == nil {
+			if id == "" {
 				return "", errors.New("boltsession: cookie carries an empty session ID")
 			}
-			return string(id), nil
+			return id, nil
 		}
 	}
 	return "", fmt.Errorf("boltsession: decode cookie: %w", err)
+}
+
+// secureCookieDecode decodes value with securecookie.
+func secureCookieDecode(sc *securecookie.SecureCookie, name, value string) (string, error) {
+	var id []byte
+	err := sc.Decode(name, value, &id)
+	return string(id), err
 }
 
 // zeroPadBits reports whether the bits that padded base64 leaves unused in

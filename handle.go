@@ -48,7 +48,10 @@ func keyOf(id string) []byte {
 }
 
 // handleOf is the handle of a key of the store's buckets.
-func handleOf(key []byte) string { return hex.EncodeToString(key) }
+func handleOf(key []byte) string {
+	var buf [2 * sha256.Size]byte // one allocation, the string, where EncodeToString makes two
+	return string(hex.AppendEncode(buf[:0], key))
+}
 
 // handlePrefix turns a prefix of a handle (hex, any length up to 64) into
 // the key to seek to and the test a key must pass to start with it.

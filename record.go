@@ -166,15 +166,28 @@ func decodeWith(id string, b []byte, skipValues bool) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rec, ok := parseRecord(id, b, skipValues); ok {
+		return rec, nil
+	}
+	return decodeMsgpack(id, b, skipValues)
+}
+
+// decodeMsgpack decodes a record body with msgpack's decoder: any record
+// parseRecord does not take (see there), and the verdict on what is not a
+// record at all.
+func decodeMsgpack(id string, b []byte, skipValues bool) (*Record, error) {
 	d := decoders.Get().(*recordDecoder)
-	defer decoders.Put(d)
 	d.r.Reset(b)
 	d.dec.Reset(&d.r)
 	rec, err := d.decode(id, skipValues)
 	d.r.Reset(nil)
 	if err != nil {
+		// Not back to the pool: msgpack's decoder keeps the buffer it grew
+		// for a length the input claimed, up to 1 MiB past what it could
+		// read, and forged lengths would grow a pooled one without bound.
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
+	decoders.Put(d)
 	return rec, nil
 }
 

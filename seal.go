@@ -1,6 +1,7 @@
 package boltsession
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -159,7 +160,10 @@ func (s *BoltStore) decodeIndexFields(key, raw []byte) (*Record, error) {
 func (s *BoltStore) decodeWith(key []byte, id string, raw []byte, skipValues bool) (*Record, error) {
 	if len(raw) > 0 && raw[0] == sealTag {
 		var err error
-		if raw, err = s.sealer.open(key, raw); err != nil {
+		// A copy of key: AES-GCM takes it through an interface, and key
+		// itself could then not stay on its caller's stack, even for
+		// records in clear.
+		if raw, err = s.sealer.open(bytes.Clone(key), raw); err != nil {
 			return nil, err
 		}
 	}

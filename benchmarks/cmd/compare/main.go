@@ -8,6 +8,8 @@
 //
 //	go run ./cmd/compare                       # defaults: 5 s + 1 s warm-up
 //	go run ./cmd/compare -duration 10s -warmup 2s
+//	go run ./cmd/compare -rounds 3 -stacks boltsession,boltsession-redisstore,scs-memstore,scs-redisstore,no-session
+//	                                           # only the stacks the goals compare
 //
 // Two cookie modes: "pool" rotates every request over a pool of pre-created
 // sessions (one per connection by default), "shared" sends every request
@@ -16,6 +18,11 @@
 // table also shows how many of the acknowledged increments the stack kept:
 // concurrent read-modify-write requests on one session lose updates on
 // stacks that do not serialize them.
+//
+// After the table it prints the ratios that the performance goals are
+// stated in (see goals), each computed within every round from that round's
+// own figures, with the median and the spread over the rounds: a ratio of
+// two stacks measured minutes apart on a shared machine says little.
 package main
 
 import (
@@ -241,6 +248,7 @@ func run(cfg config) error {
 		results[name] = medianOf(rs)
 	}
 	printTable(os.Stdout, cfg, defs, results, skipped)
+	printGoals(os.Stdout, cfg, goalRatios(cfg, rounds))
 	return nil
 }
 

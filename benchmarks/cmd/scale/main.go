@@ -17,6 +17,13 @@
 //	       during the sweep, and how long the sweep took
 //	churn  file size over -cycles create/expire/sweep cycles of -churn
 //	       sessions each: a file that reuses freed pages stops growing
+//	fill   /read latency (the middleware, -loaders goroutines) while
+//	       -writers goroutines fill an empty file up to -sessions at
+//	       -fill-rate saves a second, fsync on, against the same reads
+//	       while the same writers save at the same rate into the full
+//	       file, which then no longer grows: bbolt maps the file again,
+//	       larger, each time it outgrows its mapping, and every read
+//	       waits meanwhile. -fill-nosync makes both phases NoSync.
 //
 // Sessions hold ten 16-byte string values and a counter, like the other
 // benchmarks. They are created through Save by -writers goroutines with
@@ -63,6 +70,9 @@ type config struct {
 	loadOps                  int
 	baseline                 time.Duration
 	cycles, churn            int
+	fillRate, fillReads      int
+	fillSteady               time.Duration
+	fillNoSync               bool
 	dir                      string
 	checks                   map[string]bool
 }
@@ -79,8 +89,12 @@ func main() {
 	flag.DurationVar(&cfg.baseline, "baseline", 2*time.Second, "how long Loads run for the no-sweep baseline")
 	flag.IntVar(&cfg.cycles, "cycles", 10, "create/expire/sweep cycles in the churn check")
 	flag.IntVar(&cfg.churn, "churn", 50_000, "sessions created per churn cycle")
+	flag.IntVar(&cfg.fillRate, "fill-rate", 20_000, "saves per second in the fill check, filling and steady")
+	flag.IntVar(&cfg.fillReads, "fill-read-sessions", 10_000, "sessions the fill check reads (created first)")
+	flag.DurationVar(&cfg.fillSteady, "fill-steady", 20*time.Second, "how long the fill check's steady phase runs")
+	flag.BoolVar(&cfg.fillNoSync, "fill-nosync", false, "fill check with NoSync (CPU-bound, free of fsync latency)")
 	flag.StringVar(&cfg.dir, "dir", "", "directory for the files (default: a temporary directory, removed at exit)")
-	flag.StringVar(&checks, "checks", "load,heap,sweep,churn", "checks to run")
+	flag.StringVar(&checks, "checks", "load,heap,sweep,churn", "checks to run (also: fill)")
 	flag.Parse()
 	cfg.checks = map[string]bool{}
 	for _, c := range strings.Split(checks, ",") {
@@ -107,7 +121,7 @@ func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 func run(cfg config) error {
-	if cfg.expired >= cfg.sessions || cfg.small < 1 {
+	if (cfg.checks["load"] || cfg.checks["heap"] || cfg.checks["sweep"]) && (cfg.expired >= cfg.sessions || cfg.small < 1) {
 		return fmt.Errorf("-expired (%d) must be below -sessions (%d), and -small (%d) at least 1: the checks load live sessions",
 			cfg.expired, cfg.sessions, cfg.small)
 	}
@@ -141,6 +155,11 @@ func run(cfg config) error {
 	}
 	if cfg.checks["churn"] {
 		if err := churnCheck(cfg, filepath.Join(cfg.dir, "churn.db"), clk); err != nil {
+			return err
+		}
+	}
+	if cfg.checks["fill"] {
+		if err := fillCheck(cfg, filepath.Join(cfg.dir, "fill.db"), clk); err != nil {
 			return err
 		}
 	}

@@ -9,7 +9,8 @@ import (
 
 // TestEveryCheckRunsAndReports runs all checks at a tiny size: every
 // check prints its line, the sweep removes exactly the expired sessions,
-// and churn keeps one cycle's sessions live.
+// churn keeps one cycle's sessions live, and the fill check's readers
+// find their sessions while the file fills and after.
 func TestEveryCheckRunsAndReports(t *testing.T) {
 	var buf bytes.Buffer
 	out = &buf
@@ -18,7 +19,8 @@ func TestEveryCheckRunsAndReports(t *testing.T) {
 		sessions: 2000, small: 500, expired: 200,
 		writers: 16, loaders: 2, loadOps: 2000, baseline: 50 * time.Millisecond,
 		cycles: 3, churn: 300, dir: t.TempDir(),
-		checks: map[string]bool{"load": true, "heap": true, "sweep": true, "churn": true},
+		fillRate: 5_000, fillReads: 100, fillSteady: 50 * time.Millisecond,
+		checks: map[string]bool{"load": true, "heap": true, "sweep": true, "churn": true, "fill": true},
 	}
 	if err := run(cfg); err != nil {
 		t.Fatal(err)
@@ -35,6 +37,10 @@ func TestEveryCheckRunsAndReports(t *testing.T) {
 		"swept 200 in",
 		"live after 1800",
 		"(300 live)",
+		"fill: 2000 sessions created in",
+		"; steady: ",
+		"fill: /read with 2 readers while the file fills: p50",
+		"p99 ratio",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
