@@ -72,20 +72,46 @@ func benchCreate(b *testing.B, s *Store, id string) {
 	}
 }
 
-// BenchmarkLoad loads a session of three values (benchValues).
+// BenchmarkLoad loads a session of three values (benchValues), with the
+// client-side cache off and on (Options.Cache; on, every Load after the
+// first is a hit). Compare with
+//
+//	go test -run '^$' -bench '^BenchmarkLoad$' -benchmem -count 10 ./redisstore > c.txt
+//	benchstat -col /cache c.txt
 func BenchmarkLoad(b *testing.B) {
 	for _, m := range valueModes {
-		b.Run(m.name, func(b *testing.B) {
-			_, s := benchSetupWith(b, m.opts)
-			benchCreate(b, s, "bench")
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := s.Load(ctx, "bench"); err != nil {
-					b.Fatal(err)
-				}
+		for _, cached := range []bool{false, true} {
+			name := m.name + "/cache=off"
+			if cached {
+				name = m.name + "/cache=on"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				var o Options
+				if m.opts != nil {
+					o = *m.opts
+				}
+				if cached {
+					o.Cache = &CacheOptions{}
+				}
+				_, s := benchSetupWith(b, &o)
+				b.Cleanup(func() { s.Close() })
+				benchCreate(b, s, "bench")
+				ctx := context.Background()
+				if cached {
+					awaitFresh(b, s)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.Load(ctx, "bench"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if cached {
+					st := s.CacheStats()
+					b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hits/op")
+				}
+			})
+		}
 	}
 }
 

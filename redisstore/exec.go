@@ -73,6 +73,15 @@ func (s *Store) run(ctx context.Context, calls ...*call) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.cache != nil {
+		// Every write of the store is a script that names its keys: drop
+		// them from this process's cache before it is sent, and again
+		// once it is done (a Load that raced it may have kept the state
+		// before it), so that the process reads its own writes without
+		// waiting for Redis's invalidation.
+		s.invalidateCalls(calls)
+		defer s.invalidateCalls(calls)
+	}
 	if s.opts.WaitReplicas > 0 {
 		return s.runWaiting(ctx, calls)
 	}
@@ -87,6 +96,15 @@ func (s *Store) run(ctx context.Context, calls ...*call) error {
 		return nil
 	}
 	return s.pipelined(ctx, s.client, calls, false)
+}
+
+// invalidateCalls drops from the cache every key the calls name.
+func (s *Store) invalidateCalls(calls []*call) {
+	for _, c := range calls {
+		for _, k := range c.keys {
+			s.cache.invalidate(k)
+		}
+	}
 }
 
 // setReply keeps a script's reply: an array, or an integer (the legacy
