@@ -50,6 +50,8 @@ type tracker struct {
 	// checking is set while a check that the client is still open runs.
 	checking atomic.Bool
 	closed   atomic.Bool // the client was closed: the cache stays off
+	// beforeDial, when set (tests), runs before each dial.
+	beforeDial atomic.Pointer[func()]
 }
 
 var (
@@ -99,6 +101,9 @@ func (t *tracker) loop() {
 func (t *tracker) session() error {
 	if t.closed.Load() {
 		return errClientClosed
+	}
+	if f := t.beforeDial.Load(); f != nil {
+		(*f)()
 	}
 	timeout := max(t.opt.DialTimeout, time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
