@@ -143,6 +143,9 @@ type cacheShard struct {
 	m       map[string]*cacheEntry
 	entries int // entries holding a record
 	bytes   int64
+	// wrote counts the writes of this process to keys of the shard that
+	// did not go over the tracking connection (see cache.wrote).
+	wrote atomic.Uint64
 }
 
 // A cacheEntry is a record, or a place for fills in flight, or both.
@@ -206,15 +209,26 @@ func (c *cache) get(key string) *boltsession.Record {
 	return r
 }
 
-// beginFill registers a fill of key before its read is sent; ok is false
-// while no tracking connection is established (nothing may be kept then).
-func (c *cache) beginFill(key string) (fillToken, bool) {
+// mark returns what beginFill checks for writes of this process outside
+// the tracking connection: take it before the command is sent.
+func (c *cache) mark(key string) uint64 { return c.shard(key).wrote.Load() }
+
+// beginFill registers the fill of key by a reply read on the tracking
+// connection, whose command was sent when mark returned since. It
+// refuses (ok false) while no tracking connection is established, and
+// when the process finished a write of a key of the shard through the
+// client since then: that write may have run after the command and have
+// dropped the key before this fill existed to be voided.
+func (c *cache) beginFill(key string, since uint64) (fillToken, bool) {
 	if !c.live.Load() {
 		return fillToken{}, false
 	}
 	sh := c.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if sh.wrote.Load() != since {
+		return fillToken{}, false
+	}
 	e := sh.m[key]
 	if e == nil {
 		e = &cacheEntry{}
@@ -280,6 +294,14 @@ func (c *cache) evict(sh *cacheShard, keep *cacheEntry) {
 		sh.bytes -= victim.size
 		delete(sh.m, victimKey)
 	}
+}
+
+// wrote drops key after this process wrote it through the client (not on
+// the tracking connection), and voids the fills of the shard's keys whose
+// commands were sent before (see beginFill).
+func (c *cache) wrote(key string) {
+	c.shard(key).wrote.Add(1)
+	c.invalidate(key)
 }
 
 // invalidate drops key: a write changed it (in Redis, or in this process).

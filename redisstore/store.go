@@ -77,7 +77,7 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 				"the tracking connection authenticates once, with Username and Password or a CredentialsProvider")
 		default:
 			s.cache = newCache(resolveCache(*o.Cache))
-			s.tracker = startTracker(rc, s.cache, o.Prefix+"{")
+			s.tracker = startTracker(rc, s.cache)
 		}
 	}
 	if o.WaitReplicas > 0 {
@@ -166,27 +166,53 @@ func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error
 	}
 	hd := handleOf(id)
 	key := s.sessionKey(hd)
-	if s.cache != nil {
-		if r := s.cache.get(key); r != nil && s.opts.Now().Before(r.Expires) {
-			return copyRecord(r, id), nil
+	if s.cache == nil {
+		h, err := s.hgetall(ctx, key)
+		if err != nil {
+			return nil, err
 		}
-		if tok, ok := s.cache.beginFill(key); ok {
-			var kept *boltsession.Record
-			defer func() { s.cache.endFill(tok, kept) }()
-			return s.load(ctx, id, hd, key, &kept)
-		}
+		return s.loadFrom(ctx, id, hd, h, nil)
 	}
-	return s.load(ctx, id, hd, key, nil)
-}
-
-// load is Load from Redis. With kept, a record of the per-session layout
-// is left there for the cache, and the caller gets a copy.
-func (s *Store) load(ctx context.Context, id string, hd handle, key string, kept **boltsession.Record) (*boltsession.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, wrap("load", err) // as a read of Redis would
+	}
+	if r := s.cache.get(key); r != nil && s.opts.Now().Before(r.Expires) {
+		return copyRecord(r, id), nil
+	}
+	// A miss reads on the tracking connection, so that Redis tracks the
+	// key for this process and orders the reply with the invalidations.
+	tr, err := s.tracked(ctx, reqRead, key, []string{"HGETALL", key})
+	switch {
+	case tr != nil && tr.reply.errorText() != "":
+		s.endTracked(tr, nil)
+		err = respError(tr.reply.errorText())
+		if isWrongType(err) {
+			return nil, fmt.Errorf("boltsession: redisstore: load: %w: %w", boltsession.ErrCorrupt, err)
+		}
+		return nil, wrap("load", err)
+	case tr != nil:
+		var kept *boltsession.Record
+		defer func() { s.endTracked(tr, kept) }()
+		return s.loadFrom(ctx, id, hd, hashOf(tr.reply), &kept)
+	case err != nil && ctx.Err() != nil:
+		return nil, wrap("load", err)
+	}
+	// No tracking connection, or it failed: read through the client.
 	h, err := s.hgetall(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	var r *boltsession.Record
+	return s.loadFrom(ctx, id, hd, h, nil)
+}
+
+// loadFrom is the rest of Load once the session's hash h is read. With
+// kept, a record of the per-session layout is left there for the cache,
+// and the caller gets a copy.
+func (s *Store) loadFrom(ctx context.Context, id string, hd handle, h map[string]string, kept **boltsession.Record) (*boltsession.Record, error) {
+	var (
+		r   *boltsession.Record
+		err error
+	)
 	switch {
 	case len(h) == 0 && s.legacyOn():
 		r, err = s.loadLegacy(ctx, id, false)
@@ -328,7 +354,11 @@ func (s *Store) saveCall(u boltsession.Update, h handle, sets []any, cl claim) *
 	for _, k := range u.Delete {
 		args = append(args, valuePrefix+k)
 	}
-	return newCall(s.scripts.save, keys, args...)
+	sc := s.scripts.save
+	if s.cache != nil {
+		sc = s.scripts.saveRead
+	}
+	return newCall(sc, keys, args...)
 }
 
 // saveStep runs the save script of u on the session h, claiming in the
