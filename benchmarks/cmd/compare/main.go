@@ -63,6 +63,8 @@ type stackDef struct {
 	// paths overrides the app's paths by role (seed, read, count); a role
 	// missing from a non-nil map is not measured.
 	paths map[string]string
+	// args are extra arguments for cmd/benchserver (Go stacks).
+	args []string
 }
 
 // path returns the URL path of a role, "" when the stack lacks it.
@@ -83,6 +85,7 @@ type config struct {
 	endpoints        []string
 	stacks           []string
 	nodeDir          string
+	redisCache       bool
 }
 
 func main() {
@@ -98,6 +101,7 @@ func main() {
 	flag.StringVar(&endpoints, "endpoints", "read,count", "endpoints: read, count")
 	flag.StringVar(&stackList, "stacks", "", "comma-separated stacks to run (default all: "+stackNames()+")")
 	flag.StringVar(&cfg.nodeDir, "node", "node", "directory of the Node app (npm ci is run there when node_modules is missing)")
+	flag.BoolVar(&cfg.redisCache, "redis-cache", false, "run boltsession-redisstore with redisstore's client-side cache (Options.Cache)")
 	flag.Parse()
 	cfg.modes = splitList(modes)
 	cfg.endpoints = splitList(endpoints)
@@ -153,7 +157,12 @@ func run(cfg config) error {
 		if i < 0 {
 			return fmt.Errorf("compare: unknown stack %q (known: %s)", name, stackNames())
 		}
-		defs = append(defs, allStacks[i])
+		def := allStacks[i]
+		if cfg.redisCache && def.goStack == "boltsession-redisstore" {
+			def.args = append(def.args, "-redis-cache")
+			def.note += "; client-side cache on"
+		}
+		defs = append(defs, def)
 	}
 
 	work, err := os.MkdirTemp("", "compare-")
@@ -325,7 +334,7 @@ func startServer(s stackDef, bin, nodeDir, redisAddr, work string) (*server, err
 	var cmd *exec.Cmd
 	switch {
 	case s.goStack != "":
-		cmd = exec.Command(bin, "-stack", s.goStack, "-dir", dir, "-redis", redisAddr)
+		cmd = exec.Command(bin, append([]string{"-stack", s.goStack, "-dir", dir, "-redis", redisAddr}, s.args...)...)
 	case s.example != "":
 		cmd = exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "sessions.db"))
 	default:

@@ -31,6 +31,9 @@ type Config struct {
 	Dir string
 	// RedisAddr is host:port of a Redis server, for the Redis stacks.
 	RedisAddr string
+	// RedisCache turns on redisstore's client-side cache (Options.Cache)
+	// in boltsession-redisstore.
+	RedisCache bool
 	// HashKey signs cookies (64 bytes).
 	HashKey []byte
 }
