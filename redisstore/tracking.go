@@ -284,16 +284,19 @@ func (t *tracker) read(rd *bufio.Reader, tc *trackedConn) error {
 }
 
 // A trackedConn is the live tracking connection, which also carries the
-// saves of this process (runTracked) and the pings, pipelined: replies
-// come back in the order of the commands.
+// cache's reads, the saves of this process (runTracked) and the pings,
+// pipelined: replies come back in the order of the commands.
 type trackedConn struct {
 	conn         net.Conn
 	writeTimeout time.Duration
 
-	mu     sync.Mutex // orders sends: a command is queued and written together
-	queue  []*trackedReq
-	failed error
-	qmu    sync.Mutex // guards queue against the reader's pops
+	mu      sync.Mutex // guards what follows, and orders the queue as the bytes
+	queue   []*trackedReq
+	buf     []byte // commands queued while a write is under way
+	spare   []byte
+	writing bool
+	failed  error
+	qmu     sync.Mutex // guards queue against the reader's pops
 }
 
 // A trackedReq is one command sent on the tracking connection.
@@ -334,24 +337,42 @@ func (r *trackedReq) finish(v respValue, err error) {
 	close(r.done)
 }
 
-// send queues r and writes cmd; an error means the command was not sent.
+// send queues r and its command cmd. Commands sent while another
+// goroutine writes are written together after it, by that goroutine, in
+// one system call: under load the connection carries batches. An error
+// means the command was not sent.
 func (tc *trackedConn) send(r *trackedReq, cmd []byte) error {
 	tc.mu.Lock()
-	defer tc.mu.Unlock()
 	if tc.failed != nil {
+		tc.mu.Unlock()
 		return tc.failed
 	}
 	tc.qmu.Lock()
 	tc.queue = append(tc.queue, r)
 	tc.qmu.Unlock()
-	_ = tc.conn.SetWriteDeadline(time.Now().Add(tc.writeTimeout))
-	if _, err := tc.conn.Write(cmd); err != nil {
-		// The reader fails the queued requests, this one included, once
-		// the closed connection stops it.
-		tc.failed = err
-		tc.conn.Close()
+	tc.buf = append(tc.buf, cmd...)
+	if tc.writing {
+		tc.mu.Unlock()
 		return nil
 	}
+	tc.writing = true
+	for len(tc.buf) > 0 && tc.failed == nil {
+		b := tc.buf
+		tc.buf = tc.spare[:0]
+		tc.mu.Unlock()
+		_ = tc.conn.SetWriteDeadline(time.Now().Add(tc.writeTimeout))
+		_, err := tc.conn.Write(b)
+		tc.mu.Lock()
+		tc.spare = b
+		if err != nil {
+			// The reader fails the queued requests, this one included,
+			// once the closed connection stops it.
+			tc.failed = err
+			tc.conn.Close()
+		}
+	}
+	tc.writing = false
+	tc.mu.Unlock()
 	return nil
 }
 
