@@ -11,30 +11,36 @@ import (
 
 // CacheOptions turns on the client-side cache of Load (Options.Cache): a
 // session read from Redis is kept in the application's memory, and Redis
-// tells the process when any server changes it (RESP3 CLIENT TRACKING in
-// broadcast mode on a connection of the store's own), so that a session
-// nobody changed is loaded without a round trip. The zero value gives the
-// documented defaults.
+// tells the process when any other server changes it (RESP3 CLIENT
+// TRACKING on a connection of the store's own), so that a session nobody
+// changed is loaded without a round trip. A save of this process keeps
+// the session as Redis holds it after the save, so the next request of
+// the same user is a hit too. The zero value gives the documented
+// defaults.
 //
 // The bound. A Load served from the cache returns the session as Redis
 // held it at a moment no earlier than MaxStale before the Load: a write,
 // a logout (Delete), a regenerate, DestroyOwner or an expiry that Redis
 // applied more than MaxStale ago is always seen. Normally the lag is the
-// invalidation delay alone: Redis writes the invalidation to the tracking
-// connection in the same pass of its event loop as the reply to the
-// writer, so it arrives one network hop later, usually before the
-// writer's user can reach another server. MaxStale is the hard cap,
-// enforced without trusting the network: the tracking connection pings
-// Redis every MaxStale/4, and the cache answers only while the last
-// answered ping shows that every invalidation Redis sent up to MaxStale
-// ago has been applied. While it does not (Redis slow or unreachable, the
-// connection silent or lost), Load reads Redis as without the cache. The
-// process's own writes (Save, Touch, Delete, ...) drop the session from
-// its cache before they return, so a process always reads its own writes.
+// invalidation delay alone: Redis sends the invalidation to the tracking
+// connection while it applies the write, before it answers the writer,
+// so it arrives one network hop later, before the writer's user can
+// reach another server. MaxStale is the hard cap, enforced without
+// trusting the network: the tracking connection pings Redis every
+// MaxStale/4, and the cache answers only while the last answered ping
+// shows that every invalidation Redis sent up to MaxStale ago has been
+// applied. While it does not (Redis slow or unreachable, the connection
+// silent or lost), Load reads Redis as without the cache. The process's
+// own writes are read back at once, without any lag.
 //
 // A dropped tracking connection (Redis restarted, a failover, CLIENT KILL,
 // a network error) empties the whole cache, since invalidations may have
 // been lost; it is dialled again with backoff and the cache fills anew.
+// A flushed database (FLUSHALL, FLUSHDB) empties it too.
+//
+// Redis keeps, for the tracking connection, the keys it read (its
+// tracking table, bounded by tracking-table-max-keys, one million by
+// default): at most one entry per session this process cached.
 type CacheOptions struct {
 	// MaxStale bounds how long after Redis applied a write a cached Load
 	// may still return the session as it was before (see the bound above).
@@ -112,16 +118,18 @@ type CacheStats struct {
 // cache holds decoded records of the per-session layout by session key.
 // Records in it are never changed, only replaced; Load hands out copies.
 //
-// Fills are ordered against invalidations without locking across the
-// round trip: a Load that misses registers its fill on the key before it
-// sends HGETALL, and an invalidation of the key that arrives before the
-// fill completes (it is for a write Redis applied after the read, or
-// before it: either way the fill cannot tell) bumps the key's generation,
-// so the fill's result is not kept. Since Redis sends the invalidation of
-// a write only after applying it, and the read was sent after the
-// registration, no write that the read missed can have its invalidation
-// applied before the registration. A flush (the tracking connection
-// dropped) changes the epoch, which voids every fill begun before it.
+// Every record comes from a reply read on the tracking connection (a read
+// of the session, or the state a save returned), where the replies and
+// the invalidations arrive in the order Redis executed the commands. The
+// reader registers the fill of a reply's key the moment it reads the
+// reply (beginFill), and the requesting goroutine decodes the reply and
+// ends the fill (endFill): an invalidation read in between, which is of a
+// write applied after the reply, bumps the key's generation and the
+// record is not kept. Writes of this process through the client (not on
+// the tracking connection) are not ordered with the replies: each drops
+// its keys when it returns (wrote), and voids the fills of commands sent
+// before (beginFill's since). A dropped connection changes the epoch,
+// which voids every fill begun before.
 type cache struct {
 	opts   CacheOptions
 	seed   maphash.Seed
