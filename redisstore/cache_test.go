@@ -549,3 +549,69 @@ func TestCacheNeedsASingleServerClient(t *testing.T) {
 		t.Fatalf("Load on a Ring with Cache: %v", err)
 	}
 }
+
+// TestCacheCloseStopsTheTrackingConnectionAndTheStoreReadsRedis: after
+// Store.Close the tracking connection is gone from the server, nothing is
+// served from memory, and the store goes on reading and writing Redis.
+func TestCacheCloseStopsTheTrackingConnectionAndTheStoreReadsRedis(t *testing.T) {
+	f := newFixture(t, &Options{NoLegacy: true, Cache: &CacheOptions{}})
+	awaitFresh(t, f.store)
+	ctx := context.Background()
+	if err := f.store.Save(ctx, boltsession.Update{ID: "c", Create: true, Created: f.clock.Now(),
+		Expires: f.clock.Now().Add(time.Hour), Set: map[string][]byte{"v": []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	awaitHit(t, f.store, "c")
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Close(); err != nil { // twice is fine
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		list, err := f.client.ClientList(ctx).Result()
+		if err == nil && !strings.Contains(list, "name="+trackingName) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("5s after Close the tracking connection is still there (%v):\n%s", err, list)
+		}
+	}
+	if err := f.client.HSet(ctx, sessKey("c"), "v:v", "\x002").Err(); err != nil {
+		t.Fatal(err)
+	}
+	st := f.store.CacheStats()
+	if r, err := f.store.Load(ctx, "c"); err != nil || string(r.Values["v"]) != "2" {
+		t.Fatalf("Load after Close: %+v, %v", r, err)
+	}
+	if after := f.store.CacheStats(); after.Hits != st.Hits || after.Fresh || after.Entries != 0 {
+		t.Fatalf("the cache still answers after Close: %+v", after)
+	}
+}
+
+// TestCacheOfAClosedClientFailsWithErrClosed: once the application closes
+// the client, Load stops answering from memory (within a second, the
+// tracker's check) and fails with boltsession.ErrClosed as without the
+// cache.
+func TestCacheOfAClosedClientFailsWithErrClosed(t *testing.T) {
+	f := newFixture(t, &Options{NoLegacy: true, Cache: &CacheOptions{}})
+	t.Cleanup(func() { f.store.Close() })
+	awaitFresh(t, f.store)
+	ctx := context.Background()
+	if err := f.store.Save(ctx, boltsession.Update{ID: "c", Create: true, Created: f.clock.Now(),
+		Expires: f.clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	awaitHit(t, f.store, "c")
+	f.client.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, err := f.store.Load(ctx, "c")
+		if errors.Is(err, boltsession.ErrClosed) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Load 5s after the client was closed: %v, want ErrClosed", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
