@@ -20,7 +20,8 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// Bucket names of a session file (see the package's design notes).
+// Bucket names of a session file, format version 3 (upgrade.go tells the
+// older ones; handle.go, the keys).
 var (
 	bucketSessions = []byte("sessions") // handle → record
 	bucketExpiry   = []byte("expiry")   // 8-byte big-endian expiry ‖ handle → empty
@@ -251,10 +252,11 @@ func openFile(path string, o *BoltOptions, sl *sealer) (*bbolt.DB, error) {
 	}
 	db.NoSync = o.NoSync
 	// Holding the lock, clean up after maintenance that was killed: the
-	// temporary copies of a Compact or a backup hold every session.
+	// temporary copies of a Compact, a backup or an import hold sessions.
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	removeStaleTemps(dir, "."+base+".compact-")
-	removeStaleTemps(dir, base+".backup-")
+	boltfile.RemoveStale(dir, "."+base+".compact-")
+	boltfile.RemoveStale(dir, base+".backup-")
+	boltfile.RemoveStale(dir, "."+base+".import-") // the command-line tool's, into a new file
 	if err := initFile(db); err != nil {
 		db.Close()
 		return nil, err

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/boltsession/boltsession/internal/boltfile"
@@ -116,7 +115,7 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 		return CompactResult{}, fmt.Errorf("boltsession: compact %s: %w", src, err)
 	}
 
-	removeStaleTemps(filepath.Dir(final), "."+filepath.Base(final)+".compact-")
+	boltfile.RemoveStale(filepath.Dir(final), "."+filepath.Base(final)+".compact-")
 	tmp, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".compact-*")
 	if err != nil {
 		return CompactResult{}, fmt.Errorf("boltsession: compact: %w", err)
@@ -210,27 +209,6 @@ func compactContained(dst, src *bbolt.DB, txMaxSize int64) (err error) {
 // synced), "renamed" (it has taken its final name; the source is still
 // locked).
 var compactHook = func(phase string) {}
-
-// removeStaleTemps removes the files in dir whose name starts with prefix
-// that no process holds open: the temporary copies of a Compact (or a
-// backup) that was killed before it could remove them. Such a copy holds
-// every session ID of the file. One that a running Compact is writing is
-// locked by bbolt and left alone.
-func removeStaleTemps(dir, prefix string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
-		if unlocked(path) {
-			os.Remove(path)
-		}
-	}
-}
 
 // syncDir makes a rename in dir durable. Some systems cannot sync a
 // directory; the rename has happened either way, so errors are ignored.

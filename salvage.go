@@ -97,7 +97,7 @@ func Salvage(ctx context.Context, src, dst string, opts *SalvageOptions) (Salvag
 	if o.Timeout <= 0 {
 		o.Timeout = time.Second
 	}
-	if err := boltfile.LockShared(f, o.Timeout); err != nil {
+	if err := boltfile.Lock(f, false, o.Timeout); err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return res, fmt.Errorf("%w: %s is locked by another process (is the application still running?); gave up after %v",
 				ErrLocked, src, o.Timeout)

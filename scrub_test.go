@@ -188,3 +188,49 @@ func TestRekeyMarksTheFileAndTheNextOpenLeavesNoOldForm(t *testing.T) {
 		t.Fatalf("after the next Open: %d values in clear, mark %v", got, scrubMarked(t, path))
 	}
 }
+
+// TestTwoAppsStartingOnAFileToConvertLoseNoSave starts two apps at once on
+// a file of the previous format: one converts and compacts while the other
+// waits for the lock (and may find the file renamed under it), then each
+// saves and acknowledges a session. Both saves last, every old session is
+// reachable, and no ID is left in the file.
+func TestTwoAppsStartingOnAFileToConvertLoseNoSave(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), "v2.db")
+		const n = 1500
+		writeVersion2File(t, path, n)
+		ctx := context.Background()
+		exp := time.Now().Add(time.Hour)
+		errs := make(chan error, 2)
+		for _, app := range []string{"app-a", "app-b"} {
+			go func() {
+				s, err := Open(path, &BoltOptions{SweepInterval: -1, Timeout: 30 * time.Second,
+					Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					errs <- fmt.Errorf("%s: %w", app, err)
+					return
+				}
+				err = s.Save(ctx, Update{ID: app, Create: true, Expires: exp})
+				errs <- errors.Join(err, s.Close())
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		s, err := Open(path, &BoltOptions{SweepInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"app-a", "app-b", "v2-session-00000", fmt.Sprintf("v2-session-%05d", n-1)} {
+			if _, err := s.Load(ctx, id); err != nil {
+				t.Fatalf("round %d: %s after two apps started at once: %v", round, id, err)
+			}
+		}
+		s.Close()
+		if got := idsIn(t, path, n); got != 0 {
+			t.Fatalf("round %d: %d IDs left", round, got)
+		}
+	}
+}

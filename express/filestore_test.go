@@ -259,7 +259,8 @@ func TestImportFileStoreMapsJSONToTypedValues(t *testing.T) {
 		{`3.0`, decodesTo(int(3))},
 		{`1e3`, decodesTo(int(1000))},
 		{`-7`, decodesTo(int64(-7))},
-		{`9007199254740993`, decodesTo(int64(9007199254740993))},
+		{`9007199254740991`, decodesTo(int64(9007199254740991))},
+		{`9007199254740993`, decodesTo(float64(9007199254740992))}, // a double beyond the safe range, as in Node
 		{`0.1`, decodesTo(0.1)},
 		{`1e300`, decodesTo(1e300)},
 		{`"ü"`, decodesTo("ü")},

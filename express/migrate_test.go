@@ -127,7 +127,7 @@ func TestCookieServesImportedFileStoreSessions(t *testing.T) {
 		t.Fatalf("import: %v, %v", sum, err)
 	}
 	owned, err := store.Owned(context.Background(), "alice")
-	if err != nil || len(owned) != 1 || owned[0].ID != idOf(m.Files["alice"]) {
+	if err != nil || len(owned) != 1 || owned[0].Handle != boltsession.Handle(idOf(m.Files["alice"])) {
 		t.Fatalf("alice owns %v, %v", owned, err)
 	}
 	srv := expressApp(t, store, clock)

@@ -3,7 +3,6 @@ package reliability_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -59,8 +58,7 @@ func previousReleaseFile(t *testing.T, n int) (path string, ids []string) {
 	err = db.Update(func(tx *bolt.Tx) error {
 		raw := make([][]byte, n)
 		for i, id := range ids {
-			k := sha256.Sum256([]byte(id))
-			raw[i] = bytes.Clone(tx.Bucket([]byte("sessions")).Get(k[:]))
+			raw[i] = bytes.Clone(tx.Bucket([]byte("sessions")).Get(recordKey(id)))
 		}
 		b := map[string]*bolt.Bucket{}
 		for _, name := range []string{"sessions", "expiry", "owners", "replaced"} {
@@ -94,7 +92,8 @@ func previousReleaseFile(t *testing.T, n int) (path string, ids []string) {
 // of the previous release (sessions keyed by ID) while the process that
 // converts it is killed (SIGKILL) at a random moment, 15 times: each time
 // the file opens afterwards, the conversion finishes, and every session
-// loads by its ID, with its owner.
+// loads by its ID, with its owner, and the file holds none of the IDs,
+// freed pages included.
 func TestUpgradeKilledAtAnyPointLeavesEverySessionReachable(t *testing.T) {
 	bin, err := buildCrashServer()
 	if err != nil {
@@ -106,7 +105,7 @@ func TestUpgradeKilledAtAnyPointLeavesEverySessionReachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	midway := 0
+	midway, unscrubbed := 0, 0
 	for round := range 15 {
 		path := filepath.Join(t.TempDir(), "sessions.db")
 		if err := os.WriteFile(path, orig, 0o600); err != nil {
@@ -127,8 +126,11 @@ func TestUpgradeKilledAtAnyPointLeavesEverySessionReachable(t *testing.T) {
 			t.Fatalf("round %d: the killed conversion left a file bbolt cannot open: %v", round, err)
 		}
 		_ = db.View(func(tx *bolt.Tx) error {
-			if tx.Bucket([]byte("v2")) != nil {
+			switch {
+			case tx.Bucket([]byte("v2")) != nil:
 				midway++
+			case tx.Bucket([]byte("meta")).Get([]byte("scrub")) != nil:
+				unscrubbed++ // converted, not yet compacted
 			}
 			return nil
 		})
@@ -149,8 +151,20 @@ func TestUpgradeKilledAtAnyPointLeavesEverySessionReachable(t *testing.T) {
 			t.Fatalf("round %d: Owned(owner-7) = %d, %v", round, len(owned), err)
 		}
 		s.Close()
+		// The Open that finished the conversion compacted the file: no
+		// freed page keeps an ID.
+		after, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if bytes.Contains(after, []byte(id)) {
+				t.Fatalf("round %d: the converted file still holds the ID %q", round, id)
+			}
+		}
 	}
-	t.Logf("15 kills, %d of them during the conversion: every session reachable after each", midway)
+	t.Logf("15 kills, %d of them during the conversion, %d after it and before its compaction: every session reachable after each, no ID left in the file",
+		midway, unscrubbed)
 	if midway == 0 {
 		t.Error("no kill landed during the conversion: the test checked nothing")
 	}

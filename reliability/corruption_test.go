@@ -53,11 +53,11 @@ func TestCorruptRecordGivesThatRequestANewSession(t *testing.T) {
 
 			r.reopen(func(tx *bolt.Tx) error {
 				b := tx.Bucket([]byte("sessions"))
-				valid := b.Get([]byte(victimID))
+				valid := b.Get(recordKey(victimID))
 				if valid == nil {
 					return errors.New("victim record missing")
 				}
-				return b.Put([]byte(victimID), tc.garbage(append([]byte(nil), valid...)))
+				return b.Put(recordKey(victimID), tc.garbage(append([]byte(nil), valid...)))
 			})
 			corruptBefore := r.store.Stats().Corrupt
 

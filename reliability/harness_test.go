@@ -3,6 +3,7 @@ package reliability_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -211,11 +212,18 @@ func corruptRecord(t *testing.T, r *rig, id string, garbage []byte) {
 		if b == nil {
 			return errors.New("no sessions bucket")
 		}
-		if b.Get([]byte(id)) == nil {
+		if b.Get(recordKey(id)) == nil {
 			return fmt.Errorf("no record to corrupt")
 		}
-		return b.Put([]byte(id), garbage)
+		return b.Put(recordKey(id), garbage)
 	})
+}
+
+// recordKey is the key the file stores the session id's record under: its
+// handle, the SHA-256 of the ID (see boltsession.Handle).
+func recordKey(id string) []byte {
+	k := sha256.Sum256([]byte(id))
+	return k[:]
 }
 
 // testApp is the application the reliability tests drive. Every answer is

@@ -9,6 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/boltsession/boltsession/internal/boltfile"
 )
 
 var backupCommand = &command{
@@ -85,14 +88,23 @@ type backupJSON struct {
 
 // writeFileAtomic writes path through fill into a temporary file beside it,
 // syncs it and renames it into place, so that path either keeps its old
-// content or holds the complete new one, never a partial write.
+// content or holds the complete new one, never a partial write. A run
+// killed midway leaves the temporary file (.NAME.tmp-*), which the next
+// run to the same path removes.
 func writeFileAtomic(path string, perm fs.FileMode, fill func(*os.File) (int64, error)) (int64, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+".tmp-"
+	boltfile.RemoveStale(dir, prefix) // what a killed run left
+	f, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
 		return 0, err
 	}
 	tmp := f.Name()
+	// Locked while it is written, so that another run's RemoveStale leaves
+	// it alone; a fresh file is not held by anyone else.
+	if err := boltfile.Lock(f, true, time.Second); err != nil {
+		f.Close()
+		return 0, errors.Join(err, removeIfExists(tmp))
+	}
 	n, err := fill(f)
 	if err == nil {
 		err = f.Chmod(perm)
@@ -109,10 +121,7 @@ func writeFileAtomic(path string, perm fs.FileMode, fill func(*os.File) (int64, 
 	if err != nil {
 		return 0, errors.Join(err, removeIfExists(tmp))
 	}
-	if d, err := os.Open(dir); err == nil { // make the rename durable
-		_ = d.Sync()
-		d.Close()
-	}
+	syncDir(dir)
 	return n, nil
 }
 

@@ -369,6 +369,7 @@ func TestAFileHeldByAnAppFailsFastWithTheCause(t *testing.T) {
 		{"sweep", path}, {"compact", path}, {"backup", path, out}, {"export", path}, {"import", path},
 		{"import-filestore", t.TempDir(), path}, {"import-gorilla", t.TempDir(), path, "--key", "00", "--name", "app"},
 		{"rekey", path, "--decrypt"}, {"rekey", path, "--value-keys-file", writeValueKeys(t, valueKey(1))}, {"upgrade", path},
+		{"salvage", path, out},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			t.Parallel() // each waits out the lock timeout
@@ -478,10 +479,10 @@ func TestAnInterruptedImportLeavesNothingBehind(t *testing.T) {
 	if _, err := io.WriteString(stdin, firstLine+"\n"); err != nil {
 		t.Fatal(err)
 	}
-	// The file exists once the command has opened it, long after it began
-	// catching interrupts.
+	// Its temporary file exists once the command has opened it, long
+	// after it began catching interrupts.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(target); err == nil {
+		if len(tempsBeside(t, target, "import")) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -500,6 +501,9 @@ func TestAnInterruptedImportLeavesNothingBehind(t *testing.T) {
 	}
 	if _, err := os.Stat(target); !os.IsNotExist(err) {
 		t.Fatalf("an interrupted import left %s: %v", target, err)
+	}
+	if left := tempsBeside(t, target, "import"); len(left) > 0 {
+		t.Fatalf("an interrupted import left %q", left)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 
 	"github.com/boltsession/boltsession"
@@ -23,7 +22,9 @@ imported 99998 sessions from sessions.jsonl into new.db (0 already expired, skip
 $ boltsession export old.db | boltsession import new.db
 
 All sessions are written in one transaction: a malformed line or a failed
-write leaves FILE exactly as it was. A session already in FILE is replaced
+write leaves FILE exactly as it was. A missing FILE is built under a
+temporary name beside it and appears only complete: an interrupted or
+killed import leaves no FILE. A session already in FILE is replaced
 by the imported one, so importing twice gives the same file. Lines name
 sessions by "handle"; the "id" of an older release's export is read too,
 and hashed to its handle (only the handle is stored). With value keys,
@@ -65,19 +66,13 @@ func runImport(e *env, c *command, args []string) error {
 			size = fi.Size()
 		}
 	}
-	// An existing FILE must be a session file; a missing one is created,
-	// and removed again if the import fails.
-	_, statErr := os.Stat(path)
-	created := errors.Is(statErr, fs.ErrNotExist)
-	open := openExisting
-	if created {
-		open = openStore
-	}
-	s, err := open(path, keys)
+	// An existing FILE must be a session file; a missing one appears only
+	// once the import is complete (importTarget).
+	target, err := openImportTarget(path, keys)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	s := target.store
 
 	bar := newBar(e, size, "import", true)
 	r := bufio.NewReaderSize(io.TeeReader(interruptibleReader{ctx: e.ctx, r: src}, bar), 256<<10)
@@ -86,14 +81,14 @@ func runImport(e *env, c *command, args []string) error {
 	if err != nil && e.ctx.Err() != nil {
 		err = errors.New("interrupted")
 	}
-	if err != nil && created {
-		s.Close()
-		return errors.Join(fmt.Errorf("%s: import: %w; nothing imported", path, err), removeIfExists(path))
-	}
 	if err != nil {
+		target.discard()
+		if target.created() {
+			return fmt.Errorf("%s: import: %w; nothing imported, no file created", path, err)
+		}
 		return fmt.Errorf("%s: import: %w; %s is unchanged", path, err, path)
 	}
-	if err := s.Close(); err != nil {
+	if err := target.commit(); err != nil {
 		return err
 	}
 	if *asJSON {

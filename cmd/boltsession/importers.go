@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -239,47 +238,46 @@ type importer struct {
 // runImporter opens FILE (unless dry-running, which writes nothing and so
 // needs no file), runs one importer into it and prints its summary. A run
 // that skipped session files and imported none (nor found any expired)
-// fails with the likely cause, once, and leaves no new FILE behind.
+// fails with the likely cause, once, and leaves no new FILE behind; nor
+// does a run that fails or is killed.
 func runImporter(e *env, imp importer) error {
 	dir, path := imp.dir, imp.path
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("%s: not a directory", dir)
 	}
-	var bolt *boltsession.BoltStore
+	// FILE appears only once the import is complete (importTarget); a
+	// dry run needs none.
+	var target *importTarget
 	var dst boltsession.Store
-	created := false
 	if !imp.dryRun {
-		_, statErr := os.Stat(path)
-		created = errors.Is(statErr, os.ErrNotExist)
-		s, err := openStore(path, imp.valueKeys)
-		if err != nil {
+		var err error
+		if target, err = openImportTarget(path, imp.valueKeys); err != nil {
 			return err
 		}
-		defer s.Close()
-		bolt, dst = s, s
-	}
-	// discard closes and removes a FILE this run created and filled with
-	// nothing.
-	discard := func() {
-		if bolt != nil && created {
-			bolt.Close()
-			_ = removeIfExists(path)
-		}
+		dst = target.store
 	}
 	sum, err := imp.run(e.ctx, dst)
-	if err != nil {
-		if sum.Imported == 0 {
-			discard()
-		}
-		return fmt.Errorf("%s: import from %s: %w (imported %d before the failure; running it again completes it)", path, dir, err, sum.Imported)
+	failed := err
+	if failed == nil {
+		failed = nothingImported(imp, sum)
 	}
-	failed := nothingImported(imp, sum)
-	if failed != nil {
-		discard()
-	} else if bolt != nil {
-		if err := bolt.Close(); err != nil {
-			return err
+	switch {
+	case target == nil:
+	case failed != nil && (target.created() || sum.Imported == 0):
+		// A new file is dropped whole; an existing one keeps what a
+		// failed run imported before the failure (each session is its own
+		// transaction), and running it again completes it.
+		target.discard()
+	default:
+		if cerr := target.commit(); err == nil && cerr != nil {
+			return cerr
 		}
+	}
+	if err != nil && target != nil && target.created() {
+		return fmt.Errorf("%s: import from %s: %w (nothing imported, no file created; run it again)", path, dir, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: import from %s: %w (imported %d before the failure; running it again completes it)", path, dir, err, sum.Imported)
 	}
 	if imp.asJSON {
 		out := importSummaryJSON{Dir: dir, File: path, DryRun: sum.DryRun, Imported: sum.Imported, Expired: sum.Expired, Ignored: sum.Ignored, Skipped: []importSkipJSON{}}

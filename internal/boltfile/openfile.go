@@ -47,9 +47,13 @@ func OpenFile(timeout time.Duration, check func(io.ReaderAt, int64) (Summary, er
 	}
 }
 
-// LockShared takes on f the shared lock a read-only bbolt.Open takes, so
-// that a reader working on the file without bbolt (Salvage) keeps writers
-// out as bbolt's readers do. It waits up to timeout (zero: for ever) and
-// then returns bbolt's errors.ErrTimeout. Closing f releases it. Where
-// bbolt does not lock with flock, it does nothing.
-func LockShared(f *os.File, timeout time.Duration) error { return lockFile(f, false, timeout) }
+// Lock takes on f the flock bbolt takes (exclusive, or shared as a
+// read-only bbolt.Open does), waiting up to timeout (zero: for ever) and
+// then returning bbolt's errors.ErrTimeout. Closing f releases it. A reader
+// working on a file without bbolt (Salvage) takes the shared lock to keep
+// writers out as bbolt's readers do; a writer of a temporary file takes the
+// exclusive one so that RemoveStale leaves the file alone while it is
+// written. Where bbolt does not lock with flock, it does nothing.
+func Lock(f *os.File, exclusive bool, timeout time.Duration) error {
+	return lockFile(f, exclusive, timeout)
+}

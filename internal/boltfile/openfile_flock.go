@@ -11,6 +11,9 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
+// flockPlatform is whether bbolt locks its files with flock here.
+const flockPlatform = true
+
 // lockFile takes the flock bbolt takes on the platforms where it uses
 // flock, retrying as bbolt does until timeout (zero: for ever).
 func lockFile(f *os.File, exclusive bool, timeout time.Duration) error {

@@ -3,11 +3,8 @@ package jsonvalue
 import (
 	"bytes"
 	"encoding/base64"
-	"fmt"
-	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // TagKey is the one member of the object that stands for msgpack bytes
@@ -23,9 +20,9 @@ const maxSafeInteger = 1<<53 - 1
 // in tag objects). It never fails: bytes that are not exactly one
 // well-formed msgpack value are tagged whole.
 func Encode(b []byte) []byte {
-	r := msgpackReader{b: b}
+	r := msgpackReader{b: b, lossless: true}
 	var out bytes.Buffer
-	if err := r.encode(&out, 0); err != nil || r.off != len(b) {
+	if err := r.whole(&out); err != nil {
 		out.Reset()
 		writeTag(&out, b)
 	}
@@ -56,200 +53,6 @@ func tagBytes(v any, nested bool) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
-}
-
-// encode writes the value at r.off as JSON, tagging each node JSON cannot
-// hold. An error means b is not well-formed msgpack there.
-func (r *msgpackReader) encode(out *bytes.Buffer, depth int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("msgpack: nested deeper than %d at offset %d", maxDepth, r.off)
-	}
-	start := r.off
-	p, err := r.take(1)
-	if err != nil {
-		return err
-	}
-	c := p[0]
-	switch {
-	case c <= 0x7f: // positive fixint
-		out.WriteString(strconv.FormatUint(uint64(c), 10))
-		return nil
-	case c >= 0xe0: // negative fixint
-		out.WriteString(strconv.FormatInt(int64(int8(c)), 10))
-		return nil
-	case c >= 0x80 && c <= 0x8f:
-		return r.encodeMap(out, int(c&0x0f), depth, start)
-	case c >= 0x90 && c <= 0x9f:
-		return r.encodeArray(out, int(c&0x0f), depth)
-	case c >= 0xa0 && c <= 0xbf:
-		return r.encodeStr(out, int(c&0x1f), start)
-	}
-	switch c {
-	case 0xc0:
-		out.WriteString("null")
-	case 0xc2:
-		out.WriteString("false")
-	case 0xc3:
-		out.WriteString("true")
-	case 0xcb:
-		u, err := r.uintN(8)
-		if err != nil {
-			return err
-		}
-		f := math.Float64frombits(u)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			writeTag(out, r.b[start:r.off])
-			return nil
-		}
-		out.WriteString(FormatNumber(f))
-	case 0xcc, 0xcd, 0xce, 0xcf: // uint 8/16/32/64
-		u, err := r.uintN(1 << (c - 0xcc))
-		if err != nil {
-			return err
-		}
-		if u > maxSafeInteger {
-			writeTag(out, r.b[start:r.off])
-			return nil
-		}
-		out.WriteString(strconv.FormatUint(u, 10))
-	case 0xd0, 0xd1, 0xd2, 0xd3: // int 8/16/32/64
-		size := 1 << (c - 0xd0)
-		u, err := r.uintN(size)
-		if err != nil {
-			return err
-		}
-		shift := uint(64 - 8*size) // sign-extend
-		n := int64(u<<shift) >> shift
-		if n > maxSafeInteger || n < -maxSafeInteger {
-			writeTag(out, r.b[start:r.off])
-			return nil
-		}
-		out.WriteString(strconv.FormatInt(n, 10))
-	case 0xd9, 0xda, 0xdb: // str 8/16/32
-		n, err := r.length(1 << (c - 0xd9))
-		if err != nil {
-			return err
-		}
-		return r.encodeStr(out, n, start)
-	case 0xdc, 0xdd: // array 16/32
-		n, err := r.length(2 << (c - 0xdc))
-		if err != nil {
-			return err
-		}
-		return r.encodeArray(out, n, depth)
-	case 0xde, 0xdf: // map 16/32
-		n, err := r.length(2 << (c - 0xde))
-		if err != nil {
-			return err
-		}
-		return r.encodeMap(out, n, depth, start)
-	default:
-		// bin, ext (time.Time among them), float32, and 0xc1 (never
-		// used): walk the node as Readable does, which checks it, and
-		// keep its bytes.
-		return r.tagFrom(out, start, depth)
-	}
-	return nil
-}
-
-// tagFrom rewinds to start, walks the node there and writes its bytes as a
-// tag object.
-func (r *msgpackReader) tagFrom(out *bytes.Buffer, start, depth int) error {
-	r.off = start
-	var scratch bytes.Buffer
-	if err := r.value(&scratch, depth); err != nil {
-		return err
-	}
-	writeTag(out, r.b[start:r.off])
-	return nil
-}
-
-func (r *msgpackReader) encodeStr(out *bytes.Buffer, n, start int) error {
-	data, err := r.take(n)
-	if err != nil {
-		return err
-	}
-	if !utf8.Valid(data) {
-		writeTag(out, r.b[start:r.off])
-		return nil
-	}
-	WriteString(out, string(data))
-	return nil
-}
-
-func (r *msgpackReader) encodeArray(out *bytes.Buffer, n, depth int) error {
-	out.WriteByte('[')
-	for i := range n {
-		if i > 0 {
-			out.WriteByte(',')
-		}
-		if err := r.encode(out, depth+1); err != nil {
-			return err
-		}
-	}
-	out.WriteByte(']')
-	return nil
-}
-
-// encodeMap writes a map as an object, or tags it whole when a key is not
-// a UTF-8 string, occurs twice, or the map would read back as a tag.
-func (r *msgpackReader) encodeMap(out *bytes.Buffer, n, depth, start int) error {
-	mark := out.Len()
-	out.WriteByte('{')
-	seen := make(map[string]struct{}, n)
-	for i := range n {
-		key, ok, err := r.mapKey()
-		if err != nil {
-			return err
-		}
-		if _, dup := seen[key]; !ok || dup || (n == 1 && key == TagKey) {
-			out.Truncate(mark)
-			return r.tagFrom(out, start, depth)
-		}
-		seen[key] = struct{}{}
-		if i > 0 {
-			out.WriteByte(',')
-		}
-		WriteString(out, key)
-		out.WriteByte(':')
-		if err := r.encode(out, depth+1); err != nil {
-			return err
-		}
-	}
-	out.WriteByte('}')
-	return nil
-}
-
-// mapKey reads a key that is a UTF-8 string; ok is false for any other
-// key, which is left unread.
-func (r *msgpackReader) mapKey() (key string, ok bool, err error) {
-	if r.off >= len(r.b) {
-		return "", false, fmt.Errorf("msgpack: value truncated at offset %d (needs 1 more bytes, 0 left)", r.off)
-	}
-	start := r.off
-	c := r.b[r.off]
-	var n int
-	switch {
-	case c >= 0xa0 && c <= 0xbf:
-		r.off++
-		n = int(c & 0x1f)
-	case c >= 0xd9 && c <= 0xdb:
-		r.off++
-		if n, err = r.length(1 << (c - 0xd9)); err != nil {
-			return "", false, err
-		}
-	default:
-		return "", false, nil
-	}
-	data, err := r.take(n)
-	if err != nil {
-		return "", false, err
-	}
-	if !utf8.Valid(data) {
-		r.off = start
-		return "", false, nil
-	}
-	return string(data), true, nil
 }
 
 // WriteString writes s as a JSON string the way JSON.stringify does for

@@ -69,6 +69,8 @@ func TestEncodeWritesWhatJSONHoldsAndTagsTheRest(t *testing.T) {
 		{map[int]string{7: "seven"}, tag(marshal(t, map[int]string{7: "seven"}))},
 		// A map that would read back as a tag is tagged itself.
 		{map[string]any{TagKey: "AQ=="}, tag(marshal(t, map[string]any{TagKey: "AQ=="}))},
+		// Only the map that JSON cannot hold is tagged, not the ones around it.
+		{map[string]any{"a": map[int]int{1: 2}}, `{"a":` + tag(marshal(t, map[int]int{1: 2})) + `}`},
 	} {
 		if got := string(Encode(marshal(t, c.in))); got != c.want {
 			t.Errorf("Encode(%#v) = %s, want %s", c.in, got, c.want)
@@ -79,6 +81,19 @@ func TestEncodeWritesWhatJSONHoldsAndTagsTheRest(t *testing.T) {
 		if got, want := string(Encode([]byte(raw))), tag([]byte(raw)); got != want {
 			t.Errorf("Encode(%q) = %s, want %s", raw, got, want)
 		}
+	}
+	// A node that is tagged is still checked: a timestamp with 2^30−1
+	// nanoseconds makes the whole value malformed, alone or after a key
+	// that tags its map.
+	const badTime = "\xd7\xff\xff\xff\xff\xff\x00\x00\x00\x00"
+	for _, raw := range []string{"\x91" + badTime, "\x91\x82\x01\x01\xa1a" + badTime, "\x91\x82\xa1a\x01\xa1a" + badTime} {
+		if got, want := string(Encode([]byte(raw))), tag([]byte(raw)); got != want {
+			t.Errorf("Encode(%q) = %s, want %s", raw, got, want)
+		}
+	}
+	// The 16-bit forms of arrays and maps.
+	if got, want := string(Encode([]byte("\xde\x00\x01\xa1a\xdc\x00\x01\xc2"))), `{"a":[false]}`; got != want {
+		t.Errorf("map16 and array16: %s, want %s", got, want)
 	}
 	// Invalid UTF-8 in a string or a key.
 	if got, want := string(Encode([]byte("\xa2\xff\xfe"))), tag([]byte("\xa2\xff\xfe")); got != want {
@@ -189,7 +204,9 @@ func TestDecodeMapsJSONAsTheImporterDoes(t *testing.T) {
 		{`3.0`, `3`},
 		{`-0`, `0`},
 		{`1e3`, `1000`},
-		{`9007199254740993`, `9007199254740993`}, // exact in Go, beyond JavaScript
+		{`9007199254740993`, `9.007199254740992e+15`}, // beyond the safe range: a double, as JSON.parse reads it
+		{`1152921504606846976`, `1.152921504606847e+18`},
+		{`-9007199254740991`, `-9007199254740991`},
 		{`{"b":1,"a":2}`, `{"a":2,"b":1}`},
 		{`{"a":1,"a":2}`, `{"a":2}`},
 		{`[1,"a",null,true,{"x":[]}]`, `[1,"a",null,true,{"x":[]}]`},

@@ -6,10 +6,11 @@
 //
 // # JSON to msgpack (ToMsgpack, Decode)
 //
-//   - a number whose value is an integer that fits an int64 becomes an
-//     int64, whatever its spelling (JavaScript has one number type: 3, 3.0
-//     and 3e0 are the same number, -0 is 0); any other number becomes a
-//     float64 (fractions, and integral values beyond ±2^63 such as 1e21);
+//   - a number whose value is an integer within JavaScript's safe range
+//     ±(2^53−1) becomes an int64, whatever its spelling (JavaScript has one
+//     number type: 3, 3.0 and 3e0 are the same number, -0 is 0); any other
+//     number becomes a float64 (fractions, and integral values beyond the
+//     safe range, such as 2^60 or 1e21, which JavaScript holds as doubles);
 //     a number too large for a float64 is an error (JSON.stringify never
 //     writes one);
 //   - a string, true, false and null become the msgpack str, bool and nil;
@@ -147,19 +148,23 @@ func msgpackValue(v any, tags bool) (any, error) {
 	}
 }
 
-// Number converts a JSON number: an integral value that fits becomes int64
-// (JavaScript has one number type, so 3 and 3.0 are the same number),
-// anything else float64. isInt reports an int64. A number too large for a
-// float64 is an error: JSON.stringify never writes one.
+// Number converts a JSON number: an integral value within JavaScript's
+// safe range ±(2^53−1) becomes int64 (JavaScript has one number type, so 3
+// and 3.0 are the same number), anything else float64: fractions, and
+// integral values beyond the safe range, which JavaScript holds as doubles
+// (JSON.stringify(2**60) is "1152921504606846976", a double) and which
+// Encode writes as numbers only for a float64 (an int64 there is tagged).
+// isInt reports an int64. A number too large for a float64 is an error:
+// JSON.stringify never writes one.
 func Number(n json.Number) (v any, isInt bool, err error) {
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil && i >= -maxSafeInteger && i <= maxSafeInteger {
 		return i, true, nil
 	}
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil {
 		return nil, false, fmt.Errorf("number %s: %w", n, err)
 	}
-	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+	if f == math.Trunc(f) && f >= -maxSafeInteger && f <= maxSafeInteger {
 		return int64(f), true, nil
 	}
 	return f, false, nil

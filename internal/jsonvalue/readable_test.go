@@ -46,6 +46,13 @@ func TestReadableRendersEveryType(t *testing.T) {
 		"\xd4\x05\x2a":                         `{"ext":5,"base64":"Kg=="}`, // fixext 1 of type 5
 		"\xcb\x7f\xf8\x00\x00\x00\x00\x00\x01": `"NaN"`,
 		"\x82\xa1a\x01\xa1b\x02":               `{"a":1,"b":2}`,
+		"\xa3\xe2\x80\xa8":                     `"\u2028"`,
+
+		// A key that is not a string is its JSON text inside a string.
+		"\x81\xc4\x01\x01\x01": `{"AQ==":1}`,
+		"\x81\x91\x01\x01":     `{"[1]":1}`,
+		"\x81\xc3\x02":         `{"true":2}`,
+		"\x81\xa1\xff\x01":     `{"{\"base64\":\"/w==\"}":1}`,
 	} {
 		got, err := Readable([]byte(raw))
 		if err != nil || string(got) != want {
@@ -60,6 +67,9 @@ func TestReadableRendersEveryType(t *testing.T) {
 		"\x01\x02":                           "1 trailing bytes",
 		"\xd6\xff\x00\x00":                   "truncated",
 		strings.Repeat("\x91", 600) + "\x01": "nested deeper than 512",
+
+		"\xd5\xff\x00\x00":                         "timestamp at offset 0: 2 data bytes, want 4, 8 or 12",
+		"\xd7\xff\xff\xff\xff\xff\x00\x00\x00\x00": "timestamp at offset 0: nanoseconds 1073741823 out of range",
 	} {
 		if _, err := Readable([]byte(raw)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("% .20x: %v, want an error containing %q", raw, err, want)
