@@ -100,6 +100,22 @@ func TestCacheConformance(t *testing.T) {
 	})
 }
 
+// TestCacheConformanceWithValueKeys runs the shared Store suite with the
+// cache on and values sealed at rest: the cache keeps what Load returns,
+// the values opened.
+func TestCacheConformanceWithValueKeys(t *testing.T) {
+	f := newFixture(t, nil)
+	n := 0
+	storetest.Run(t, func(t *testing.T) boltsession.Store {
+		n++
+		s := New(f.client, &Options{Prefix: "sealedcache" + strconv.Itoa(n) + ":",
+			ValueKeys: [][]byte{testValueKey}, Cache: &CacheOptions{}})
+		t.Cleanup(func() { s.Close() })
+		awaitFresh(t, s)
+		return s
+	})
+}
+
 // TestCacheLogoutOnOneServerEndsTheSessionOnAnotherAtOnce signs a user in
 // on server A over HTTP, reads the session on server B until B serves it
 // from its cache, logs out on A and at once reads on B, twenty times: B
@@ -256,6 +272,9 @@ func TestCacheSeesEveryLifecycleStepOfAnotherServer(t *testing.T) {
 		}, func(r *boltsession.Record, err error) bool {
 			return err == nil && r.Expires.After(time.Now().Add(90*time.Minute))
 		}},
+		{"DeleteHandleIsNotFound", func(t *testing.T, id string) error {
+			return a.DeleteHandle(ctx, boltsession.Handle(id))
+		}, notFound},
 		{"FlushAllIsNotFound", func(t *testing.T, id string) error {
 			return admin.FlushAll(ctx).Err()
 		}, notFound},
@@ -613,5 +632,46 @@ func TestCacheOfAClosedClientFailsWithErrClosed(t *testing.T) {
 			t.Fatalf("Load 5s after the client was closed: %v, want ErrClosed", err)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCacheSeesAResealOnAnotherServer caches a sealed session on server
+// A, whose only key is the old one, and has server B, given a new first
+// key, reseal it: A's next Loads must read Redis within MaxStale, and so
+// fail for want of the new key, rather than serve the values it opened
+// before. Until then, A's hits return the values opened, as sealed in
+// Redis.
+func TestCacheSeesAResealOnAnotherServer(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	newKey := bytes.Repeat([]byte{0x6f}, 32)
+	a := appServer(t, srv, &Options{NoLegacy: true, ValueKeys: [][]byte{testValueKey}, Cache: &CacheOptions{}})
+	b := appServer(t, srv, &Options{NoLegacy: true, ValueKeys: [][]byte{newKey, testValueKey}, Cache: &CacheOptions{}})
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { admin.Close() })
+
+	const id, secret = "resealed", "a secret value"
+	if err := a.Save(ctx, boltsession.Update{ID: id, Create: true, Created: time.Now(),
+		Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"v": []byte(secret)}}); err != nil {
+		t.Fatal(err)
+	}
+	awaitHit(t, a, id)
+	r, err := a.Load(ctx, id)
+	if err != nil || string(r.Values["v"]) != secret {
+		t.Fatalf("a hit on A: %+v, %v", r, err)
+	}
+	raw, err := admin.HGet(ctx, sessKey(id), "v:v").Result()
+	if err != nil || strings.Contains(raw, secret) {
+		t.Fatalf("Redis holds the value %q (%v): not sealed", raw, err)
+	}
+	if n, err := b.Reseal(ctx); err != nil || n != 1 {
+		t.Fatalf("Reseal on B sealed %d values: %v", n, err)
+	}
+	withinBound(t, time.Now(), a.cache.opts.MaxStale, func() (bool, string) {
+		r, err := a.Load(ctx, id)
+		return errors.Is(err, boltsession.ErrKey), fmt.Sprintf("%+v, %v", r, err)
+	})
+	if r, err := b.Load(ctx, id); err != nil || string(r.Values["v"]) != secret {
+		t.Fatalf("B after its Reseal: %+v, %v", r, err)
 	}
 }
