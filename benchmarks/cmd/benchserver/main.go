@@ -29,18 +29,17 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	dir := flag.String("dir", "", "data directory (default: a new temporary directory, removed at exit)")
 	redisAddr := flag.String("redis", "", "Redis host:port for the Redis stacks")
-	redisCache := flag.Bool("redis-cache", false, "boltsession-redisstore: turn on redisstore's client-side cache (Options.Cache)")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) for profiling under load")
 	flag.Parse()
 	if *pprofAddr != "" {
 		go func() { log.Println(http.ListenAndServe(*pprofAddr, nil)) }()
 	}
-	if err := run(*name, *addr, *dir, stacks.Config{RedisAddr: *redisAddr, RedisCache: *redisCache}); err != nil {
+	if err := run(*name, *addr, *dir, *redisAddr); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(name, addr, dir string, cfg stacks.Config) error {
+func run(name, addr, dir, redisAddr string) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "benchserver-")
 		if err != nil {
@@ -49,9 +48,11 @@ func run(name, addr, dir string, cfg stacks.Config) error {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	cfg.Dir = dir
-	cfg.HashKey = []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
-	st, err := stacks.New(name, cfg)
+	st, err := stacks.New(name, stacks.Config{
+		Dir:       dir,
+		RedisAddr: redisAddr,
+		HashKey:   []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+	})
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ var allStacks = []stackDef{
 	{name: "boltsession", goStack: "boltsession", note: "bbolt, fsync per save"},
 	{name: "boltsession-serialize", goStack: "boltsession-serialize", note: "bbolt, fsync per save; Options.Serialize (no lost updates)"},
 	{name: "boltsession-redisstore", goStack: "boltsession-redisstore", redis: true, note: "boltsession on Redis, no fsync"},
+	{name: "boltsession-redisstore-cache", goStack: "boltsession-redisstore-cache", redis: true, note: "boltsession on Redis, no fsync; redisstore's client-side cache (Options.Cache)"},
 	{name: "scs-memstore", goStack: "scs-memstore", note: "in-process map, no I/O"},
 	{name: "scs-redisstore", goStack: "scs-redisstore", redis: true, note: "Redis, no fsync"},
 	{name: "gorilla-filesystem", goStack: "gorilla-filesystem", note: "file per session, no fsync"},
@@ -63,8 +64,6 @@ type stackDef struct {
 	// paths overrides the app's paths by role (seed, read, count); a role
 	// missing from a non-nil map is not measured.
 	paths map[string]string
-	// args are extra arguments for cmd/benchserver (Go stacks).
-	args []string
 }
 
 // path returns the URL path of a role, "" when the stack lacks it.
@@ -85,7 +84,6 @@ type config struct {
 	endpoints        []string
 	stacks           []string
 	nodeDir          string
-	redisCache       bool
 }
 
 func main() {
@@ -101,7 +99,6 @@ func main() {
 	flag.StringVar(&endpoints, "endpoints", "read,count", "endpoints: read, count")
 	flag.StringVar(&stackList, "stacks", "", "comma-separated stacks to run (default all: "+stackNames()+")")
 	flag.StringVar(&cfg.nodeDir, "node", "node", "directory of the Node app (npm ci is run there when node_modules is missing)")
-	flag.BoolVar(&cfg.redisCache, "redis-cache", false, "run boltsession-redisstore with redisstore's client-side cache (Options.Cache)")
 	flag.Parse()
 	cfg.modes = splitList(modes)
 	cfg.endpoints = splitList(endpoints)
@@ -157,12 +154,7 @@ func run(cfg config) error {
 		if i < 0 {
 			return fmt.Errorf("compare: unknown stack %q (known: %s)", name, stackNames())
 		}
-		def := allStacks[i]
-		if cfg.redisCache && def.goStack == "boltsession-redisstore" {
-			def.args = append(def.args, "-redis-cache")
-			def.note += "; client-side cache on"
-		}
-		defs = append(defs, def)
+		defs = append(defs, allStacks[i])
 	}
 
 	work, err := os.MkdirTemp("", "compare-")
@@ -334,7 +326,7 @@ func startServer(s stackDef, bin, nodeDir, redisAddr, work string) (*server, err
 	var cmd *exec.Cmd
 	switch {
 	case s.goStack != "":
-		cmd = exec.Command(bin, append([]string{"-stack", s.goStack, "-dir", dir, "-redis", redisAddr}, s.args...)...)
+		cmd = exec.Command(bin, "-stack", s.goStack, "-dir", dir, "-redis", redisAddr)
 	case s.example != "":
 		cmd = exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "sessions.db"))
 	default:

@@ -31,9 +31,6 @@ type Config struct {
 	Dir string
 	// RedisAddr is host:port of a Redis server, for the Redis stacks.
 	RedisAddr string
-	// RedisCache turns on redisstore's client-side cache (Options.Cache)
-	// in boltsession-redisstore.
-	RedisCache bool
 	// HashKey signs cookies (64 bytes).
 	HashKey []byte
 }
@@ -74,7 +71,7 @@ func Names() []string {
 
 // NeedsRedis reports whether the named stack needs Config.RedisAddr.
 func NeedsRedis(name string) bool {
-	return name == "scs-redisstore" || name == "boltsession-redisstore"
+	return name == "scs-redisstore" || name == "boltsession-redisstore" || name == "boltsession-redisstore-cache"
 }
 
 // New builds the named stack.
