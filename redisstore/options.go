@@ -127,7 +127,9 @@ type Options struct {
 	// a Load of a session nobody changed costs no round trip. A cached
 	// Load never returns a session older than what Redis held MaxStale
 	// (default 100ms) before it: a logout on one server reaches every
-	// other within that bound, normally within one network hop. See
+	// other within that bound, normally within one network hop. When the
+	// tracking connection drops, the whole cache is emptied and Load
+	// reads Redis until a new one is up. See
 	// CacheOptions for the bound, the memory and what a dropped
 	// connection does, and the package doc, "Client-side cache", for when
 	// to turn it on.
