@@ -73,12 +73,12 @@ func BenchmarkRedisCluster(b *testing.B) {
 		{"boltsession-single", []string{redisAddr}, func(b *testing.B, n int) ([]storeBench, goredis.UniversalClient, string) {
 			p := uniquePrefix("bs")
 			sbs, id := boltsessionSessions(b, redisstore.New(single, &redisstore.Options{Prefix: p}), n)
-			return sbs, single, p + "{" + id + "}"
+			return sbs, single, p + "{" + boltsession.Handle(id) + "}"
 		}},
 		{"boltsession-cluster3", masterAddrs, func(b *testing.B, n int) ([]storeBench, goredis.UniversalClient, string) {
 			p := uniquePrefix("bs")
 			sbs, id := boltsessionSessions(b, redisstore.New(cc, &redisstore.Options{Prefix: p}), n)
-			return sbs, cc, p + "{" + id + "}"
+			return sbs, cc, p + "{" + boltsession.Handle(id) + "}"
 		}},
 		{"scs-single", []string{redisAddr}, func(b *testing.B, n int) ([]storeBench, goredis.UniversalClient, string) {
 			sbs, key := scsSessions(b, redisAddr, nil, n)

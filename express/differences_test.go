@@ -559,7 +559,10 @@ func TestGoDiffersFromExpressSessionOnlyInDocumentedWays(t *testing.T) {
 // they stop when the test ends.
 func (r *comboRun) setUp(t *testing.T, base string) error {
 	c := r.combo
-	client := &http.Client{Timeout: 10 * time.Second}
+	// Generous: express-session holds the end of its response until
+	// session-file-store has written (and fsynced) the file, which takes
+	// seconds on a disk other processes keep busy.
+	client := &http.Client{Timeout: 30 * time.Second}
 	for v := range 2 {
 		opts, touchAfter := c.goOptions(goVariant(v))
 		store, err := boltsession.Open(filepath.Join(r.dir, fmt.Sprintf("go%d.db", v)), &boltsession.BoltOptions{NoSync: true, SweepInterval: -1})

@@ -30,6 +30,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -363,7 +364,8 @@ func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(int)             {}
 
 // timeBoltGets times the floor under Load on the same closed session file:
-// bbolt's own read transaction and Get, plus a copy of the stored bytes
+// bbolt's own read transaction and Get by the session's key (its handle,
+// computed outside the timing), plus a copy of the stored bytes
 // (which Load must make, as nothing may be kept from a transaction). It
 // also returns one stored record, for the map check to hold.
 func timeBoltGets(cfg config, path string, sample []string) (loadTimes, []byte, error) {
@@ -372,10 +374,20 @@ func timeBoltGets(cfg config, path string, sample []string) (loadTimes, []byte, 
 		return loadTimes{}, nil, err
 	}
 	defer db.Close()
+	// The store keys a session by its handle (the SHA-256 of its ID):
+	// look each one up by that key, computed here, outside what is timed.
+	keys := make(map[string][]byte, len(sample))
+	for _, id := range sample {
+		k, err := hex.DecodeString(boltsession.Handle(id))
+		if err != nil {
+			return loadTimes{}, nil, err
+		}
+		keys[id] = k
+	}
 	var last []byte
 	t, err := timeOps(cfg, sample, func(id string) error {
 		return db.View(func(tx *bolt.Tx) error {
-			v := tx.Bucket([]byte("sessions")).Get([]byte(id))
+			v := tx.Bucket([]byte("sessions")).Get(keys[id])
 			if v == nil {
 				return fmt.Errorf("%s: no session %q", path, id)
 			}
