@@ -675,3 +675,86 @@ func TestCacheSeesAResealOnAnotherServer(t *testing.T) {
 		t.Fatalf("B after its Reseal: %+v, %v", r, err)
 	}
 }
+
+// TestCacheThroughSentinelFollowsAFailover runs the cache on a Sentinel
+// client: the tracking connection reaches the master Sentinel names, a
+// failover (SENTINEL FAILOVER) drops it and empties the cache, the store
+// reads and writes the new master afterwards, and the cache there sees a
+// logout written by another server within MaxStale.
+func TestCacheThroughSentinelFollowsAFailover(t *testing.T) {
+	master := redistest.Start(t)
+	host, port, _ := strings.Cut(master.Addr, ":")
+	replica := redistest.Start(t, "--replicaof", host, port)
+	sentinel := redistest.StartSentinel(t, "sessions", master.Addr)
+	ctx := context.Background()
+
+	client := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "sessions",
+		SentinelAddrs: []string{sentinel.Addr}, ReadTimeout: time.Second, MaxRetries: 2})
+	s := New(client, &Options{NoLegacy: true, Cache: &CacheOptions{}})
+	t.Cleanup(func() {
+		s.Close()
+		client.Close()
+	})
+	awaitFresh(t, s)
+	admin := redis.NewClient(&redis.Options{Addr: sentinel.Addr})
+	t.Cleanup(func() { admin.Close() })
+
+	const id = "through-sentinel"
+	if err := s.Save(ctx, boltsession.Update{ID: id, Create: true, Created: time.Now(),
+		Expires: time.Now().Add(time.Hour), Set: map[string][]byte{"v": []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	awaitHit(t, s, id)
+
+	// Sentinel learns of the replica from the master's INFO; the failover
+	// needs it known and in sync.
+	poll(t, "Sentinel knows the replica in sync", func() bool {
+		reps, err := admin.Do(ctx, "SENTINEL", "REPLICAS", "sessions").Slice()
+		if err != nil || len(reps) != 1 {
+			return false
+		}
+		info := fmt.Sprint(reps[0])
+		return strings.Contains(info, "master-link-status ok") || strings.Contains(info, "master-link-status:ok")
+	})
+	flushes := s.CacheStats().Flushes
+	if err := admin.Do(ctx, "SENTINEL", "FAILOVER", "sessions").Err(); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "Sentinel names the replica master", func() bool {
+		addr, err := admin.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "sessions").StringSlice()
+		return err == nil && len(addr) == 2 && addr[0]+":"+addr[1] == replica.Addr
+	})
+	poll(t, "the tracking connection dropped and the cache was emptied", func() bool {
+		return s.CacheStats().Flushes > flushes
+	})
+	awaitFresh(t, s)
+
+	// The store writes the new master, and its cache serves from there.
+	poll(t, "a save reaches the new master", func() bool {
+		return s.Save(ctx, boltsession.Update{ID: id, Set: map[string][]byte{"v": []byte("2")}}) == nil
+	})
+	awaitHit(t, s, id)
+	if r, err := s.Load(ctx, id); err != nil || string(r.Values["v"]) != "2" {
+		t.Fatalf("after the failover: %+v, %v", r, err)
+	}
+	// Another server logs the user out on the new master.
+	other := redis.NewClient(&redis.Options{Addr: replica.Addr})
+	t.Cleanup(func() { other.Close() })
+	if err := New(other, &Options{NoLegacy: true}).Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	withinBound(t, time.Now(), s.cache.opts.MaxStale, func() (bool, string) {
+		r, err := s.Load(ctx, id)
+		return errors.Is(err, boltsession.ErrNotFound), fmt.Sprintf("%+v, %v", r, err)
+	})
+}
+
+// poll calls ok until it reports true, failing the test after 20s.
+func poll(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 20s: %s", what)
+		}
+	}
+}
