@@ -305,8 +305,8 @@
 // it from Redis again. Values sealed with Options.ValueKeys
 // are kept opened in memory, as Load returns them.
 //
-// It costs one connection and one goroutine per Store, MaxStale/4 pings a
-// second (40 at the default), memory up to CacheOptions.MaxEntries and
+// It costs one connection and one goroutine per Store, a ping every
+// MaxStale/4 (40 a second at the default), memory up to CacheOptions.MaxEntries and
 // MaxBytes, and in Redis one tracking-table entry per cached session.
 // Leave it off when one request per session is all a process sees (no
 // repeated reads), or when no lag at all is acceptable for another
