@@ -10,7 +10,7 @@ import (
 
 // middlewareStacks is every stack of the middleware scenarios, in table
 // order; the Redis ones are skipped without redis-server.
-var middlewareStacks = []string{"boltsession", "boltsession-redisstore", "scs-memstore", "scs-redisstore", "gorilla-filesystem", "no-session"}
+var middlewareStacks = []string{"boltsession", "boltsession-redisstore", "boltsession-redisstore-cache", "scs-memstore", "scs-redisstore", "gorilla-filesystem", "no-session"}
 
 // BenchmarkMiddlewareRead serves GET /read: an existing session, count read,
 // nothing changed (for boltsession: inside TouchAfter, so no write at all).

@@ -187,6 +187,9 @@ func TestNoSessionIDCookieOrSealedValueInRedisAfter100SignIns(t *testing.T) {
 		{"values in clear", Options{}, false},
 		{"ValueKeys", Options{ValueKeys: [][]byte{testValueKey}}, false},
 		{"ValueKeys and NoLegacy, every command watched", Options{ValueKeys: [][]byte{testValueKey}, NoLegacy: true}, true},
+		// The cache reads and saves on a connection of its own: MONITOR
+		// sees its commands too.
+		{"ValueKeys, NoLegacy and Cache, every command watched", Options{ValueKeys: [][]byte{testValueKey}, NoLegacy: true, Cache: &CacheOptions{}}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always", "--rdbcompression", "no")
@@ -196,7 +199,12 @@ func TestNoSessionIDCookieOrSealedValueInRedisAfter100SignIns(t *testing.T) {
 			if c.monitor {
 				commands = monitor(t, srv.Addr)
 			}
-			sec := signIns(t, New(client, &c.opts), 100)
+			store := New(client, &c.opts)
+			if c.opts.Cache != nil {
+				t.Cleanup(func() { store.Close() })
+				awaitFresh(t, store)
+			}
+			sec := signIns(t, store, 100)
 			if len(sec.ids) < 200 || len(sec.cookies) < 200 || len(sec.live) != 75 {
 				t.Fatalf("the sign-ins made %d IDs, %d cookie values, %d live sessions", len(sec.ids), len(sec.cookies), len(sec.live))
 			}

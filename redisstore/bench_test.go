@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -72,20 +73,46 @@ func benchCreate(b *testing.B, s *Store, id string) {
 	}
 }
 
-// BenchmarkLoad loads a session of three values (benchValues).
+// BenchmarkLoad loads a session of three values (benchValues), with the
+// client-side cache off and on (Options.Cache; on, every Load after the
+// first is a hit). Compare with
+//
+//	go test -run '^$' -bench '^BenchmarkLoad$' -benchmem -count 10 ./redisstore > c.txt
+//	benchstat -col /cache c.txt
 func BenchmarkLoad(b *testing.B) {
 	for _, m := range valueModes {
-		b.Run(m.name, func(b *testing.B) {
-			_, s := benchSetupWith(b, m.opts)
-			benchCreate(b, s, "bench")
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := s.Load(ctx, "bench"); err != nil {
-					b.Fatal(err)
-				}
+		for _, cached := range []bool{false, true} {
+			name := m.name + "/cache=off"
+			if cached {
+				name = m.name + "/cache=on"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				var o Options
+				if m.opts != nil {
+					o = *m.opts
+				}
+				if cached {
+					o.Cache = &CacheOptions{}
+				}
+				_, s := benchSetupWith(b, &o)
+				b.Cleanup(func() { s.Close() })
+				benchCreate(b, s, "bench")
+				ctx := context.Background()
+				if cached {
+					awaitFresh(b, s)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.Load(ctx, "bench"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if cached {
+					st := s.CacheStats()
+					b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hits/op")
+				}
+			})
+		}
 	}
 }
 
@@ -185,4 +212,59 @@ func BenchmarkRawSetParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkLoadSave is a /count request at the store: Load a session, then
+// merge one value into it, from 64 goroutines, each on a session of its
+// own (a user's requests follow one another), with the cache off and on
+// (on, the save's reply refills the cache, so the next Load of the
+// session is a hit).
+//
+//	go test -run '^$' -bench '^BenchmarkLoadSave$' -benchmem -count 10 ./redisstore > ls.txt
+//	benchstat -col /cache ls.txt
+func BenchmarkLoadSave(b *testing.B) {
+	for _, cached := range []bool{false, true} {
+		name := "cache=off"
+		if cached {
+			name = "cache=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			var o Options
+			if cached {
+				o.Cache = &CacheOptions{}
+			}
+			_, s := benchSetupWith(b, &o)
+			b.Cleanup(func() { s.Close() })
+			const sessions = 64
+			for i := range sessions {
+				benchCreate(b, s, "bench"+strconv.Itoa(i))
+			}
+			if cached {
+				awaitFresh(b, s)
+			}
+			ctx := context.Background()
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(sessions / runtime.GOMAXPROCS(0))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				id := "bench" + strconv.FormatInt((n.Add(1)-1)%sessions, 10)
+				for pb.Next() {
+					if _, err := s.Load(ctx, id); err != nil {
+						b.Error(err)
+						return
+					}
+					u := boltsession.Update{ID: id, Set: map[string][]byte{"flash": []byte("\xa5saved")}}
+					if err := s.Save(ctx, u); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			if cached {
+				st := s.CacheStats()
+				b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hits/op")
+			}
+		})
+	}
 }

@@ -271,6 +271,47 @@
 // COUNT Options.ScanCount), never KEYS, on every master. SCAN TYPE needs
 // Redis 6.0 or later.
 //
+// # Client-side cache
+//
+// Options.Cache keeps the sessions Load reads in the application's memory
+// and has Redis invalidate them (RESP3 CLIENT TRACKING) when any server
+// changes them, so that a request of a session nobody changed reads no
+// Redis at all, and a request that saves pays one round trip (the save,
+// whose reply refills the cache) instead of two:
+//
+//	store := redisstore.New(client, &redisstore.Options{Cache: &redisstore.CacheOptions{}})
+//	defer store.Close() // before client.Close
+//
+// The bound: a Load served from memory returns the session as Redis held
+// it no earlier than CacheOptions.MaxStale (default 100ms) before the
+// Load. A logout, regenerate, DestroyOwner, expiry or save on another
+// server is normally seen after one network hop (Redis sends the
+// invalidation before it answers the writer), and always within
+// MaxStale, which the store enforces by sequential pings on the tracking
+// connection instead of trusting the network: while it cannot show that
+// every invalidation sent up to MaxStale ago is applied, Load reads Redis.
+// The process's own writes are seen at once. When the tracking connection
+// drops (a restart, a failover, CLIENT KILL, a network error), the whole
+// cache is emptied and Load reads Redis until a new connection is up;
+// FLUSHALL and FLUSHDB empty it too.
+//
+// The cache needs a *redis.Client (one server, or Sentinel) and Redis 6
+// or later (7 for the process's own saves to stay cached: earlier servers
+// echo them back as invalidations). On a *redis.ClusterClient or a
+// *redis.Ring every method returns an error: one tracking connection per
+// master, and slots that move between them, are not built. With
+// Options.WaitReplicas the saves go through the client with their WAIT,
+// so that a save drops the session from the cache and the next Load reads
+// it from Redis again. Values sealed with Options.ValueKeys
+// are kept opened in memory, as Load returns them.
+//
+// It costs one connection and one goroutine per Store, a ping every
+// MaxStale/4 (40 a second at the default), memory up to CacheOptions.MaxEntries and
+// MaxBytes, and in Redis one tracking-table entry per cached session.
+// Leave it off when one request per session is all a process sees (no
+// repeated reads), or when no lag at all is acceptable for another
+// server's writes. Store.CacheStats reports hits, misses and flushes.
+//
 // # Sharing sessions with a Node app (connect-redis)
 //
 // ConnectRedisStore (NewConnectRedis) reads and writes connect-redis 10's

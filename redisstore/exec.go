@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/boltsession/boltsession"
@@ -73,6 +74,22 @@ func (s *Store) run(ctx context.Context, calls ...*call) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.cache != nil {
+		// Every write of the store is a script that names its keys: drop
+		// them from this process's cache once it is done (a Load that
+		// raced it may have kept the state before it), so that the
+		// process reads its own writes without waiting for Redis's
+		// invalidation. Until then a Load may return the state before the
+		// write, which nobody has been told is gone. A save sent on the
+		// tracking connection is dropped and kept anew when its reply is
+		// read.
+		if len(calls) == 1 && calls[0].sc == s.scripts.saveRead && s.opts.WaitReplicas == 0 {
+			if sent, err := s.runTracked(ctx, calls[0]); sent {
+				return err
+			}
+		}
+		defer s.invalidateCalls(calls)
+	}
 	if s.opts.WaitReplicas > 0 {
 		return s.runWaiting(ctx, calls)
 	}
@@ -87,6 +104,117 @@ func (s *Store) run(ctx context.Context, calls ...*call) error {
 		return nil
 	}
 	return s.pipelined(ctx, s.client, calls, false)
+}
+
+// runTracked sends a save on the cache's tracking connection (see
+// tracking.go) and keeps the session as the save returns it, so that the
+// process's next Load of it is a hit. It reports false, having sent
+// nothing, when there is no live tracking connection: the caller sends
+// the save through the client instead.
+func (s *Store) runTracked(ctx context.Context, c *call) (bool, error) {
+	args := make([]string, 0, 4+len(c.keys)+len(c.args))
+	args = append(args, "EVALSHA", c.sc.Hash(), strconv.Itoa(len(c.keys)))
+	args = append(args, c.keys...)
+	for _, a := range c.args {
+		switch v := a.(type) {
+		case string:
+			args = append(args, v)
+		case []byte:
+			args = append(args, string(v))
+		case int:
+			args = append(args, strconv.Itoa(v))
+		case int64:
+			args = append(args, strconv.FormatInt(v, 10))
+		default:
+			return false, nil
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		r, err := s.tracked(ctx, reqSave, c.keys[0], args)
+		switch {
+		case r == nil && err == nil:
+			return false, nil
+		case err != nil:
+			return true, err // the save may or may not have landed
+		}
+		if e := r.reply.errorText(); e != "" {
+			err := respError(e)
+			if attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				args[0], args[1] = "EVAL", s.scripts.sources[c.sc]
+				continue
+			}
+			c.setReply(nil, err)
+			return true, nil
+		}
+		c.setReply(respToAny(r.reply), nil)
+		var rec *boltsession.Record
+		if h, ok := s.handleOfSessionKey(c.keys[0]); ok {
+			rec = s.savedRecord(h, c)
+		}
+		s.endTracked(r, rec)
+		return true, nil
+	}
+}
+
+// savedRecord decodes the session hash a save returned, or nil.
+func (s *Store) savedRecord(h handle, c *call) *boltsession.Record {
+	if c.code() != codeOK || len(c.reply) != 2 {
+		return nil
+	}
+	flat, _ := c.reply[1].([]any)
+	fields := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		fields[k] = v
+	}
+	r, err := s.decodeLive(h, fields, false)
+	if err != nil {
+		return nil
+	}
+	return r
+}
+
+// respError is an error reply read on the tracking connection; like
+// go-redis's own, it is a redis.Error.
+type respError string
+
+func (e respError) Error() string { return string(e) }
+func (respError) RedisError()     {}
+
+// respToAny turns a reply read on the tracking connection into what
+// go-redis's script calls return: int64, string, []any, nil.
+func respToAny(v respValue) any {
+	switch v.kind {
+	case ':':
+		n, _ := strconv.ParseInt(v.str, 10, 64)
+		return n
+	case '*', '~', '>', '%':
+		if v.null {
+			return nil
+		}
+		out := make([]any, len(v.elems))
+		for i, e := range v.elems {
+			out[i] = respToAny(e)
+		}
+		return out
+	case '_':
+		return nil
+	}
+	if v.null {
+		return nil
+	}
+	return v.str
+}
+
+// invalidateCalls drops from the cache every key the calls name, after
+// they ran through the client.
+func (s *Store) invalidateCalls(calls []*call) {
+	for _, c := range calls {
+		for _, k := range c.keys {
+			s.cache.wrote(k)
+		}
+	}
 }
 
 // setReply keeps a script's reply: an array, or an integer (the legacy

@@ -121,6 +121,28 @@ type Options struct {
 	// time.Now; tests inject a fake clock.
 	Now func() time.Time
 
+	// Cache, when set, keeps the sessions Load reads in the application's
+	// memory and has Redis invalidate them when any server changes them
+	// (RESP3 CLIENT TRACKING on a connection of the store's own), so that
+	// a Load of a session nobody changed costs no round trip. A cached
+	// Load never returns a session older than what Redis held MaxStale
+	// (default 100ms) before it: a logout on one server reaches every
+	// other within that bound, normally within one network hop. When the
+	// tracking connection drops, the whole cache is emptied and Load
+	// reads Redis until a new one is up. See
+	// CacheOptions for the bound, the memory and what a dropped
+	// connection does, and the package doc, "Client-side cache", for when
+	// to turn it on.
+	//
+	// It needs a *redis.Client (one server, or Sentinel through
+	// redis.NewFailoverClient) and Redis 6 or later; with a
+	// *redis.ClusterClient or *redis.Ring, or a client authenticating
+	// with a StreamingCredentialsProvider, every method returns an error
+	// that says so. The store then owns a connection and a goroutine:
+	// call Store.Close before closing the client. Default nil: every
+	// Load reads Redis.
+	Cache *CacheOptions
+
 	// strictScripts starts every Lua script with a "#!lua" line, so that
 	// Redis 7 refuses any script that reaches a key outside the hash slot
 	// of its declared keys. The tests run the cluster suites with it; it

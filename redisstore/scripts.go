@@ -1,6 +1,10 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The Lua scripts below run atomically inside Redis: no other command sees
 // a step half done. Every script of the per-session layout names in KEYS
@@ -162,6 +166,11 @@ if ARGV[5] ~= '' then
 end
 return {1}
 `
+
+// saveReadSrc is saveSrc that also returns the session's hash as the
+// save left it, {1, HGETALL}: with Options.Cache the process keeps it, so
+// that its next Load of the session needs no round trip.
+var saveReadSrc = strings.TrimSuffix(saveSrc, "return {1}\n") + "return {1, redis.call('HGETALL', key)}\n"
 
 // touchSrc moves the expiry of a live session.
 //
@@ -347,22 +356,28 @@ return {1, redis.call('ZRANGE', key, 0, -1)}
 
 // scriptSet holds a Store's scripts.
 type scriptSet struct {
-	save, touch, del, pending, mark, activate, unpend, visit, claim, ownerRead, reseal *redis.Script
-	legacy                                                                             legacyScripts
+	save, saveRead, touch, del, pending, mark, activate, unpend, visit, claim, ownerRead, reseal *redis.Script
+	legacy                                                                                       legacyScripts
+	// sources keeps the text of the scripts sent on the cache's tracking
+	// connection, for EVAL after a NOSCRIPT.
+	sources map[*redis.Script]string
 }
 
 // newScripts builds the scripts, each starting with "#!lua" when strict,
 // so that Redis 7 refuses any access outside the slot of its declared
 // keys.
 func newScripts(strict bool) *scriptSet {
-	mk := func(src string) *redis.Script {
+	text := func(src string) string {
 		if strict {
-			src = "#!lua\n" + src
+			return "#!lua\n" + src
 		}
-		return redis.NewScript(src)
+		return src
 	}
+	mk := func(src string) *redis.Script { return redis.NewScript(text(src)) }
+	saveRead := mk(saveReadSrc)
 	return &scriptSet{
-		save: mk(saveSrc), touch: mk(touchSrc), del: mk(deleteSrc),
+		sources: map[*redis.Script]string{saveRead: text(saveReadSrc)},
+		save:    mk(saveSrc), saveRead: saveRead, touch: mk(touchSrc), del: mk(deleteSrc),
 		pending: mk(pendingSrc), mark: mk(markSrc), activate: mk(activateSrc), unpend: mk(unpendSrc),
 		visit: mk(visitSrc), claim: mk(claimSrc), ownerRead: mk(ownerReadSrc), reseal: mk(resealSrc),
 		legacy: newLegacyScripts(mk),

@@ -29,6 +29,10 @@ type Store struct {
 	misconfigured error
 	// hooks lets tests stop or pause multi-step operations between steps.
 	hooks *hooks
+	// cache and tracker serve Load from memory (Options.Cache); nil
+	// without.
+	cache   *cache
+	tracker *tracker
 }
 
 var (
@@ -62,6 +66,20 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 		}
 		s.sealer = sl
 	}
+	if o.Cache != nil {
+		rc, ok := client.(*redis.Client)
+		switch {
+		case !ok:
+			s.misconfigured = fmt.Errorf("boltsession: redisstore: Options.Cache needs a *redis.Client (one server, or Sentinel), not %T: "+
+				"on Cluster and Ring each master would need a tracking connection of its own, which the cache does not keep", client)
+		case rc.Options().StreamingCredentialsProvider != nil:
+			s.misconfigured = errors.New("boltsession: redisstore: Options.Cache cannot be combined with a StreamingCredentialsProvider: " +
+				"the tracking connection authenticates once, with Username and Password or a CredentialsProvider")
+		default:
+			s.cache = newCache(resolveCache(*o.Cache))
+			s.tracker = startTracker(rc, s.cache)
+		}
+	}
 	if o.WaitReplicas > 0 {
 		switch client.(type) {
 		case *redis.Client, *redis.ClusterClient, *redis.Ring:
@@ -70,6 +88,27 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 		}
 	}
 	return s
+}
+
+// Close stops what the store runs besides the client: the tracking
+// connection of Options.Cache and its goroutine. The store keeps working
+// after Close, reading every session from Redis. It does not close the
+// client (the caller's); close the store first. Without Options.Cache it
+// does nothing. It is safe to call more than once, and always returns nil.
+func (s *Store) Close() error {
+	if s.tracker != nil {
+		s.tracker.close()
+	}
+	return nil
+}
+
+// CacheStats returns what the cache of Load did (Options.Cache): the zero
+// CacheStats without one.
+func (s *Store) CacheStats() CacheStats {
+	if s.cache == nil {
+		return CacheStats{}
+	}
+	return s.cache.stats()
 }
 
 // Prefix returns the key prefix in use, after defaults.
@@ -114,6 +153,10 @@ func legacyOutcome(n int64) error {
 // sealed with a key the store was not given (Options.ValueKeys) one
 // wrapping boltsession.ErrKey. An ID not found in the per-session layout
 // is looked up in the legacy one.
+//
+// With Options.Cache, a session of the per-session layout that this
+// process read before and that no server changed since is returned from
+// memory, within the bound stated on CacheOptions.
 func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error) {
 	if s.misconfigured != nil {
 		return nil, s.misconfigured
@@ -122,11 +165,54 @@ func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error
 		return nil, boltsession.ErrNotFound
 	}
 	hd := handleOf(id)
-	h, err := s.hgetall(ctx, s.sessionKey(hd))
+	key := s.sessionKey(hd)
+	if s.cache == nil {
+		h, err := s.hgetall(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return s.loadFrom(ctx, id, hd, h, nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, wrap("load", err) // as a read of Redis would
+	}
+	if r := s.cache.get(key); r != nil && s.opts.Now().Before(r.Expires) {
+		return copyRecord(r, id), nil
+	}
+	// A miss reads on the tracking connection, so that Redis tracks the
+	// key for this process and orders the reply with the invalidations.
+	tr, err := s.tracked(ctx, reqRead, key, []string{"HGETALL", key})
+	switch {
+	case tr != nil && tr.reply.errorText() != "":
+		s.endTracked(tr, nil)
+		err = respError(tr.reply.errorText())
+		if isWrongType(err) {
+			return nil, fmt.Errorf("boltsession: redisstore: load: %w: %w", boltsession.ErrCorrupt, err)
+		}
+		return nil, wrap("load", err)
+	case tr != nil:
+		var kept *boltsession.Record
+		defer func() { s.endTracked(tr, kept) }()
+		return s.loadFrom(ctx, id, hd, hashOf(tr.reply), &kept)
+	case err != nil && ctx.Err() != nil:
+		return nil, wrap("load", err)
+	}
+	// No tracking connection, or it failed: read through the client.
+	h, err := s.hgetall(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	var r *boltsession.Record
+	return s.loadFrom(ctx, id, hd, h, nil)
+}
+
+// loadFrom is the rest of Load once the session's hash h is read. With
+// kept, a record of the per-session layout is left there for the cache,
+// and the caller gets a copy.
+func (s *Store) loadFrom(ctx context.Context, id string, hd handle, h map[string]string, kept **boltsession.Record) (*boltsession.Record, error) {
+	var (
+		r   *boltsession.Record
+		err error
+	)
 	switch {
 	case len(h) == 0 && s.legacyOn():
 		r, err = s.loadLegacy(ctx, id, false)
@@ -136,6 +222,10 @@ func (s *Store) Load(ctx context.Context, id string) (*boltsession.Record, error
 		r, err = s.loadLegacy(ctx, id, true)
 	default:
 		r, err = s.decodeLive(hd, h, false)
+		if err == nil && kept != nil {
+			*kept = r
+			return copyRecord(r, id), nil
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -264,7 +354,11 @@ func (s *Store) saveCall(u boltsession.Update, h handle, sets []any, cl claim) *
 	for _, k := range u.Delete {
 		args = append(args, valuePrefix+k)
 	}
-	return newCall(s.scripts.save, keys, args...)
+	sc := s.scripts.save
+	if s.cache != nil {
+		sc = s.scripts.saveRead
+	}
+	return newCall(sc, keys, args...)
 }
 
 // saveStep runs the save script of u on the session h, claiming in the

@@ -18,6 +18,9 @@
 //		// ... or hand srv.URL() to a program under test.
 //	}
 //
+// StartSentinel runs a Redis Sentinel that monitors such a server, for
+// tests of redis.NewFailoverClient and of a failover (SENTINEL FAILOVER).
+//
 // Stop and Restart let a test take the server away and bring it back (empty)
 // on the same address, to check how a program rides out an outage.
 //
@@ -64,6 +67,9 @@ type Server struct {
 	path  string
 	dir   string
 	extra []string
+	// conf, when set, is the configuration file of a Sentinel: the
+	// server runs in Sentinel mode with it (see StartSentinel).
+	conf string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -94,6 +100,44 @@ func startOn(t testing.TB, path string, port int, extra []string) *Server {
 	}
 	if err := s.start(); err != nil {
 		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// StartSentinel launches a Redis Sentinel (redis-server in Sentinel mode)
+// that monitors the master at masterAddr under the name master, with a
+// quorum of one, and registers its shutdown with t.Cleanup. It reports a
+// master down after a second without answers. Its Addr is what
+// redis.FailoverOptions.SentinelAddrs takes; SENTINEL FAILOVER sent to it
+// promotes a replica it has discovered.
+func StartSentinel(t testing.TB, master, masterAddr string) *Server {
+	t.Helper()
+	path := lookServer(t)
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatalf("redistest: no free port: %v", err)
+	}
+	host, port, err := net.SplitHostPort(masterAddr)
+	if err != nil {
+		t.Fatalf("redistest: master address %q: %v", masterAddr, err)
+	}
+	s := &Server{
+		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
+		t:    t,
+		path: path,
+		dir:  t.TempDir(),
+	}
+	// Sentinel rewrites its configuration file: it must be one of its own.
+	s.conf = filepath.Join(s.dir, "sentinel.conf")
+	conf := fmt.Sprintf("sentinel monitor %s %s %s 1\n"+
+		"sentinel down-after-milliseconds %s 1000\n"+
+		"sentinel failover-timeout %s 10000\n", master, host, port, master, master)
+	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: sentinel: %v", err)
 	}
 	t.Cleanup(s.Stop)
 	return s
@@ -171,7 +215,11 @@ func (s *Server) start() error {
 		"--appendonly", "no",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 	}
-	cmd := exec.Command(s.path, append(args, s.extra...)...)
+	args = append(args, s.extra...)
+	if s.conf != "" {
+		args = append([]string{s.conf, "--sentinel"}, args...)
+	}
+	cmd := exec.Command(s.path, args...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.path, err)
 	}

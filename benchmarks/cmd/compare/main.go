@@ -50,6 +50,7 @@ var allStacks = []stackDef{
 	{name: "boltsession", goStack: "boltsession", note: "bbolt, fsync per save"},
 	{name: "boltsession-serialize", goStack: "boltsession-serialize", note: "bbolt, fsync per save; Options.Serialize (no lost updates)"},
 	{name: "boltsession-redisstore", goStack: "boltsession-redisstore", redis: true, note: "boltsession on Redis, no fsync"},
+	{name: "boltsession-redisstore-cache", goStack: "boltsession-redisstore-cache", redis: true, note: "boltsession on Redis, no fsync; redisstore's client-side cache (Options.Cache)"},
 	{name: "scs-memstore", goStack: "scs-memstore", note: "in-process map, no I/O"},
 	{name: "scs-redisstore", goStack: "scs-redisstore", redis: true, note: "Redis, no fsync"},
 	{name: "gorilla-filesystem", goStack: "gorilla-filesystem", note: "file per session, no fsync"},

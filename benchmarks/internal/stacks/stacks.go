@@ -71,7 +71,7 @@ func Names() []string {
 
 // NeedsRedis reports whether the named stack needs Config.RedisAddr.
 func NeedsRedis(name string) bool {
-	return name == "scs-redisstore" || name == "boltsession-redisstore"
+	return name == "scs-redisstore" || name == "boltsession-redisstore" || name == "boltsession-redisstore-cache"
 }
 
 // New builds the named stack.
