@@ -10,7 +10,7 @@ import (
 // nodeInstallCommand installs the Node packages the compatibility tests
 // use; run it at the repository root. Tests never run npm themselves: it
 // needs the network.
-const nodeInstallCommand = "npm ci --prefix testdata/node"
+const nodeInstallCommand = "npm ci --prefix express/testdata/node"
 
 // requireNode returns the testdata/node directory, with its packages
 // installed. Without node, or without testdata/node/node_modules, the test
@@ -34,7 +34,7 @@ func requireNode(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err != nil {
-		missing("the Node packages are not installed in testdata/node/node_modules", "to run the Node compatibility tests, run `"+nodeInstallCommand+"` at the repository root")
+		missing("the Node packages are not installed in express/testdata/node/node_modules", "to run the Node compatibility tests, run `"+nodeInstallCommand+"` at the repository root")
 	}
 	return dir
 }
