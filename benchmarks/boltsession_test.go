@@ -65,7 +65,12 @@ func openBoltsession(b *testing.B) storeBench { return boltsessionBench(b, openB
 // boltsessionBench seeds one session in st and returns its load and its
 // per-key save of count; both boltsession stores are measured through it.
 func boltsessionBench(b *testing.B, st boltsession.Store) storeBench {
-	const id = "bench-session-id-0123456789abcdef0123456789ab"
+	return boltsessionSession(b, st, "bench-session-id-0123456789abcdef0123456789ab")
+}
+
+// boltsessionSession seeds the session id in st and returns its load and
+// its per-key save of count.
+func boltsessionSession(b *testing.B, st boltsession.Store, id string) storeBench {
 	seedBoltsession(b, st, id)
 	ctx := context.Background()
 	return storeBench{

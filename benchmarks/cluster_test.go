@@ -17,7 +17,6 @@ import (
 	"github.com/boltsession/boltsession/redisstore/redistest"
 	redigo "github.com/gomodule/redigo/redis"
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // BenchmarkRedisCluster measures Load and Save (a per-key merge of one
@@ -166,26 +165,12 @@ func uniquePrefix(name string) string {
 func boltsessionSessions(b *testing.B, st boltsession.Store, n int) ([]storeBench, string) {
 	out := make([]storeBench, n)
 	var first string
-	ctx := context.Background()
 	for i := range out {
 		id := fmt.Sprintf("bench-%03d-0123456789abcdef0123456789abcdef012345", i)
-		seedBoltsession(b, st, id)
 		if i == 0 {
 			first = id
 		}
-		out[i] = storeBench{
-			load: func() error {
-				_, err := st.Load(ctx, id)
-				return err
-			},
-			save: func(n int) error {
-				v, err := msgpack.Marshal(n)
-				if err != nil {
-					return err
-				}
-				return st.Save(ctx, boltsession.Update{ID: id, Set: map[string][]byte{"count": v}})
-			},
-		}
+		out[i] = boltsessionSession(b, st, id)
 	}
 	return out, first
 }
