@@ -37,18 +37,28 @@ func openExisting(path string, keys [][]byte) (*boltsession.BoltStore, error) {
 // checkExisting refuses a path that cannot be an existing session file,
 // naming it: missing, a directory, empty, or no bbolt database.
 func checkExisting(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%s: no such file", path)
-	case err != nil:
+	fi, err := statExisting(path)
+	if err != nil {
 		return err
-	case fi.IsDir():
-		return fmt.Errorf("%s: is a directory, not a session file", path)
-	case fi.Size() == 0:
+	}
+	if fi.Size() == 0 {
 		return fmt.Errorf("%s: empty file, not a session file", path)
 	}
 	return checkMagic(path)
+}
+
+// statExisting refuses a path that is missing or a directory, naming it.
+func statExisting(path string) (fs.FileInfo, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: no such file", path)
+	case err != nil:
+		return nil, err
+	case fi.IsDir():
+		return nil, fmt.Errorf("%s: is a directory, not a session file", path)
+	}
+	return fi, nil
 }
 
 // bboltMagic is the number every bbolt meta page carries, 16 bytes into

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -59,13 +58,8 @@ func runSalvage(e *env, c *command, args []string) error {
 	path, out := pos[0], pos[1]
 	// Not checkExisting: a file whose meta pages are gone has no bbolt
 	// header, and salvage is still its way out.
-	switch fi, err := os.Stat(path); {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%s: no such file", path)
-	case err != nil:
+	if _, err := statExisting(path); err != nil {
 		return err
-	case fi.IsDir():
-		return fmt.Errorf("%s: is a directory, not a session file", path)
 	}
 	if _, err := os.Stat(out); err == nil {
 		return fmt.Errorf("%s: already exists: salvage writes a new file and never overwrites one", out)
