@@ -322,15 +322,14 @@ func jsonInteger(raw json.RawMessage) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, ok, err := jsonvalue.Number(n)
+	v, isInt, err := jsonvalue.Number(n)
 	if err != nil {
 		return 0, err
 	}
-	i, isInt := v.(int64)
-	if !ok || !isInt {
+	if !isInt {
 		return 0, fmt.Errorf("not an integer: %s", n)
 	}
-	return i, nil
+	return v.(int64), nil
 }
 
 // jsonNumberLiteral reads a JSON number. A string holding digits is not one
