@@ -58,9 +58,9 @@ type Options struct {
 	// may then come back in another encoding of the same value: integers
 	// of any width as the same integer, float32 as the same float64, maps
 	// with their keys in another order. The suite compares such values by
-	// what they decode to, and logs the reason in every subtest that
-	// compares values; bytes that are not one msgpack value must still
-	// come back byte for byte.
+	// what they decode to, and logs the reason once, in the test RunWith
+	// was given; bytes that are not one msgpack value must still come
+	// back byte for byte.
 	ValuesByMeaning string
 }
 
