@@ -77,7 +77,7 @@ func (s *Store) legacySave(ctx context.Context, u boltsession.Update) (int64, er
 	if c.code() == codeMoved {
 		return codeMoved, nil
 	}
-	return c.code(), legacyOutcome(c.code())
+	return c.code(), outcome(c.code())
 }
 
 // legacyTouch runs the legacy touch script; -6 as for legacySave.
@@ -93,7 +93,7 @@ func (s *Store) legacyTouch(ctx context.Context, id string, expires time.Time) (
 	if c.code() == codeMoved {
 		return codeMoved, nil
 	}
-	return c.code(), legacyOutcome(c.code())
+	return c.code(), outcome(c.code())
 }
 
 // legacyInUse reports whether id names a live session, a marker or a move

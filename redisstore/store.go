@@ -119,6 +119,7 @@ func (s *Store) Prefix() string { return s.opts.Prefix }
 func (s *Store) LegacyPrefix() string { return s.opts.LegacyPrefix }
 
 // outcome turns a script's outcome code into the Store contract's errors.
+// The legacy layout's save and touch scripts answer with the same codes.
 func outcome(code int64) error {
 	switch code {
 	case codeOK:
@@ -126,20 +127,6 @@ func outcome(code int64) error {
 	case codeReplaced:
 		return boltsession.ErrReplaced
 	case codeExists:
-		return boltsession.ErrExists
-	}
-	return boltsession.ErrNotFound
-}
-
-// legacyOutcome does the same for the integer replies of the legacy
-// layout's save and touch scripts.
-func legacyOutcome(n int64) error {
-	switch n {
-	case 1:
-		return nil
-	case -1:
-		return boltsession.ErrReplaced
-	case -2:
 		return boltsession.ErrExists
 	}
 	return boltsession.ErrNotFound
