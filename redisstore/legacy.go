@@ -99,38 +99,26 @@ func (s *Store) legacyTouch(ctx context.Context, id string, expires time.Time) (
 // legacyInUse reports whether id names a live session, a marker or a move
 // in the legacy layout.
 func (s *Store) legacyInUse(ctx context.Context, id string) (bool, error) {
-	v, err := s.client.HMGet(ctx, s.legacyKey(id), fieldExpires, fieldNext, fieldMoved).Result()
-	if err != nil && !isWrongType(err) {
+	cmd := s.client.HMGet(ctx, s.legacyKey(id), fieldExpires, fieldNext, fieldMoved)
+	if err := cmd.Err(); err != nil && !isWrongType(err) {
 		s.noteFailure(ctx, err)
 		return false, err
 	}
-	f := make([]string, 3)
-	for i := range f {
-		if i < len(v) {
-			f[i], _ = v[i].(string)
-		}
-	}
-	return s.inUse(f, true), nil
+	return s.inUse(strs(cmd), true), nil
 }
 
 // createLegacy makes a new session in the legacy layout (CreateLegacy),
 // only if its ID is not in use in the per-session layout either.
 func (s *Store) createLegacy(ctx context.Context, u boltsession.Update) error {
-	v, err := s.client.HMGet(ctx, s.sessionKey(handleOf(u.ID)), fieldExpires, fieldNext, fieldPending).Result()
-	if err != nil && !isWrongType(err) {
+	cmd := s.client.HMGet(ctx, s.sessionKey(handleOf(u.ID)), fieldExpires, fieldNext, fieldPending)
+	if err := cmd.Err(); err != nil && !isWrongType(err) {
 		s.noteFailure(ctx, err)
 		return wrap("save", err)
 	}
-	f := make([]string, 3)
-	for i := range f {
-		if i < len(v) {
-			f[i], _ = v[i].(string)
-		}
-	}
-	if s.inUse(f, false) {
+	if s.inUse(strs(cmd), false) {
 		return boltsession.ErrExists
 	}
-	_, err = s.legacySave(ctx, u)
+	_, err := s.legacySave(ctx, u)
 	return err
 }
 
@@ -210,16 +198,12 @@ const (
 func (s *Store) moveOne(ctx context.Context, id string) (moveResult, error) {
 	h := handleOf(id)
 	for range 3 {
-		v, err := s.client.HMGet(ctx, s.legacyKey(id), fieldOwner, fieldExpires, fieldNext, fieldMoved).Result()
+		cmd := s.client.HMGet(ctx, s.legacyKey(id), fieldOwner, fieldExpires, fieldNext, fieldMoved)
+		err := cmd.Err()
 		if err != nil {
 			return moveNone, err
 		}
-		f := make([]string, 4)
-		for i := range f {
-			if i < len(v) {
-				f[i], _ = v[i].(string)
-			}
-		}
+		f := strs(cmd)
 		switch {
 		case f[3] != "":
 			if err := s.finishMove(ctx, id); err != nil {
