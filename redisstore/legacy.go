@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/redis/go-redis/v9"
 )
 
 // Sessions of the legacy layout (Options.LegacyPrefix) are read and written
@@ -154,7 +155,7 @@ func (s *Store) MoveLegacy(ctx context.Context) (int, error) {
 	}
 	moved := 0
 	var errs []error
-	err := s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ any, keys []string) error {
+	err := s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ redis.Cmdable, keys []string) error {
 		for _, k := range keys {
 			id, ok := s.idOfLegacyKey(k)
 			if !ok {

@@ -123,7 +123,7 @@ func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []fo
 		prefixes = append(prefixes, s.opts.LegacyPrefix)
 	}
 	for _, prefix := range prefixes {
-		err := s.scanPrefix(ctx, prefix, func(c any, keys []string) error {
+		err := s.scanPrefix(ctx, prefix, func(c redis.Cmdable, keys []string) error {
 			var fresh []found
 			for _, k := range keys {
 				if _, dup := seen[k]; dup {
@@ -149,7 +149,7 @@ func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []fo
 			if len(fresh) == 0 {
 				return nil
 			}
-			return batch(c.(redis.Cmdable), fresh)
+			return batch(c, fresh)
 		})
 		if err != nil {
 			if errors.Is(err, errStop) {
@@ -163,7 +163,7 @@ func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []fo
 
 // scanPrefix calls batch with each SCAN page of hash keys under prefix, on
 // every node, one node and one page at a time.
-func (s *Store) scanPrefix(ctx context.Context, prefix string, batch func(c any, keys []string) error) error {
+func (s *Store) scanPrefix(ctx context.Context, prefix string, batch func(c redis.Cmdable, keys []string) error) error {
 	nodes, err := s.nodes(ctx)
 	if err != nil {
 		return err

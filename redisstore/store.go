@@ -550,7 +550,7 @@ func (s *Store) DeleteHandle(ctx context.Context, handleText string) error {
 		return err
 	}
 	var id string
-	err = s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ any, keys []string) error {
+	err = s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ redis.Cmdable, keys []string) error {
 		for _, k := range keys {
 			if lid, ok := s.idOfLegacyKey(k); ok && handleOf(lid) == h {
 				id = lid
