@@ -46,21 +46,7 @@ func (s *Store) legacySave(ctx context.Context, u boltsession.Update) (int64, er
 	args := make([]any, 0, 15+2*len(u.Set)+len(u.Delete))
 	args = append(args, u.ID, s.legacyOwnerPrefix(), nanos(s.opts.Now()),
 		flag(u.Create), nanos(u.Created), flag(u.Clear))
-	if u.Expires.IsZero() {
-		args = append(args, "", "")
-	} else {
-		args = append(args, nanos(u.Expires), millis(u.Expires))
-	}
-	if u.Owner != nil {
-		args = append(args, "1", *u.Owner)
-	} else {
-		args = append(args, "0", "")
-	}
-	if u.MaxAge != nil {
-		args = append(args, "1", strconv.FormatInt(int64(*u.MaxAge), 10))
-	} else {
-		args = append(args, "0", "0")
-	}
+	args = appendMetaArgs(args, u)
 	args = append(args, u.Replaces, millis(s.opts.Now().Add(boltsession.ReplacedGrace)), len(u.Set))
 	for k, v := range u.Set {
 		args = append(args, valuePrefix+k, v)

@@ -321,21 +321,7 @@ func (s *Store) saveCall(u boltsession.Update, h handle, sets []any, cl claim) *
 	}
 	args := make([]any, 0, 14+len(sets)+len(u.Delete))
 	args = append(args, nanos(s.opts.Now()), flag(u.Create), nanos(u.Created), flag(u.Clear))
-	if u.Expires.IsZero() {
-		args = append(args, "", "")
-	} else {
-		args = append(args, nanos(u.Expires), millis(u.Expires))
-	}
-	if u.Owner != nil {
-		args = append(args, "1", *u.Owner)
-	} else {
-		args = append(args, "0", "")
-	}
-	if u.MaxAge != nil {
-		args = append(args, "1", strconv.FormatInt(int64(*u.MaxAge), 10))
-	} else {
-		args = append(args, "0", "0")
-	}
+	args = appendMetaArgs(args, u)
 	args = append(args, cl.owner, cl.cover, len(sets)/2)
 	args = append(args, sets...)
 	for _, k := range u.Delete {
@@ -459,6 +445,28 @@ func (s *Store) step(ctx context.Context, h handle, cl claim, mk func(claim) *ca
 		}
 	}
 	return nil, errors.New("the owner index did not cover the step after three claims")
+}
+
+// appendMetaArgs appends the arguments both layouts' save scripts take
+// for u's Expires, Owner and MaxAge: expires ns and ms ("" for unchanged),
+// owner given "1"/"0" and the owner, maxage given "1"/"0" and its ns.
+func appendMetaArgs(args []any, u boltsession.Update) []any {
+	if u.Expires.IsZero() {
+		args = append(args, "", "")
+	} else {
+		args = append(args, nanos(u.Expires), millis(u.Expires))
+	}
+	if u.Owner != nil {
+		args = append(args, "1", *u.Owner)
+	} else {
+		args = append(args, "0", "")
+	}
+	if u.MaxAge != nil {
+		args = append(args, "1", strconv.FormatInt(int64(*u.MaxAge), 10))
+	} else {
+		args = append(args, "0", "0")
+	}
+	return args
 }
 
 func flag(b bool) string {
