@@ -164,7 +164,7 @@ func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []fo
 // scanPrefix calls batch with each SCAN page of hash keys under prefix, on
 // every node, one node and one page at a time.
 func (s *Store) scanPrefix(ctx context.Context, prefix string, batch func(c redis.Cmdable, keys []string) error) error {
-	nodes, err := s.nodes(ctx)
+	nodes, err := nodesOf(ctx, s.client)
 	if err != nil {
 		return err
 	}
@@ -193,11 +193,8 @@ func (s *Store) scanPrefix(ctx context.Context, prefix string, batch func(c redi
 	return nil
 }
 
-// nodes returns the servers to scan: every master of a Cluster, every shard
-// of a Ring, or the client itself.
-func (s *Store) nodes(ctx context.Context) ([]redis.Cmdable, error) { return nodesOf(ctx, s.client) }
-
-// nodesOf returns the servers of client to scan.
+// nodesOf returns the servers of client to scan: every master of a
+// Cluster, every shard of a Ring, or the client itself.
 func nodesOf(ctx context.Context, client redis.UniversalClient) ([]redis.Cmdable, error) {
 	var (
 		mu    sync.Mutex
