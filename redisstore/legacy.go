@@ -33,7 +33,7 @@ func (s *Store) loadLegacy(ctx context.Context, id string, frozen bool) (*boltse
 
 // legacySave runs the legacy save script for u (a create, a merge, or a
 // replace whose old and new session are both legacy). It returns the
-// script's code and the contract error it means; -6 (frozen by a move)
+// script's code and the contract error it means; codeMoved (frozen by a move)
 // comes with a nil error, for the caller to finish the move. The values
 // are written as the earlier releases wrote them, in clear: a store with
 // ValueKeys never runs it (it refuses CreateLegacy, and moves a legacy
@@ -67,7 +67,7 @@ func (s *Store) legacySave(ctx context.Context, u boltsession.Update) (int64, er
 	return c.code(), outcome(c.code())
 }
 
-// legacyTouch runs the legacy touch script; -6 as for legacySave.
+// legacyTouch runs the legacy touch script; codeMoved as for legacySave.
 func (s *Store) legacyTouch(ctx context.Context, id string, expires time.Time) (int64, error) {
 	c := newCall(s.scripts.legacy.touch, []string{s.legacyKey(id)},
 		id, s.legacyOwnerPrefix(), nanos(s.opts.Now()), nanos(expires), millis(expires))

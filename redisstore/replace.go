@@ -58,7 +58,7 @@ func (s *Store) replace(ctx context.Context, u boltsession.Update) error {
 		// Processes of the earlier release still run and must find the
 		// new session: it stays in the legacy layout, keyed by its ID.
 		n, err := s.legacySave(ctx, u)
-		if err != nil || n != -6 {
+		if err != nil || n != codeMoved {
 			return err
 		}
 		if err := s.finishMove(ctx, u.Replaces); err != nil {

@@ -414,7 +414,7 @@ func (s *Store) merge(ctx context.Context, u boltsession.Update) error {
 			continue
 		}
 		n, err := s.legacySave(ctx, u)
-		if err != nil || n != -6 {
+		if err != nil || n != codeMoved {
 			return err
 		}
 		// MoveLegacy froze it: finish the move and merge there.
@@ -504,7 +504,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
 			return outcome(c.code())
 		}
 		n, err := s.legacyTouch(ctx, id, expires)
-		if err != nil || n != -6 {
+		if err != nil || n != codeMoved {
 			return err
 		}
 		if err := s.finishMove(ctx, id); err != nil {
