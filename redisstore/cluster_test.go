@@ -48,11 +48,7 @@ func (oc *onCluster) store(opts Options) *Store {
 // masterOf returns the address of the master that holds key.
 func (oc *onCluster) masterOf(t *testing.T, key string) string {
 	t.Helper()
-	slot, err := oc.cc.ClusterKeySlot(context.Background(), key).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return oc.c.MasterForSlot(int(slot)).Addr
+	return oc.masterNode(t, key).Addr
 }
 
 // idsOnEveryMaster returns n IDs per master, named prefix0, prefix1, ...

@@ -161,14 +161,7 @@ func (s *Store) savedRecord(h handle, c *call) *boltsession.Record {
 	if c.code() != codeOK || len(c.reply) != 2 {
 		return nil
 	}
-	flat, _ := c.reply[1].([]any)
-	fields := make(map[string]string, len(flat)/2)
-	for i := 0; i+1 < len(flat); i += 2 {
-		k, _ := flat[i].(string)
-		v, _ := flat[i+1].(string)
-		fields[k] = v
-	}
-	r, err := s.decodeLive(h, fields, false)
+	r, err := s.decodeLive(h, hashFields(c.reply[1]), false)
 	if err != nil {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/boltsession/boltsession"
+	"github.com/redis/go-redis/v9"
 )
 
 // Sessions of the legacy layout (Options.LegacyPrefix) are read and written
@@ -32,7 +33,7 @@ func (s *Store) loadLegacy(ctx context.Context, id string, frozen bool) (*boltse
 
 // legacySave runs the legacy save script for u (a create, a merge, or a
 // replace whose old and new session are both legacy). It returns the
-// script's code and the contract error it means; -6 (frozen by a move)
+// script's code and the contract error it means; codeMoved (frozen by a move)
 // comes with a nil error, for the caller to finish the move. The values
 // are written as the earlier releases wrote them, in clear: a store with
 // ValueKeys never runs it (it refuses CreateLegacy, and moves a legacy
@@ -45,21 +46,7 @@ func (s *Store) legacySave(ctx context.Context, u boltsession.Update) (int64, er
 	args := make([]any, 0, 15+2*len(u.Set)+len(u.Delete))
 	args = append(args, u.ID, s.legacyOwnerPrefix(), nanos(s.opts.Now()),
 		flag(u.Create), nanos(u.Created), flag(u.Clear))
-	if u.Expires.IsZero() {
-		args = append(args, "", "")
-	} else {
-		args = append(args, nanos(u.Expires), millis(u.Expires))
-	}
-	if u.Owner != nil {
-		args = append(args, "1", *u.Owner)
-	} else {
-		args = append(args, "0", "")
-	}
-	if u.MaxAge != nil {
-		args = append(args, "1", strconv.FormatInt(int64(*u.MaxAge), 10))
-	} else {
-		args = append(args, "0", "0")
-	}
+	args = appendMetaArgs(args, u)
 	args = append(args, u.Replaces, millis(s.opts.Now().Add(boltsession.ReplacedGrace)), len(u.Set))
 	for k, v := range u.Set {
 		args = append(args, valuePrefix+k, v)
@@ -77,10 +64,10 @@ func (s *Store) legacySave(ctx context.Context, u boltsession.Update) (int64, er
 	if c.code() == codeMoved {
 		return codeMoved, nil
 	}
-	return c.code(), legacyOutcome(c.code())
+	return c.code(), outcome(c.code())
 }
 
-// legacyTouch runs the legacy touch script; -6 as for legacySave.
+// legacyTouch runs the legacy touch script; codeMoved as for legacySave.
 func (s *Store) legacyTouch(ctx context.Context, id string, expires time.Time) (int64, error) {
 	c := newCall(s.scripts.legacy.touch, []string{s.legacyKey(id)},
 		id, s.legacyOwnerPrefix(), nanos(s.opts.Now()), nanos(expires), millis(expires))
@@ -93,44 +80,32 @@ func (s *Store) legacyTouch(ctx context.Context, id string, expires time.Time) (
 	if c.code() == codeMoved {
 		return codeMoved, nil
 	}
-	return c.code(), legacyOutcome(c.code())
+	return c.code(), outcome(c.code())
 }
 
 // legacyInUse reports whether id names a live session, a marker or a move
 // in the legacy layout.
 func (s *Store) legacyInUse(ctx context.Context, id string) (bool, error) {
-	v, err := s.client.HMGet(ctx, s.legacyKey(id), fieldExpires, fieldNext, fieldMoved).Result()
-	if err != nil && !isWrongType(err) {
+	cmd := s.client.HMGet(ctx, s.legacyKey(id), fieldExpires, fieldNext, fieldMoved)
+	if err := cmd.Err(); err != nil && !isWrongType(err) {
 		s.noteFailure(ctx, err)
 		return false, err
 	}
-	f := make([]string, 3)
-	for i := range f {
-		if i < len(v) {
-			f[i], _ = v[i].(string)
-		}
-	}
-	return s.inUse(f, true), nil
+	return s.inUse(strs(cmd), true), nil
 }
 
 // createLegacy makes a new session in the legacy layout (CreateLegacy),
 // only if its ID is not in use in the per-session layout either.
 func (s *Store) createLegacy(ctx context.Context, u boltsession.Update) error {
-	v, err := s.client.HMGet(ctx, s.sessionKey(handleOf(u.ID)), fieldExpires, fieldNext, fieldPending).Result()
-	if err != nil && !isWrongType(err) {
+	cmd := s.client.HMGet(ctx, s.sessionKey(handleOf(u.ID)), fieldExpires, fieldNext, fieldPending)
+	if err := cmd.Err(); err != nil && !isWrongType(err) {
 		s.noteFailure(ctx, err)
 		return wrap("save", err)
 	}
-	f := make([]string, 3)
-	for i := range f {
-		if i < len(v) {
-			f[i], _ = v[i].(string)
-		}
-	}
-	if s.inUse(f, false) {
+	if s.inUse(strs(cmd), false) {
 		return boltsession.ErrExists
 	}
-	_, err = s.legacySave(ctx, u)
+	_, err := s.legacySave(ctx, u)
 	return err
 }
 
@@ -166,7 +141,7 @@ func (s *Store) MoveLegacy(ctx context.Context) (int, error) {
 	}
 	moved := 0
 	var errs []error
-	err := s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ any, keys []string) error {
+	err := s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ redis.Cmdable, keys []string) error {
 		for _, k := range keys {
 			id, ok := s.idOfLegacyKey(k)
 			if !ok {
@@ -210,16 +185,12 @@ const (
 func (s *Store) moveOne(ctx context.Context, id string) (moveResult, error) {
 	h := handleOf(id)
 	for range 3 {
-		v, err := s.client.HMGet(ctx, s.legacyKey(id), fieldOwner, fieldExpires, fieldNext, fieldMoved).Result()
+		cmd := s.client.HMGet(ctx, s.legacyKey(id), fieldOwner, fieldExpires, fieldNext, fieldMoved)
+		err := cmd.Err()
 		if err != nil {
 			return moveNone, err
 		}
-		f := make([]string, 4)
-		for i := range f {
-			if i < len(v) {
-				f[i], _ = v[i].(string)
-			}
-		}
+		f := strs(cmd)
 		switch {
 		case f[3] != "":
 			if err := s.finishMove(ctx, id); err != nil {

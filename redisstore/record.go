@@ -70,6 +70,19 @@ func parseMaxAge(s string) (time.Duration, error) {
 	return time.Duration(n), nil
 }
 
+// hashFields turns a session hash that a script returned, as HGETALL
+// gives it (field, value, field, value, ...), into the map HGetAll gives.
+func hashFields(reply any) map[string]string {
+	flat, _ := reply.([]any)
+	fields := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		fields[k] = v
+	}
+	return fields
+}
+
 // decodeMeta builds a Record of the session h, without its values, from
 // its hash as HGETALL returns it. Fields this version does not know are
 // ignored, so a newer writer's extra metadata does not make a record

@@ -58,7 +58,7 @@ func (s *Store) replace(ctx context.Context, u boltsession.Update) error {
 		// Processes of the earlier release still run and must find the
 		// new session: it stays in the legacy layout, keyed by its ID.
 		n, err := s.legacySave(ctx, u)
-		if err != nil || n != -6 {
+		if err != nil || n != codeMoved {
 			return err
 		}
 		if err := s.finishMove(ctx, u.Replaces); err != nil {
@@ -255,14 +255,7 @@ func (s *Store) recordOf(h handle, reply []any, legacy bool) (*boltsession.Recor
 	if len(reply) < 2 {
 		return nil, fmt.Errorf("boltsession: redisstore: unexpected script reply %v", reply)
 	}
-	flat, _ := reply[1].([]any)
-	fields := make(map[string]string, len(flat)/2)
-	for i := 0; i+1 < len(flat); i += 2 {
-		k, _ := flat[i].(string)
-		v, _ := flat[i+1].(string)
-		fields[k] = v
-	}
-	r, err := s.decodeRecord(h, fields, legacy)
+	r, err := s.decodeRecord(h, hashFields(reply[1]), legacy)
 	if err != nil {
 		return nil, fmt.Errorf("boltsession: redisstore: save: %w", err)
 	}

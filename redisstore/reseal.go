@@ -55,7 +55,7 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 	}
 	sealed := 0
 	var errs []error
-	err := s.scanPrefix(ctx, s.opts.Prefix, func(c any, keys []string) error {
+	err := s.scanPrefix(ctx, s.opts.Prefix, func(c redis.Cmdable, keys []string) error {
 		var hs []handle
 		for _, k := range keys {
 			if h, ok := s.handleOfSessionKey(k); ok {
@@ -65,7 +65,7 @@ func (s *Store) Reseal(ctx context.Context) (int, error) {
 		if len(hs) == 0 {
 			return nil
 		}
-		pipe := c.(redis.Cmdable).Pipeline()
+		pipe := c.Pipeline()
 		cmds := make([]*redis.MapStringStringCmd, len(hs))
 		for i, h := range hs {
 			cmds[i] = pipe.HGetAll(ctx, s.sessionKey(h))

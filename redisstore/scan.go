@@ -123,7 +123,7 @@ func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []fo
 		prefixes = append(prefixes, s.opts.LegacyPrefix)
 	}
 	for _, prefix := range prefixes {
-		err := s.scanPrefix(ctx, prefix, func(c any, keys []string) error {
+		err := s.scanPrefix(ctx, prefix, func(c redis.Cmdable, keys []string) error {
 			var fresh []found
 			for _, k := range keys {
 				if _, dup := seen[k]; dup {
@@ -149,7 +149,7 @@ func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []fo
 			if len(fresh) == 0 {
 				return nil
 			}
-			return batch(c.(redis.Cmdable), fresh)
+			return batch(c, fresh)
 		})
 		if err != nil {
 			if errors.Is(err, errStop) {
@@ -163,8 +163,8 @@ func (s *Store) scan(ctx context.Context, batch func(c redis.Cmdable, found []fo
 
 // scanPrefix calls batch with each SCAN page of hash keys under prefix, on
 // every node, one node and one page at a time.
-func (s *Store) scanPrefix(ctx context.Context, prefix string, batch func(c any, keys []string) error) error {
-	nodes, err := s.nodes(ctx)
+func (s *Store) scanPrefix(ctx context.Context, prefix string, batch func(c redis.Cmdable, keys []string) error) error {
+	nodes, err := nodesOf(ctx, s.client)
 	if err != nil {
 		return err
 	}
@@ -193,11 +193,8 @@ func (s *Store) scanPrefix(ctx context.Context, prefix string, batch func(c any,
 	return nil
 }
 
-// nodes returns the servers to scan: every master of a Cluster, every shard
-// of a Ring, or the client itself.
-func (s *Store) nodes(ctx context.Context) ([]redis.Cmdable, error) { return nodesOf(ctx, s.client) }
-
-// nodesOf returns the servers of client to scan.
+// nodesOf returns the servers of client to scan: every master of a
+// Cluster, every shard of a Ring, or the client itself.
 func nodesOf(ctx context.Context, client redis.UniversalClient) ([]redis.Cmdable, error) {
 	var (
 		mu    sync.Mutex

@@ -105,6 +105,9 @@ end
 // {-5, owner, expiry ms}.
 const saveSrc = luaCommon + `
 local key, now, create = KEYS[1], ARGV[1], ARGV[2] == '1'
+-- unchanged: a merge that moves neither owner, expiry nor coverage, which
+-- stay as they are.
+local unchanged = not create and ARGV[7] ~= '1' and ARGV[5] == '' and ARGV[11] == ''
 local st = state(key, now)
 local cur = {false, false, false}
 if create then
@@ -112,11 +115,8 @@ if create then
   if KEYS[2] and legacy_in_use(KEYS[2], now) then return {-2} end
 else
   if st ~= 'live' then return refuse(st) end
-  if ARGV[7] == '1' or ARGV[5] ~= '' or ARGV[11] ~= '' then
+  if not unchanged then
     cur = redis.call('HMGET', key, 'm:owner', 'm:expires', 'm:ocover')
-  else
-    -- Neither owner nor expiry changes: the coverage stays as it is.
-    cur = {false, false, false}
   end
 end
 local owner = cur[1] or ''
@@ -128,7 +128,6 @@ if owner ~= '' then
   cover = covered(owner, ms(exp), ARGV[11], ARGV[12], cur[1], cur[3])
   if not cover then return {-5, owner, tostring(ms(exp))} end
 end
-local unchanged = not create and ARGV[7] ~= '1' and ARGV[5] == '' and ARGV[11] == ''
 if create then
   if st ~= 'none' then redis.call('DEL', key) end
   redis.call('HSET', key, 'm:created', ARGV[3])

@@ -119,6 +119,7 @@ func (s *Store) Prefix() string { return s.opts.Prefix }
 func (s *Store) LegacyPrefix() string { return s.opts.LegacyPrefix }
 
 // outcome turns a script's outcome code into the Store contract's errors.
+// The legacy layout's save and touch scripts answer with the same codes.
 func outcome(code int64) error {
 	switch code {
 	case codeOK:
@@ -126,20 +127,6 @@ func outcome(code int64) error {
 	case codeReplaced:
 		return boltsession.ErrReplaced
 	case codeExists:
-		return boltsession.ErrExists
-	}
-	return boltsession.ErrNotFound
-}
-
-// legacyOutcome does the same for the integer replies of the legacy
-// layout's save and touch scripts.
-func legacyOutcome(n int64) error {
-	switch n {
-	case 1:
-		return nil
-	case -1:
-		return boltsession.ErrReplaced
-	case -2:
 		return boltsession.ErrExists
 	}
 	return boltsession.ErrNotFound
@@ -334,21 +321,7 @@ func (s *Store) saveCall(u boltsession.Update, h handle, sets []any, cl claim) *
 	}
 	args := make([]any, 0, 14+len(sets)+len(u.Delete))
 	args = append(args, nanos(s.opts.Now()), flag(u.Create), nanos(u.Created), flag(u.Clear))
-	if u.Expires.IsZero() {
-		args = append(args, "", "")
-	} else {
-		args = append(args, nanos(u.Expires), millis(u.Expires))
-	}
-	if u.Owner != nil {
-		args = append(args, "1", *u.Owner)
-	} else {
-		args = append(args, "0", "")
-	}
-	if u.MaxAge != nil {
-		args = append(args, "1", strconv.FormatInt(int64(*u.MaxAge), 10))
-	} else {
-		args = append(args, "0", "0")
-	}
+	args = appendMetaArgs(args, u)
 	args = append(args, cl.owner, cl.cover, len(sets)/2)
 	args = append(args, sets...)
 	for _, k := range u.Delete {
@@ -441,7 +414,7 @@ func (s *Store) merge(ctx context.Context, u boltsession.Update) error {
 			continue
 		}
 		n, err := s.legacySave(ctx, u)
-		if err != nil || n != -6 {
+		if err != nil || n != codeMoved {
 			return err
 		}
 		// MoveLegacy froze it: finish the move and merge there.
@@ -472,6 +445,28 @@ func (s *Store) step(ctx context.Context, h handle, cl claim, mk func(claim) *ca
 		}
 	}
 	return nil, errors.New("the owner index did not cover the step after three claims")
+}
+
+// appendMetaArgs appends the arguments both layouts' save scripts take
+// for u's Expires, Owner and MaxAge: expires ns and ms ("" for unchanged),
+// owner given "1"/"0" and the owner, maxage given "1"/"0" and its ns.
+func appendMetaArgs(args []any, u boltsession.Update) []any {
+	if u.Expires.IsZero() {
+		args = append(args, "", "")
+	} else {
+		args = append(args, nanos(u.Expires), millis(u.Expires))
+	}
+	if u.Owner != nil {
+		args = append(args, "1", *u.Owner)
+	} else {
+		args = append(args, "0", "")
+	}
+	if u.MaxAge != nil {
+		args = append(args, "1", strconv.FormatInt(int64(*u.MaxAge), 10))
+	} else {
+		args = append(args, "0", "0")
+	}
+	return args
 }
 
 func flag(b bool) string {
@@ -509,7 +504,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
 			return outcome(c.code())
 		}
 		n, err := s.legacyTouch(ctx, id, expires)
-		if err != nil || n != -6 {
+		if err != nil || n != codeMoved {
 			return err
 		}
 		if err := s.finishMove(ctx, id); err != nil {
@@ -563,7 +558,7 @@ func (s *Store) DeleteHandle(ctx context.Context, handleText string) error {
 		return err
 	}
 	var id string
-	err = s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ any, keys []string) error {
+	err = s.scanPrefix(ctx, s.opts.LegacyPrefix, func(_ redis.Cmdable, keys []string) error {
 		for _, k := range keys {
 			if lid, ok := s.idOfLegacyKey(k); ok && handleOf(lid) == h {
 				id = lid
