@@ -436,9 +436,9 @@ func (t *tracker) checkClient() {
 // tracked sends the command args, a read or a save of the session key, on
 // the live tracking connection and waits for its reply. It returns nil
 // and a nil error, having sent nothing, when there is no live connection.
-// An error means the reply did not come: the context ended, or the
-// connection failed (a save may or may not have landed). The caller ends
-// the request with endTracked.
+// An error, always with a nil request, means the reply did not come: the
+// context ended, or the connection failed (a save may or may not have
+// landed). The caller ends a request it got with endTracked.
 func (s *Store) tracked(ctx context.Context, kind reqKind, key string, args []string) (*trackedReq, error) {
 	tc := s.tracker.cur.Load()
 	if tc == nil {
@@ -450,7 +450,10 @@ func (s *Store) tracked(ctx context.Context, kind reqKind, key string, args []st
 	}
 	select {
 	case <-r.done:
-		return r, r.err
+		if r.err != nil {
+			return nil, r.err // the reply never came: nothing to read, no fill
+		}
+		return r, nil
 	case <-ctx.Done():
 		// The reply may still come and register a fill: end it then.
 		go func() {
