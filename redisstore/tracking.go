@@ -310,8 +310,10 @@ type trackedReq struct {
 	reply respValue
 	err   error
 
-	mu      sync.Mutex
-	tok     fillToken // the fill of the save's result, when filling
+	// tok and filling are set by the reader before it closes done, and
+	// read by the requester only after done is closed: the channel
+	// orders them, no lock is needed.
+	tok     fillToken // the fill of the reply's record, when filling
 	filling bool
 }
 
@@ -327,9 +329,7 @@ const (
 // reads it: from then on every invalidation of the key voids it. The
 // requester decodes the reply and ends the fill (Store.endTracked).
 func (r *trackedReq) register(c *cache) {
-	r.mu.Lock()
 	r.tok, r.filling = c.beginFill(r.key, r.since)
-	r.mu.Unlock()
 }
 
 func (r *trackedReq) finish(v respValue, err error) {
@@ -465,10 +465,8 @@ func (s *Store) tracked(ctx context.Context, kind reqKind, key string, args []st
 }
 
 // endTracked ends the fill the reply of r registered, keeping rec (nil:
-// nothing to keep).
+// nothing to keep). Call it once r.done is closed.
 func (s *Store) endTracked(r *trackedReq, rec *boltsession.Record) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.filling {
 		r.filling = false
 		s.cache.endFill(r.tok, rec)
