@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -437,6 +438,36 @@ func TestCacheDroppedTrackingConnectionEmptiesTheCache(t *testing.T) {
 	}
 	if b.CacheStats().Hits == hits {
 		t.Error("B does not cache again once the tracking connection is back")
+	}
+}
+
+// TestCacheLoadReadsRedisWhenTheTrackingConnectionFailsUnderIt pins down
+// that a Load whose read went out on a tracking connection that failed
+// before the reply came reads the session through the client: a failed
+// connection is not a missing session.
+func TestCacheLoadReadsRedisWhenTheTrackingConnectionFailsUnderIt(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a := appServer(t, srv, &Options{NoLegacy: true})
+	b := appServer(t, srv, &Options{NoLegacy: true, Cache: &CacheOptions{}})
+	const id = "cut"
+	if err := a.Save(ctx, boltsession.Update{ID: id, Create: true, Created: time.Now(), Expires: time.Now().Add(time.Hour),
+		Set: map[string][]byte{"v": []byte("kept")}}); err != nil {
+		t.Fatal(err)
+	}
+	// A tracking connection that fails as soon as a command reaches it,
+	// before any reply, as one reset by the network would.
+	near, far := net.Pipe()
+	t.Cleanup(func() { far.Close() })
+	tc := &trackedConn{conn: near, writeTimeout: time.Second}
+	go func() {
+		_, _ = far.Read(make([]byte, 1))
+		tc.fail(errors.New("connection reset"))
+	}()
+	b.tracker.cur.Store(tc)
+	r, err := b.Load(ctx, id)
+	if err != nil || string(r.Values["v"]) != "kept" {
+		t.Fatalf("Load while the tracking connection failed: %v, %v; want the session", r, err)
 	}
 }
 

@@ -131,8 +131,9 @@ func crValidID(id string) bool { return id != "" && !strings.ContainsAny(id, "{}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// run runs one script on the keys of one session.
-func (s *ConnectRedisStore) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) ([]any, error) {
+// run runs one script on the keys of one session and returns it as a
+// call holding the reply, read with the call's accessors.
+func (s *ConnectRedisStore) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (*call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func (s *ConnectRedisStore) run(ctx context.Context, sc *redis.Script, keys []st
 	if !ok || len(reply) == 0 {
 		return nil, fmt.Errorf("unexpected script reply %v", res)
 	}
-	return reply, nil
+	return &call{sc: sc, keys: keys, args: args, reply: reply}, nil
 }
 
 // crErr wraps an error of op, marking a key of another type under our
@@ -157,27 +158,6 @@ func crErr(op string, err error) error {
 		return fmt.Errorf("boltsession: redisstore: %s: %w: %w", op, boltsession.ErrCorrupt, err)
 	}
 	return wrap(op, err)
-}
-
-func replyCode(reply []any) int64 {
-	n, _ := reply[0].(int64)
-	return n
-}
-
-func replyStr(reply []any, i int) string {
-	if i >= len(reply) {
-		return ""
-	}
-	v, _ := reply[i].(string)
-	return v
-}
-
-func replyInt(reply []any, i int) int64 {
-	if i >= len(reply) {
-		return 0
-	}
-	v, _ := reply[i].(int64)
-	return v
 }
 
 // read is what a load of one session found.
@@ -194,19 +174,19 @@ func (s *ConnectRedisStore) read(ctx context.Context, op, id string) (read, erro
 	if err != nil {
 		return read{}, crErr(op, err)
 	}
-	switch replyCode(reply) {
+	switch reply.code() {
 	case codeReplaced:
 		return read{}, boltsession.ErrReplaced
 	case codeOK:
 	default:
 		return read{}, boltsession.ErrNotFound
 	}
-	v := replyStr(reply, 1)
+	v := reply.str(1)
 	if v == "" {
 		return read{}, boltsession.ErrNotFound // a replace's pending record
 	}
 	now := s.opts.Now()
-	exp, ok := s.expiry(replyInt(reply, 2), v, now)
+	exp, ok := s.expiry(reply.int(2), v, now)
 	if !ok {
 		return read{}, boltsession.ErrNotFound
 	}
@@ -327,7 +307,7 @@ func (s *ConnectRedisStore) create(ctx context.Context, u boltsession.Update) er
 	if err != nil {
 		return crErr("save", err)
 	}
-	return outcome(replyCode(reply))
+	return outcome(reply.code())
 }
 
 // maxMergeAttempts bounds how often a merge reads again after a
@@ -361,8 +341,8 @@ func (s *ConnectRedisStore) merge(ctx context.Context, u boltsession.Update) err
 		if err != nil {
 			return crErr("save", err)
 		}
-		if replyCode(reply) != codeChanged {
-			return outcome(replyCode(reply))
+		if reply.code() != codeChanged {
+			return outcome(reply.code())
 		}
 	}
 	return fmt.Errorf("boltsession: redisstore: save: the session changed under %d attempts to merge into it; nothing was written", maxMergeAttempts)
@@ -386,7 +366,7 @@ func (s *ConnectRedisStore) Touch(ctx context.Context, id string, expires time.T
 	if err != nil {
 		return crErr("touch", err)
 	}
-	return outcome(replyCode(reply))
+	return outcome(reply.code())
 }
 
 // Delete ends the session as connect-redis's destroy does (DEL of its key)
@@ -401,7 +381,7 @@ func (s *ConnectRedisStore) Delete(ctx context.Context, id string) error {
 		if err != nil {
 			return crErr("delete", err)
 		}
-		id = replyStr(reply, 1)
+		id = reply.str(1)
 	}
 	return nil
 }

@@ -35,8 +35,8 @@ func (s *ConnectRedisStore) replace(ctx context.Context, u boltsession.Update) e
 	if err != nil {
 		return crErr("save", err)
 	}
-	if replyCode(reply) != codeOK {
-		return outcome(replyCode(reply))
+	if reply.code() != codeOK {
+		return outcome(reply.code())
 	}
 	if err := s.step("pending"); err != nil {
 		return err
@@ -44,8 +44,8 @@ func (s *ConnectRedisStore) replace(ctx context.Context, u boltsession.Update) e
 
 	reply, err = s.run(ctx, s.scripts.mark, []string{s.sessionKey(from), s.markerKey(from)},
 		ms(now), to, ms(now.Add(boltsession.ReplacedGrace)))
-	if err == nil && replyCode(reply) != codeOK {
-		err = outcome(replyCode(reply))
+	if err == nil && reply.code() != codeOK {
+		err = outcome(reply.code())
 	}
 	if err != nil {
 		// S is not live (a logout won, or another replace did), or the
@@ -61,7 +61,7 @@ func (s *ConnectRedisStore) replace(ctx context.Context, u boltsession.Update) e
 		return err
 	}
 
-	value := replyStr(reply, 1)
+	value := reply.str(1)
 	sess, err := parseSession([]byte(value))
 	if err != nil {
 		// Node wrote S over with something it cannot load itself: S is
@@ -69,13 +69,13 @@ func (s *ConnectRedisStore) replace(ctx context.Context, u boltsession.Update) e
 		_, _ = s.run(context.WithoutCancel(ctx), s.scripts.unpend, []string{s.sessionKey(to)})
 		return fmt.Errorf("boltsession: redisstore: save: %w", err)
 	}
-	current, _ := s.expiry(replyInt(reply, 2), value, now)
+	current, _ := s.expiry(reply.int(2), value, now)
 	sess.apply(u, &s.opts.Cookie, current, sess.created(now))
 	reply, err = s.run(ctx, s.scripts.activate, []string{s.sessionKey(to)}, ms(now), sess.obj.render(), ms(u.Expires))
 	if err != nil {
 		return crErr("save", err)
 	}
-	if replyCode(reply) != codeOK {
+	if reply.code() != codeOK {
 		// The pending record is gone: a Delete that followed the marker
 		// ended the session while it was being replaced.
 		return fmt.Errorf("boltsession: redisstore: save: session ended while being replaced: %w", boltsession.ErrNotFound)

@@ -310,8 +310,10 @@ type trackedReq struct {
 	reply respValue
 	err   error
 
-	mu      sync.Mutex
-	tok     fillToken // the fill of the save's result, when filling
+	// tok and filling are set by the reader before it closes done, and
+	// read by the requester only after done is closed: the channel
+	// orders them, no lock is needed.
+	tok     fillToken // the fill of the reply's record, when filling
 	filling bool
 }
 
@@ -327,9 +329,7 @@ const (
 // reads it: from then on every invalidation of the key voids it. The
 // requester decodes the reply and ends the fill (Store.endTracked).
 func (r *trackedReq) register(c *cache) {
-	r.mu.Lock()
 	r.tok, r.filling = c.beginFill(r.key, r.since)
-	r.mu.Unlock()
 }
 
 func (r *trackedReq) finish(v respValue, err error) {
@@ -436,9 +436,9 @@ func (t *tracker) checkClient() {
 // tracked sends the command args, a read or a save of the session key, on
 // the live tracking connection and waits for its reply. It returns nil
 // and a nil error, having sent nothing, when there is no live connection.
-// An error means the reply did not come: the context ended, or the
-// connection failed (a save may or may not have landed). The caller ends
-// the request with endTracked.
+// An error, always with a nil request, means the reply did not come: the
+// context ended, or the connection failed (a save may or may not have
+// landed). The caller ends a request it got with endTracked.
 func (s *Store) tracked(ctx context.Context, kind reqKind, key string, args []string) (*trackedReq, error) {
 	tc := s.tracker.cur.Load()
 	if tc == nil {
@@ -450,7 +450,10 @@ func (s *Store) tracked(ctx context.Context, kind reqKind, key string, args []st
 	}
 	select {
 	case <-r.done:
-		return r, r.err
+		if r.err != nil {
+			return nil, r.err // the reply never came: nothing to read, no fill
+		}
+		return r, nil
 	case <-ctx.Done():
 		// The reply may still come and register a fill: end it then.
 		go func() {
@@ -462,10 +465,8 @@ func (s *Store) tracked(ctx context.Context, kind reqKind, key string, args []st
 }
 
 // endTracked ends the fill the reply of r registered, keeping rec (nil:
-// nothing to keep).
+// nothing to keep). Call it once r.done is closed.
 func (s *Store) endTracked(r *trackedReq, rec *boltsession.Record) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.filling {
 		r.filling = false
 		s.cache.endFill(r.tok, rec)
