@@ -215,17 +215,4 @@ func sharded(client redis.UniversalClient) bool {
 // hasHashTag reports whether every key that starts with prefix hashes by the
 // same tag: Redis hashes the bytes between the first '{' and the next '}'
 // when there is at least one byte between them.
-func hasHashTag(prefix string) bool {
-	for i := 0; i < len(prefix); i++ {
-		if prefix[i] != '{' {
-			continue
-		}
-		for j := i + 1; j < len(prefix); j++ {
-			if prefix[j] == '}' {
-				return j > i+1
-			}
-		}
-		return false
-	}
-	return false
-}
+func hasHashTag(prefix string) bool { return slotString(prefix) != prefix }

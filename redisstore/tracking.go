@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -271,7 +272,7 @@ func (t *tracker) read(rd *bufio.Reader, tc *trackedConn) error {
 			// session (it predates the save, and so may a fill not yet
 			// ended), then keep what the save returned.
 			t.c.invalidate(r.key)
-			if len(v.elems) == 2 && v.elems[0].kind == ':' && v.elems[0].str == "1" {
+			if len(v.elems) == 2 && v.elems[0].kind == ':' && v.elems[0].str == strconv.Itoa(codeOK) {
 				r.register(t.c)
 			}
 		case reqRead:
