@@ -255,9 +255,8 @@ func openFile(path string, o *BoltOptions, sl *sealer) (*bbolt.DB, error) {
 	// Holding the lock, clean up after maintenance that was killed: the
 	// temporary copies of a Compact, a backup or an import hold sessions.
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	boltfile.RemoveStale(dir, "."+base+".compact-")
-	boltfile.RemoveStale(dir, base+".backup-")
-	boltfile.RemoveStale(dir, "."+base+".import-") // the command-line tool's, into a new file
+	// (The import's is the command-line tool's, into a new file.)
+	boltfile.RemoveStale(dir, "."+base+".compact-", base+".backup-", "."+base+".import-")
 	if err := initFile(db); err != nil {
 		db.Close()
 		return nil, err
