@@ -217,7 +217,7 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		db, err = scrub(db, path, &o, sl)
 	}
 	if err != nil {
-		if errors.Is(err, boltfile.ErrCorrupt) && o.ReplaceDamagedFile && hasBoltMagic(path) {
+		if errors.Is(err, boltfile.ErrCorrupt) && o.ReplaceDamagedFile && boltfile.HasMagic(path) {
 			return replaceDamaged(path, &o, err)
 		}
 		return nil, openError(path, &o, err)
@@ -255,9 +255,8 @@ func openFile(path string, o *BoltOptions, sl *sealer) (*bbolt.DB, error) {
 	// Holding the lock, clean up after maintenance that was killed: the
 	// temporary copies of a Compact, a backup or an import hold sessions.
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	boltfile.RemoveStale(dir, "."+base+".compact-")
-	boltfile.RemoveStale(dir, base+".backup-")
-	boltfile.RemoveStale(dir, "."+base+".import-") // the command-line tool's, into a new file
+	// (The import's is the command-line tool's, into a new file.)
+	boltfile.RemoveStale(dir, "."+base+".compact-", base+".backup-", "."+base+".import-")
 	if err := initFile(db); err != nil {
 		db.Close()
 		return nil, err
@@ -281,7 +280,7 @@ func openError(path string, o *BoltOptions, err error) error {
 			ErrLocked, path, o.Timeout)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch):
 		return fmt.Errorf("%w: %s is not a bbolt file of a known version: %w", ErrVersion, path, err)
-	case errors.Is(err, boltfile.ErrCorrupt) && !hasBoltMagic(path):
+	case errors.Is(err, boltfile.ErrCorrupt) && !boltfile.HasMagic(path):
 		return fmt.Errorf("%w: %s is not a bbolt file (no bbolt meta page): %w", ErrVersion, path, err)
 	case errors.Is(err, boltfile.ErrCorrupt):
 		return fmt.Errorf("%w: %s is damaged (%w): salvage what is readable into a new file "+
@@ -291,26 +290,6 @@ func openError(path string, o *BoltOptions, err error) error {
 		return fmt.Errorf("boltsession: open %s: the file or its directory is not writable by this process: %w", path, err)
 	}
 	return fmt.Errorf("boltsession: open %s: %w", path, err)
-}
-
-// hasBoltMagic reports whether either meta page of the file at path starts
-// as bbolt's do, at any page size bbolt allows: a file without one is not
-// a damaged session file but something else (ErrVersion).
-func hasBoltMagic(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	const magicOffset, magic = 16, 0xED0CDAED // after the page header
-	var b [4]byte
-	for _, off := range []int64{0, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536} {
-		if _, err := f.ReadAt(b[:], off+magicOffset); err == nil &&
-			(binary.LittleEndian.Uint32(b[:]) == magic || binary.BigEndian.Uint32(b[:]) == magic) {
-			return true
-		}
-	}
-	return false
 }
 
 // replaceDamaged moves the damaged file at path aside and opens a new one

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/boltsession/boltsession/internal/boltfile"
@@ -158,7 +157,9 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 			}
 		}
 	}()
-	err = compactContained(dstDB, srcDB, o.TxMaxSize)
+	// A page damaged since the check (or one it missed) fails the
+	// compaction instead of the process.
+	err = containDamage("compaction read", func() error { return bbolt.Compact(dstDB, srcDB, o.TxMaxSize) })
 	close(stop)
 	<-done
 	if err == nil {
@@ -190,18 +191,6 @@ func Compact(src, dst string, opts *CompactOptions) (CompactResult, error) {
 		o.Progress(total, total)
 	}
 	return CompactResult{Before: srcInfo.Size(), After: after.Size()}, nil
-}
-
-// compactContained is bbolt.Compact with a panic on a page damaged since
-// the check (or one it missed) turned into an error wrapping ErrCorrupt.
-func compactContained(dst, src *bbolt.DB, txMaxSize int64) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: compaction read a damaged page (%v)", ErrCorrupt, p)
-		}
-	}()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return bbolt.Compact(dst, src, txMaxSize)
 }
 
 // compactHook lets tests run code at each phase of Compact: "locked" (the

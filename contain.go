@@ -14,12 +14,12 @@ import (
 // Containment. bbolt trusts the file it reads: a damaged page makes it
 // panic (an index out of range, "invalid page type"), and a page missing
 // from a file cut short makes a read of its mapping fault (SIGBUS). Open
-// checks a file before bbolt reads it (filecheck.go), but damage can also
-// come later, from a disk error or a process that writes over the file. So
-// every transaction of the store runs through view or update: with
-// debug.SetPanicOnFault a fault becomes a panic, and contain turns a panic
-// into an error wrapping ErrCorrupt that names the file, instead of the end
-// of the process that embeds the store.
+// checks a file before bbolt reads it (internal/boltfile), but damage can
+// also come later, from a disk error or a process that writes over the
+// file. So every transaction of the store runs through view or update:
+// with debug.SetPanicOnFault a fault becomes a panic, and contain turns a
+// panic into an error wrapping ErrCorrupt that names the file, instead of
+// the end of the process that embeds the store.
 //
 // bbolt rolls a transaction back when a panic leaves it, which releases its
 // locks, except when the rollback itself fails (a damaged freelist page):
@@ -45,6 +45,19 @@ func (s *BoltStore) update(op string, fn func(*bbolt.Tx) error) (err error) {
 	defer s.contain(op, true, &err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return s.db.Update(fn)
+}
+
+// containDamage runs fn, outside a store (Compact, Upgrade's look at a
+// file), with a damaged page's panic or fault turned into an error
+// wrapping ErrCorrupt: "<what> a damaged page".
+func containDamage(what string, fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %s a damaged page (%v)", ErrCorrupt, what, p)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return fn()
 }
 
 // failure returns the error that failed the store for writes, or nil.

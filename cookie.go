@@ -2,7 +2,6 @@ package boltsession
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -156,8 +155,8 @@ func newID(*http.Request) string {
 // is a bearer credential: the first 12 characters of its handle (see
 // Handle), which the command-line tool and the admin handler accept.
 func logID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:6])
+	k := handleKey(id)
+	return hex.EncodeToString(k[:6])
 }
 
 // readCookie returns the session ID that r's cookie carries, or "" when

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -340,5 +341,71 @@ func TestLifetimesTheFileCannotHoldAreRefused(t *testing.T) {
 	e.mustGet(nil, "/forever")
 	if err := <-errc; err == nil {
 		t.Fatal("SetMaxAge of 146 years accepted")
+	}
+}
+
+func TestReplaceDamagedFileMovesADamagedFileAsideAndStartsEmpty(t *testing.T) {
+	path, _ := sessionFile(t, 50, nil)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut short: the meta pages (and bbolt's magic) stay, the pages they
+	// claim do not.
+	if err := os.Truncate(path, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	damaged, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(path, &BoltOptions{SweepInterval: -1}); !errors.Is(err, ErrCorrupt) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open without ReplaceDamagedFile: %v, want ErrCorrupt", err)
+	}
+
+	var logs lockedBuffer
+	s, err := Open(path, &BoltOptions{SweepInterval: -1, ReplaceDamagedFile: true,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("Open with ReplaceDamagedFile: %v", err)
+	}
+	defer s.Close()
+	if n, err := s.Count(context.Background()); err != nil || n != 0 {
+		t.Fatalf("the new store holds %d sessions (%v), want 0", n, err)
+	}
+	aside, err := filepath.Glob(path + ".damaged-*")
+	if err != nil || len(aside) != 1 {
+		t.Fatalf("files moved aside: %v (%v), want one", aside, err)
+	}
+	if moved, err := os.ReadFile(aside[0]); err != nil || !bytes.Equal(moved, damaged) {
+		t.Fatalf("the file moved aside is not the damaged one (%v)", err)
+	}
+	if !strings.Contains(logs.String(), "EVERY SESSION IS LOST") || !strings.Contains(logs.String(), aside[0]) {
+		t.Errorf("the log does not say that sessions were lost and where the file went: %s", logs.String())
+	}
+}
+
+func TestReplaceDamagedFileLeavesAFileThatIsNotBboltAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	text := bytes.Repeat([]byte("not a database\n"), 1000)
+	if err := os.WriteFile(path, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, &BoltOptions{SweepInterval: -1, ReplaceDamagedFile: true})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open replaced a file that is not bbolt")
+	}
+	if !errors.Is(err, ErrVersion) {
+		t.Fatalf("Open: %v, want ErrVersion", err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, text) {
+		t.Fatalf("the file was changed or moved (%v)", err)
+	}
+	if aside, _ := filepath.Glob(path + ".damaged-*"); len(aside) != 0 {
+		t.Fatalf("moved aside: %v", aside)
 	}
 }

@@ -3,7 +3,6 @@ package boltsession
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -63,7 +62,7 @@ func (s *BoltStore) Rekey(ctx context.Context, progress func(done, total int)) (
 		return RekeyResult{}, errors.New("boltsession: rekey: the store has no BoltOptions.ValueKeys to seal with (Decrypt writes the records in clear)")
 	}
 	res, _, err := s.rewriteAll(ctx, "rekey", true, progress, func(key, raw []byte) ([]byte, *Record, error) {
-		if id, ok := sealedID(raw); ok && id == binary.BigEndian.Uint32(s.sealer.sealID[:]) {
+		if s.sealer.current(raw) {
 			return nil, nil, nil
 		}
 		rec, err := s.decodeRecord(key, "", raw)

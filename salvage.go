@@ -3,6 +3,7 @@ package boltsession
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -112,7 +113,7 @@ func Salvage(ctx context.Context, src, dst string, opts *SalvageOptions) (Salvag
 	decoder := &BoltStore{sealer: sl}
 	found := map[string]*Record{} // by key; a later, longer-lived copy wins
 	take := func(key, value []byte, byHandle bool) {
-		if !byHandle || len(key) != len(keyOf("")) {
+		if !byHandle || len(key) != sha256.Size {
 			key = keyOf(string(key)) // a file of format 1 or 2 keyed sessions by ID
 		}
 		rec, err := decoder.decodeRecord(key, "", value)
@@ -153,7 +154,7 @@ func Salvage(ctx context.Context, src, dst string, opts *SalvageOptions) (Salvag
 			}
 			// With no meta page to say the format, a key of a handle's
 			// length that is not printable text is a handle; IDs are text.
-			take(bytes.Clone(r.Key), bytes.Clone(r.Value), len(r.Key) == len(keyOf("")) && !printable(r.Key))
+			take(bytes.Clone(r.Key), bytes.Clone(r.Value), len(r.Key) == sha256.Size && !printable(r.Key))
 			return ctx.Err()
 		})
 		for _, d := range srep.Damage {

@@ -79,7 +79,7 @@ func keyID(k []byte) (id [sealKeyID]byte) {
 	return id
 }
 
-// aead returns the AES-GCM of the record key derived from k and salt.
+// recordAEAD returns the AES-GCM of the record key derived from k and salt.
 func recordAEAD(k, salt []byte) (cipher.AEAD, error) {
 	derived, err := hkdf.Key(sha256.New, k, salt, sealInfo, sealKeySize)
 	if err != nil {
@@ -181,4 +181,12 @@ func sealedID(raw []byte) (uint32, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint32(raw[1:]), true
+}
+
+// current reports whether the stored record raw is sealed under the key
+// that seals (the first of the keys): sealing it again would change
+// nothing but its salt.
+func (s *sealer) current(raw []byte) bool {
+	id, ok := sealedID(raw)
+	return ok && id == binary.BigEndian.Uint32(s.sealID[:])
 }

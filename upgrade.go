@@ -121,21 +121,17 @@ func upgradeChunkTx(tx *bbolt.Tx) (int, bool, error) {
 		for _, id := range ids {
 			raw := bytes.Clone(old.Get(id))
 			key := keyOf(string(id))
-			if err := r.sessions.Put(key, raw); err != nil {
-				return 0, false, err
-			}
 			// Index entries from the record itself; one that does not
 			// decode (nor is sealed: older files had no sealing) moves
 			// without any, for an operator to find and remove.
-			if rec, err := decodeIndexFields(string(id), raw); err == nil {
-				if err := r.expiry.Put(expiryKey(rec.Expires, key), nil); err != nil {
-					return 0, false, err
-				}
-				if rec.Owner != "" {
-					if err := r.owners.Put(ownerKey(rec.Owner, key), nil); err != nil {
-						return 0, false, err
-					}
-				}
+			var err error
+			if rec, derr := decodeIndexFields(string(id), raw); derr == nil {
+				err = r.put(key, nil, rec, raw)
+			} else {
+				err = r.sessions.Put(key, raw)
+			}
+			if err != nil {
+				return 0, false, err
 			}
 			if err := old.Delete(id); err != nil {
 				return 0, false, err

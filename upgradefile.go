@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/boltsession/boltsession/internal/boltfile"
@@ -105,19 +104,15 @@ func Upgrade(path string, opts *BoltOptions) (UpgradeResult, error) {
 // readUpgradeState reads the format version of a file and whether a
 // conversion is unfinished, containing a damaged page's panic as the
 // store's transactions do (contain.go).
-func readUpgradeState(db *bbolt.DB, res *UpgradeResult) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: reading the format version met a damaged page (%v)", ErrCorrupt, p)
-		}
-	}()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return db.View(func(tx *bbolt.Tx) error {
-		if err := checkFormat(tx); err != nil {
-			return err
-		}
-		res.FromVersion = int(fileVersion(tx))
-		res.Resumed = tx.Bucket(bucketLegacy) != nil
-		return nil
+func readUpgradeState(db *bbolt.DB, res *UpgradeResult) error {
+	return containDamage("reading the format version met", func() error {
+		return db.View(func(tx *bbolt.Tx) error {
+			if err := checkFormat(tx); err != nil {
+				return err
+			}
+			res.FromVersion = int(fileVersion(tx))
+			res.Resumed = tx.Bucket(bucketLegacy) != nil
+			return nil
+		})
 	})
 }

@@ -73,8 +73,7 @@ func (v *ValueSealer) Open(aad, sealed []byte) ([]byte, error) {
 // sealing it again would change nothing but its salt. Data that is not
 // sealed, or sealed with another key, is not current.
 func (v *ValueSealer) Current(sealed []byte) bool {
-	id, ok := sealedID(sealed)
-	return ok && v != nil && id == binaryKeyID(v.s.sealID)
+	return v != nil && v.s.current(sealed)
 }
 
 // IsSealed reports whether data has the shape of sealed data: the tag
@@ -82,9 +81,4 @@ func (v *ValueSealer) Current(sealed []byte) bool {
 // authenticate it (Open does).
 func IsSealed(data []byte) bool {
 	return len(data) >= sealHeader+16 && data[0] == sealTag
-}
-
-// binaryKeyID is a key id as sealedID reads it from sealed data.
-func binaryKeyID(id [sealKeyID]byte) uint32 {
-	return uint32(id[0])<<24 | uint32(id[1])<<16 | uint32(id[2])<<8 | uint32(id[3])
 }

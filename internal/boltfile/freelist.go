@@ -20,16 +20,9 @@ func (c *checker) checkFreelist() error {
 	if h.flags != flagFreelist {
 		return &PageError{Page: id, Problem: fmt.Sprintf("the meta names it as the freelist but it is a %s page", typeName(h.flags))}
 	}
-	slots := uint64(len(buf)-pageHeaderSize) / 8
-	first, n := uint64(0), uint64(h.count)
-	if h.count == freelistCountInFirst {
-		if slots == 0 {
-			return &PageError{Page: id, Problem: "freelist count slot beyond the page"}
-		}
-		first, n = 1, native.Uint64(buf[pageHeaderSize:])
-	}
-	if n > slots-first {
-		return &PageError{Page: id, Problem: fmt.Sprintf("freelist of %d ids does not fit in its %d pages", n, h.overflow+1)}
+	first, n, problem := freelistIDs(buf, h)
+	if problem != "" {
+		return &PageError{Page: id, Problem: problem}
 	}
 	for i := first; i < first+n; i++ {
 		free := native.Uint64(buf[pageHeaderSize+8*i:])
@@ -47,6 +40,25 @@ func (c *checker) checkFreelist() error {
 	}
 	c.sum.FreePages = int(n)
 	return nil
+}
+
+// freelistIDs returns the slot of the first page id in b, the freelist
+// page h heads with its overflow, and how many ids there are; or the
+// problem when they do not fit in b. A count that does not fit in the
+// header (freelistCountInFirst) is in the first slot.
+func freelistIDs(b []byte, h header) (first, n uint64, problem string) {
+	slots := uint64(len(b)-pageHeaderSize) / 8
+	first, n = 0, uint64(h.count)
+	if h.count == freelistCountInFirst {
+		if slots == 0 {
+			return 0, 0, "freelist count slot beyond the page"
+		}
+		first, n = 1, native.Uint64(b[pageHeaderSize:])
+	}
+	if n > slots-first {
+		return 0, 0, fmt.Sprintf("freelist of %d ids does not fit in its %d pages", n, h.overflow+1)
+	}
+	return first, n, ""
 }
 
 // readPage reads page id with its overflow pages and marks them in use,

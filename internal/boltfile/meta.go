@@ -1,10 +1,12 @@
 package boltfile
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
+	"os"
 )
 
 // Page sizes this package accepts: powers of two from 1 KiB to 64 KiB. bbolt
@@ -15,6 +17,26 @@ const (
 	minPageSize = 1 << 10
 	maxPageSize = 1 << 16
 )
+
+// HasMagic reports whether a meta page of the file at path starts as
+// bbolt's do (its magic, in either byte order), at offset 0 or at any page
+// size from 512 bytes to 64 KiB: a file without one is not a damaged bbolt
+// file but something else. A file that cannot be read has none.
+func HasMagic(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [4]byte
+	for off := int64(0); off <= maxPageSize; off = max(2*off, 512) {
+		if _, err := f.ReadAt(b[:], off+pageHeaderSize); err == nil &&
+			(binary.LittleEndian.Uint32(b[:]) == boltMagic || binary.BigEndian.Uint32(b[:]) == boltMagic) {
+			return true
+		}
+	}
+	return false
+}
 
 // meta is a decoded meta page.
 type meta struct {

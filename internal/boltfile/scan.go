@@ -188,15 +188,8 @@ func readFreeTolerant(r io.ReaderAt, size int64, c candidate) (pageSet, bool) {
 		}
 		b = append(b, more...)
 	}
-	slots := uint64(len(b)-pageHeaderSize) / 8
-	first, n := uint64(0), uint64(h.count)
-	if h.count == freelistCountInFirst {
-		if slots == 0 {
-			return nil, false
-		}
-		first, n = 1, native.Uint64(b[pageHeaderSize:])
-	}
-	if n > slots-first {
+	first, n, problem := freelistIDs(b, h)
+	if problem != "" {
 		return nil, false
 	}
 	free := newPageSet(pages)

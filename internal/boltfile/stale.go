@@ -3,28 +3,33 @@ package boltfile
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
 
-// RemoveStale removes the regular files in dir whose name starts with
-// prefix and that no process holds locked: the temporary copies that a
+// RemoveStale removes the regular files in dir whose name starts with one
+// of prefixes and that no process holds locked: the temporary copies that a
 // compaction, a backup or an import leaves when it is killed before it can
 // remove them. Such a copy holds the sessions of the file it was made
 // from. One that a running process is writing is locked by bbolt and left
 // alone. Where bbolt does not lock with flock, it cannot tell, and removes
 // nothing. Errors are ignored: what is not removed now is the next run's.
-func RemoveStale(dir, prefix string) {
+// The directory is read once, however many prefixes are given.
+func RemoveStale(dir string, prefixes ...string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+		name := e.Name()
+		stale := e.Type().IsRegular() && slices.ContainsFunc(prefixes, func(p string) bool {
+			return strings.HasPrefix(name, p)
+		})
+		if !stale {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
-		if unheld(path) {
+		if path := filepath.Join(dir, name); unheld(path) {
 			os.Remove(path)
 		}
 	}
