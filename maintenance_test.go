@@ -42,7 +42,7 @@ func fdOpenOn(t *testing.T, fi os.FileInfo) bool {
 // nobody sees again. The same for a delete (the command line tool's rm).
 func TestAppStartingDuringEveryPhaseOfACompactionLosesNoSave(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("skipping: needs /proc/self/fd to know when the app's Open holds the old file")
+		t.Skip("skipping: needs /proc/self/fd to know when the app's Open holds the old file; it runs on Linux (as in CI)")
 	}
 	t.Cleanup(func() { compactHook = func(string) {} })
 	for _, phase := range []string{"locked", "copied", "renamed"} {
@@ -124,7 +124,7 @@ func TestAppStartingDuringEveryPhaseOfACompactionLosesNoSave(t *testing.T) {
 // holds is left alone.
 func TestKilledCompactionsLeaveNoCopyBehind(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("skipping: stale copies are found by their free file lock, which needs flock")
+		t.Skip("skipping: stale copies are found by their free file lock, which needs flock; it runs on Linux and macOS (as in CI)")
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sessions.db")
@@ -195,7 +195,7 @@ func (w *nameWatcher) Write(p []byte) (int, error) {
 // copy of every session behind, so the copy has no name at all.
 func TestBackupCopyHasNoNameWhileItStreams(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("skipping: an open file cannot be unlinked on Windows")
+		t.Skip("skipping: an open file cannot be unlinked on Windows; it runs on Linux and macOS (as in CI)")
 	}
 	s := openBolt(t)
 	for i := range 50 {

@@ -13,7 +13,7 @@ import (
 // own against this checkout, offline.
 func TestReadmeProgramCompilesAsPasted(t *testing.T) {
 	if testing.Short() {
-		t.Skip("skipping under -short: builds a program")
+		t.Skip("skipping under -short: builds the README's program; run without -short to include it")
 	}
 	readme, err := os.ReadFile("README.md")
 	if err != nil {

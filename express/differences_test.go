@@ -457,7 +457,7 @@ type comboRun struct {
 func TestGoDiffersFromExpressSessionOnlyInDocumentedWays(t *testing.T) {
 	nodeDir := requireNode(t)
 	if testing.Short() {
-		t.Skip("skipping: the differential test against express-session runs for about 15s (-short)")
+		t.Skip("skipping under -short: the differential test against express-session runs for about 15 s; run without -short to include it")
 	}
 	seed := uint64(diffSeed)
 	if s := os.Getenv("BOLTSESSION_EXPRESSDIFF_SEED"); s != "" {

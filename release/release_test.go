@@ -198,7 +198,7 @@ func TestModulesRequireEachOtherAtTheReleaseVersion(t *testing.T) {
 // requires redisstore, as users would.
 func TestReleasedModulesInstallFromAModuleProxy(t *testing.T) {
 	if testing.Short() {
-		t.Skip("skipping under -short: releases every module into a module proxy on disk and builds from it (about 15 s; minutes the first time on a machine, which builds the dependencies with -trimpath)")
+		t.Skip("skipping under -short: releases every module into a module proxy on disk and builds from it (about 15 s; minutes the first time on a machine, which builds the dependencies with -trimpath); run without -short to include it")
 	}
 	root := repoRoot(t)
 	work := t.TempDir()

@@ -57,7 +57,7 @@ func TestParseValueKeysSaysWhichKeyIsWrongWithoutShowingIt(t *testing.T) {
 
 func TestAValueKeysFileOthersMayReadIsRefused(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("Windows has no Unix file modes; the check does not apply there")
+		t.Skip("skipping: Windows has no Unix file modes, so the check does not apply there; it runs on Linux and macOS (as in CI)")
 	}
 	path := writeValueKeys(t, valueKey(1))
 	if err := os.Chmod(path, 0o644); err != nil {
