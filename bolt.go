@@ -115,6 +115,20 @@ type BoltOptions struct {
 	// it: Load copies the whole record out of the file (about 45 ms for
 	// 10 MiB on the machine of the performance notes).
 	MaxRecordSize int
+
+	// CacheSize bounds the memory, in bytes, of the decoded records the
+	// store keeps so that Load of a session read lately skips the file:
+	// a request that only reads its session then costs about half as much
+	// (docs/PERFORMANCE.md). A record leaves the cache when a write of it
+	// commits, before the write returns, so a Load never returns what an
+	// acknowledged save, delete or sweep replaced. The count is an
+	// estimate that errs high: a record of ten short values counts about
+	// 1.5 KiB.
+	// Zero means DefaultCacheSize (16 MiB); a negative value disables the
+	// cache. With ValueKeys, cached values are held open (in clear) in
+	// the process's memory, as every loaded session's are while it serves
+	// its request.
+	CacheSize int
 }
 
 // DefaultMaxRecordSize is BoltOptions.MaxRecordSize when left zero: far
@@ -140,6 +154,10 @@ type BoltStore struct {
 	pageSize  int     // bbolt's page size, read once at Open (reading it later races a remap)
 	maxRecord int     // BoltOptions.MaxRecordSize; 0: no limit
 	sealer    *sealer // BoltOptions.ValueKeys; nil: values in clear
+
+	cache   *readCache  // decoded records for Load; nil: BoltOptions.CacheSize < 0
+	written *written    // the keys the write transaction in progress changed (readcache.go)
+	hooks   *cacheHooks // tests only: pause between the steps the cache orders
 
 	// mu is held for reading by every operation and for writing by Close,
 	// so Close waits for operations in flight and later ones see closed.
@@ -234,6 +252,7 @@ func Open(path string, opts *BoltOptions) (*BoltStore, error) {
 		pageSize:  db.Info().PageSize,
 		maxRecord: o.MaxRecordSize,
 		sealer:    sl,
+		cache:     newReadCache(o.CacheSize),
 	}
 	s.sweeperCtx, s.stopSweeper = context.WithCancel(context.Background())
 	if o.SweepInterval > 0 {
@@ -416,6 +435,7 @@ func (s *BoltStore) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.cache.clear()
 	if err := s.closeDB(); err != nil {
 		return fmt.Errorf("boltsession: close %s: %w", s.path, err)
 	}
@@ -445,31 +465,64 @@ func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	var rec *Record
-	key := keyOf(id)
-	err := s.view("load", func(tx *bbolt.Tx) error {
-		raw := tx.Bucket(bucketSessions).Get(key)
-		if raw == nil {
-			return ErrNotFound
-		}
-		var err error
-		rec, err = s.decodeRecord(key, id, raw) // copies everything out of raw
-		return err
-	})
+	rec, err := s.load(id)
 	if err != nil {
-		if errors.Is(err, ErrCorrupt) {
-			s.corrupt.Add(1)
-			return nil, err
+		return nil, err
+	}
+	return rec.clone(), nil
+}
+
+// loadShared is Load without the copy: the record may be the cache's, and
+// the caller must not change it (see sharedLoader).
+func (s *BoltStore) loadShared(ctx context.Context, id string) (*Record, error) {
+	if err := s.enter(ctx, "load"); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	return s.load(id)
+}
+
+// load returns the live record with the given ID from the cache or the
+// file, shared with the cache.
+func (s *BoltStore) load(id string) (*Record, error) {
+	key := keyOf(id)
+	rec, ok := s.cache.get(key)
+	if !ok {
+		gen := s.cache.stamp(key) // before the transaction begins: see readcache.go
+		s.hooks.at("stamped")
+		var size int
+		err := s.view("load", func(tx *bbolt.Tx) error {
+			raw := tx.Bucket(bucketSessions).Get(key)
+			if raw == nil {
+				return ErrNotFound
+			}
+			var err error
+			rec, err = s.decodeRecord(key, id, raw) // copies everything out of raw
+			size = len(raw)
+			return err
+		})
+		s.hooks.at("read")
+		if err != nil {
+			return nil, s.loadError(err)
 		}
-		if errors.Is(err, ErrNotFound) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("boltsession: load: %w", err)
+		s.cache.add(key, gen, rec, size)
 	}
 	if !s.now().Before(rec.Expires) {
 		return nil, ErrNotFound
 	}
 	return rec, nil
+}
+
+// loadError words an error of load's transaction.
+func (s *BoltStore) loadError(err error) error {
+	switch {
+	case errors.Is(err, ErrCorrupt):
+		s.corrupt.Add(1)
+		return err
+	case errors.Is(err, ErrNotFound):
+		return ErrNotFound
+	}
+	return fmt.Errorf("boltsession: load: %w", err)
 }
 
 func checkKey(op, id string) error {

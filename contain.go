@@ -42,9 +42,22 @@ func (s *BoltStore) update(op string, fn func(*bbolt.Tx) error) (err error) {
 	if err := s.failure(); err != nil {
 		return err
 	}
+	var w written
+	// Runs last: after the commit or rollback, even a contained panic's,
+	// and before the write is acknowledged (see readcache.go).
+	defer func() {
+		s.hooks.at("committed")
+		w.apply(s.cache)
+	}()
 	defer s.contain(op, true, &err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return s.db.Update(fn)
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		// s.written is only touched inside a write transaction, under
+		// bbolt's writer lock.
+		s.written = &w
+		defer func() { s.written = nil }()
+		return fn(tx)
+	})
 }
 
 // containDamage runs fn, outside a store (Compact, Upgrade's look at a

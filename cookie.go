@@ -21,7 +21,8 @@ const maxCookieValue = 4096
 // secureCookieCodec is the default CookieCodec: gorilla/securecookie's
 // format with HMAC-SHA256 and optional AES encryption.
 type secureCookieCodec struct {
-	pairs []cookieKeys
+	pairs    []cookieKeys
+	verified *verifiedCookies // values that verified, and their IDs (cookiecache.go)
 }
 
 // cookieKeys is one key pair of a secureCookieCodec. A pair without a
@@ -47,7 +48,7 @@ func SecureCookie(keyPairs ...[]byte) (CookieCodec, error) {
 	if len(keyPairs) == 0 {
 		return nil, errors.New("boltsession: SecureCookie needs at least one hash key")
 	}
-	c := &secureCookieCodec{}
+	c := &secureCookieCodec{verified: newVerifiedCookies()}
 	for i := 0; i < len(keyPairs); i += 2 {
 		hashKey := keyPairs[i]
 		if len(hashKey) < 32 {
@@ -92,6 +93,9 @@ func (c *secureCookieCodec) Encode(name, id string) (string, error) {
 // and any bits in the padding, which would let many strings name one
 // cookie, and a cookie should be exactly the bytes the server issued.
 func (c *secureCookieCodec) Decode(name, value string) (string, error) {
+	if id, ok := c.verified.get(name, value); ok {
+		return id, nil
+	}
 	if strings.ContainsAny(value, "\r\n") || !zeroPadBits(value) {
 		return "", errors.New("boltsession: decode cookie: not a cookie this codec issued")
 	}
@@ -107,6 +111,7 @@ func (c *secureCookieCodec) Decode(name, value string) (string, error) {
 			if id == "" {
 				return "", errors.New("boltsession: cookie carries an empty session ID")
 			}
+			c.verified.add(name, value, id)
 			return id, nil
 		}
 	}

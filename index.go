@@ -62,6 +62,7 @@ func (r *records) load(key []byte, id string) (*Record, error) {
 // every key it is given, and an unchanged owner entry would otherwise cost
 // a page written and fsynced on every save of a signed-in session.
 func (r *records) put(key []byte, old, rec *Record, raw []byte) error {
+	r.s.written.key(key)
 	if err := r.sessions.Put(key, raw); err != nil {
 		return err
 	}
@@ -93,6 +94,7 @@ func (r *records) put(key []byte, old, rec *Record, raw []byte) error {
 // remove deletes the record under key and, when old (its decoded index
 // fields) is known, its index entries.
 func (r *records) remove(key []byte, old *Record) error {
+	r.s.written.key(key)
 	if old != nil {
 		if err := r.index(0, false, expiryKey(old.Expires, key)); err != nil {
 			return err

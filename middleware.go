@@ -20,6 +20,9 @@ type Manager struct {
 	cfg   *config
 	log   *slog.Logger
 
+	// loadRecord is store.Load, or the store's loadShared (sharedLoader).
+	loadRecord func(ctx context.Context, id string) (*Record, error)
+
 	insecureOnce sync.Once
 	locks        sessionLocks // Options.Serialize
 }
@@ -36,7 +39,20 @@ func New(store Store, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{store: store, cfg: cfg, log: cfg.Logger}, nil
+	m := &Manager{store: store, cfg: cfg, log: cfg.Logger}
+	m.loadRecord = store.Load
+	if sl, ok := store.(sharedLoader); ok {
+		m.loadRecord = sl.loadShared
+	}
+	return m, nil
+}
+
+// sharedLoader is a Store whose Load can return a record it shares (with a
+// cache): the caller must not change it. The Manager only reads what it
+// loads (a Session copies the values before its first change), so it
+// takes such records and saves the copy the exported Load makes.
+type sharedLoader interface {
+	loadShared(ctx context.Context, id string) (*Record, error)
 }
 
 // Store returns the store the Manager keeps sessions in.
@@ -149,7 +165,7 @@ func (m *Manager) load(r *http.Request, s *Session, unlock *func()) error {
 		}
 	}
 	if id != "" {
-		rec, err := m.store.Load(r.Context(), id)
+		rec, err := m.loadRecord(r.Context(), id)
 		if err == nil && m.pastAbsolute(rec, now) {
 			// Stored before AbsoluteMaxAge was lowered: its expiry lies
 			// ahead, but its absolute lifetime is over. End it like an

@@ -1,0 +1,66 @@
+package boltsession
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestVerifiedCookieCacheAnswersAsAFullCheck: a value the cache remembers
+// is accepted for the name it verified under only; values that differ by
+// one byte, never verified, are checked in full and refused; the cache
+// holds verified values only, and at most verifiedCookieEntries of them.
+func TestVerifiedCookieCacheAnswersAsAFullCheck(t *testing.T) {
+	codec, err := SecureCookie(testHashKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := codec.(*secureCookieCodec)
+	v, err := c.Encode("sid", "the-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a full check, then the cache
+		if id, err := c.Decode("sid", v); err != nil || id != "the-id" {
+			t.Fatalf("Decode = %q, %v", id, err)
+		}
+	}
+	if _, ok := c.verified.get("sid", v); !ok {
+		t.Fatal("a verified value is not cached")
+	}
+	if id, err := c.Decode("other", v); err == nil {
+		t.Fatalf("a value signed for sid verified as the cookie other: %q", id)
+	}
+	for i := range v {
+		b := []byte(v)
+		b[i] ^= 0x01
+		if id, err := c.Decode("sid", string(b)); err == nil && id == "the-id" && string(b) != v {
+			// base64 can spell one value two ways only in its padding
+			// bits, which Decode refuses (zeroPadBits).
+			t.Fatalf("byte %d flipped still verifies: %q", i, b)
+		}
+	}
+	if n := c.verified.len(); n != 1 {
+		t.Fatalf("%d values cached; only the one that verified should be", n)
+	}
+
+	other, err := SecureCookie([]byte("another hash key of thirty-two bytes!!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Decode("sid", v); err == nil {
+		t.Fatal("a codec with other keys accepted the value")
+	}
+
+	for i := range 2 * verifiedCookieEntries {
+		v, err := c.Encode("sid", fmt.Sprint("id-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Decode("sid", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.verified.len(); n > verifiedCookieEntries {
+		t.Fatalf("%d values cached, more than %d", n, verifiedCookieEntries)
+	}
+}

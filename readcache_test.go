@@ -1,0 +1,553 @@
+package boltsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// openCached opens a store with the read cache and a test clock.
+func openCached(t *testing.T, size int) (*BoltStore, *testClock) {
+	t.Helper()
+	clock := newTestClock()
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), &BoltOptions{SweepInterval: -1, NoSync: true, Now: clock.Now, CacheSize: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, clock
+}
+
+func encodeInt(t testing.TB, n int) []byte {
+	t.Helper()
+	b, err := msgpack.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// loadedN returns the value "n" of the session id as Load and the
+// Manager's shared load see it (0 when it holds none), or -1 when the
+// session is gone. The two must agree.
+func loadedN(t *testing.T, s *BoltStore, id string) int {
+	t.Helper()
+	n := -1
+	for _, load := range []func(context.Context, string) (*Record, error){s.Load, s.loadShared} {
+		rec, err := load(context.Background(), id)
+		got := -1
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			t.Fatal(err)
+		case rec.Values["n"] == nil:
+			got = 0
+		default:
+			if err := msgpack.Unmarshal(rec.Values["n"], &got); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n != -1 && got != n {
+			t.Fatalf("Load says n = %d, the shared load %d", n, got)
+		}
+		n = got
+	}
+	return n
+}
+
+func create(t *testing.T, s *BoltStore, id string, n int, exp time.Time) {
+	t.Helper()
+	if err := s.Save(context.Background(), Update{ID: id, Create: true, Expires: exp, Set: map[string][]byte{"n": encodeInt(t, n)}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func merge(t *testing.T, s *BoltStore, id string, n int, exp time.Time) {
+	t.Helper()
+	if err := s.Save(context.Background(), Update{ID: id, Expires: exp, Set: map[string][]byte{"n": encodeInt(t, n)}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCachedSessionFollowsEveryWrite: once a session is cached, each way a
+// record changes or ends is what the next Load sees.
+func TestCachedSessionFollowsEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	s, clock := openCached(t, 0)
+	exp := clock.Now().Add(time.Hour)
+	cached := func(id string) {
+		t.Helper()
+		loadedN(t, s, id)
+		if _, ok := s.cache.get(keyOf(id)); !ok {
+			t.Fatalf("%s is not cached after a Load", id)
+		}
+	}
+
+	create(t, s, "a", 1, exp)
+	cached("a")
+	merge(t, s, "a", 2, exp)
+	if n := loadedN(t, s, "a"); n != 2 {
+		t.Fatalf("after a merge: n = %d, want 2", n)
+	}
+
+	cached("a")
+	later := exp.Add(time.Hour)
+	if err := s.Touch(ctx, "a", later); err != nil {
+		t.Fatal(err)
+	}
+	if rec := mustLoadInternal(t, s, "a"); !rec.Expires.Equal(later) {
+		t.Fatalf("after a touch: expires %v, want %v", rec.Expires, later)
+	}
+
+	cached("a")
+	if err := s.Save(ctx, Update{ID: "b", Create: true, Replaces: "a", Expires: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if n := loadedN(t, s, "a"); n != -1 {
+		t.Fatalf("a replaced session still loads: n = %d", n)
+	}
+	if n := loadedN(t, s, "b"); n != 2 {
+		t.Fatalf("the replacement: n = %d, want 2", n)
+	}
+
+	cached("b")
+	if err := s.Delete(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if n := loadedN(t, s, "b"); n != -1 {
+		t.Fatal("a deleted session still loads")
+	}
+
+	create(t, s, "c", 3, exp)
+	cached("c")
+	if err := s.DeleteHandle(ctx, Handle("c")); err != nil {
+		t.Fatal(err)
+	}
+	if n := loadedN(t, s, "c"); n != -1 {
+		t.Fatal("a session deleted by handle still loads")
+	}
+
+	owner := "alice"
+	for _, id := range []string{"d", "e"} {
+		if err := s.Save(ctx, Update{ID: id, Create: true, Expires: exp, Owner: &owner}); err != nil {
+			t.Fatal(err)
+		}
+		cached(id)
+	}
+	if _, err := s.DestroyOwner(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"d", "e"} {
+		if n := loadedN(t, s, id); n != -1 {
+			t.Fatalf("%s outlived DestroyOwner", id)
+		}
+	}
+
+	create(t, s, "f", 4, clock.Now().Add(time.Minute))
+	cached("f")
+	clock.Advance(2 * time.Minute)
+	if n := loadedN(t, s, "f"); n != -1 {
+		t.Fatal("a cached session loads past its expiry")
+	}
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.cache.get(keyOf("f")); ok {
+		t.Fatal("the sweeper deleted f, and the cache keeps it")
+	}
+
+	create(t, s, "g", 5, clock.Now().Add(time.Hour))
+	cached("g")
+	rec := mustLoadInternal(t, s, "g")
+	rec.Values["n"] = encodeInt(t, 6)
+	if _, err := s.Restore(ctx, func(yield func(*Record, error) bool) { yield(rec, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := loadedN(t, s, "g"); n != 6 {
+		t.Fatalf("after Restore: n = %d, want 6", n)
+	}
+}
+
+func mustLoadInternal(t *testing.T, s *BoltStore, id string) *Record {
+	t.Helper()
+	rec, err := s.Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// TestLoadReturnsACopyOfTheCachedRecord: what the exported Load returns is
+// the caller's to change; the cache keeps its own.
+func TestLoadReturnsACopyOfTheCachedRecord(t *testing.T) {
+	s, clock := openCached(t, 0)
+	create(t, s, "a", 1, clock.Now().Add(time.Hour))
+	rec := mustLoadInternal(t, s, "a")
+	rec.Values["n"][0] = 0x7f // in place
+	rec.Values["x"] = []byte{1}
+	rec.Owner = "mallory"
+	again := mustLoadInternal(t, s, "a")
+	if n := loadedN(t, s, "a"); n != 1 || again.Owner != "" || again.Values["x"] != nil {
+		t.Fatalf("a change to a loaded record reached the cache: n = %d, %+v", n, again)
+	}
+}
+
+// TestCacheSizeBoundsTheCache: the entries stay within CacheSize, and a
+// negative size disables the cache.
+func TestCacheSizeBoundsTheCache(t *testing.T) {
+	const size = 256 << 10
+	s, clock := openCached(t, size)
+	exp := clock.Now().Add(time.Hour)
+	for i := range 2000 {
+		id := fmt.Sprint("s", i)
+		create(t, s, id, i, exp)
+		loadedN(t, s, id)
+	}
+	n := s.cache.len()
+	if n == 0 {
+		t.Fatal("nothing cached")
+	}
+	total := 0
+	for i := range s.cache.shards {
+		total += s.cache.shards[i].size
+	}
+	if total > size {
+		t.Fatalf("%d entries cost %d bytes, more than CacheSize %d", n, total, size)
+	}
+	for i := range 2000 {
+		if got := loadedN(t, s, fmt.Sprint("s", i)); got != i {
+			t.Fatalf("s%d: n = %d after evictions", i, got)
+		}
+	}
+
+	off, clock := openCached(t, -1)
+	create(t, off, "a", 1, clock.Now().Add(time.Hour))
+	if n := loadedN(t, off, "a"); n != 1 || off.cache != nil {
+		t.Fatalf("CacheSize -1: n = %d, cache %v", n, off.cache)
+	}
+}
+
+// TestCacheCostCoversTheHeap: what entries are counted at is not below
+// what they hold on the heap, for records of no value, ten short values, a
+// hundred one-byte values and one value of 8 KiB, so CacheSize bounds the
+// memory it says it bounds.
+func TestCacheCostCoversTheHeap(t *testing.T) {
+	shapes := map[string]func(int) map[string][]byte{
+		"empty": func(int) map[string][]byte { return nil },
+		"ten short": func(i int) map[string][]byte {
+			set := map[string][]byte{}
+			for k := range 10 {
+				set[fmt.Sprint("key", k)] = encodeInt(t, 1<<40+k)
+			}
+			return set
+		},
+		"a hundred tiny": func(i int) map[string][]byte {
+			set := map[string][]byte{}
+			for k := range 100 {
+				set[fmt.Sprint(k)] = encodeInt(t, k%100)
+			}
+			return set
+		},
+		"one large": func(i int) map[string][]byte {
+			return map[string][]byte{"blob": []byte(strings.Repeat("x", 8<<10))}
+		},
+	}
+	for name, shape := range shapes {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s, clock := openCached(t, 64<<20)
+			exp := clock.Now().Add(time.Hour)
+			const n = 1000
+			for i := range n {
+				if err := s.Save(ctx, Update{ID: fmt.Sprint("s", i), Create: true, Expires: exp, Set: shape(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for i := range n {
+				if _, err := s.loadShared(ctx, fmt.Sprint("s", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			counted := 0
+			for i := range s.cache.shards {
+				counted += s.cache.shards[i].size
+			}
+			if got := s.cache.len(); got != n {
+				t.Fatalf("%d of %d records cached", got, n)
+			}
+			held := int(after.HeapAlloc) - int(before.HeapAlloc)
+			t.Logf("%d cached records: counted %d bytes each, the heap grew %d each", n, counted/n, held/n)
+			if counted < held {
+				t.Fatalf("entries counted at %d bytes hold %d on the heap", counted, held)
+			}
+			runtime.KeepAlive(s)
+		})
+	}
+}
+
+// TestCloseEmptiesTheCache: a closed store answers ErrClosed, cached or not.
+func TestCloseEmptiesTheCache(t *testing.T) {
+	s, clock := openCached(t, 0)
+	create(t, s, "a", 1, clock.Now().Add(time.Hour))
+	loadedN(t, s, "a")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(context.Background(), "a"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Load after Close: %v, want ErrClosed", err)
+	}
+	if n := s.cache.len(); n != 0 {
+		t.Fatalf("%d records cached after Close", n)
+	}
+}
+
+// stepper runs one goroutine step by step: it stops at every hook until
+// the test lets it go on.
+type stepper struct {
+	arrived chan string // the step it stopped at; "done" when it returned
+	proceed chan struct{}
+	started bool
+	run     func()
+}
+
+func newStepper(run func()) *stepper {
+	return &stepper{arrived: make(chan string), proceed: make(chan struct{}), run: run}
+}
+
+// hook is the function the store calls at a step.
+func (p *stepper) hook(step string) {
+	p.arrived <- step
+	<-p.proceed
+}
+
+// next runs the goroutine to its next stop and returns where it stopped.
+func (p *stepper) next() string {
+	if !p.started {
+		p.started = true
+		go func() {
+			p.run()
+			p.arrived <- "done"
+		}()
+	} else {
+		p.proceed <- struct{}{}
+	}
+	return <-p.arrived
+}
+
+// interleavings returns every order of a steps of one goroutine ('r') and b
+// of another ('w') that keeps each one's own order.
+func interleavings(a, b int) []string {
+	if a == 0 {
+		return []string{strings.Repeat("w", b)}
+	}
+	if b == 0 {
+		return []string{strings.Repeat("r", a)}
+	}
+	var out []string
+	for _, rest := range interleavings(a-1, b) {
+		out = append(out, "r"+rest)
+	}
+	for _, rest := range interleavings(a, b-1) {
+		out = append(out, "w"+rest)
+	}
+	return out
+}
+
+// TestCacheAgainstAWriteInEveryInterleaving runs a Load that misses the
+// cache (three steps: read the shard's generation; the read transaction;
+// add to the cache) against a write of the same session (two steps: the
+// transaction; drop the key from the cache) in each of the ten orders,
+// for a merge, a delete and a replace. Whatever order, once both have
+// returned, Load sees the write: no order leaves the record the write
+// replaced in the cache.
+func TestCacheAgainstAWriteInEveryInterleaving(t *testing.T) {
+	writes := map[string]struct {
+		do   func(ctx context.Context, s *BoltStore, exp time.Time) error
+		want int // n after it; -1: gone
+	}{
+		"merge": {func(ctx context.Context, s *BoltStore, exp time.Time) error {
+			return s.Save(ctx, Update{ID: "a", Expires: exp, Set: map[string][]byte{"n": encodeInt(t, 2)}})
+		}, 2},
+		"delete": {func(ctx context.Context, s *BoltStore, exp time.Time) error {
+			return s.Delete(ctx, "a")
+		}, -1},
+		"replace": {func(ctx context.Context, s *BoltStore, exp time.Time) error {
+			return s.Save(ctx, Update{ID: "b", Create: true, Replaces: "a", Expires: exp})
+		}, -1},
+	}
+	for name, wr := range writes {
+		for _, order := range interleavings(3, 2) {
+			t.Run(name+"/"+order, func(t *testing.T) {
+				ctx := context.Background()
+				s, clock := openCached(t, 0)
+				exp := clock.Now().Add(time.Hour)
+				create(t, s, "a", 1, exp)
+
+				var loaded atomic.Int64
+				reader := newStepper(func() {
+					rec, err := s.Load(ctx, "a")
+					switch {
+					case errors.Is(err, ErrNotFound):
+						loaded.Store(-1)
+					case err != nil:
+						t.Error(err)
+					default:
+						var n int
+						if err := msgpack.Unmarshal(rec.Values["n"], &n); err != nil {
+							t.Error(err)
+						}
+						loaded.Store(int64(n))
+					}
+				})
+				writer := newStepper(func() {
+					if err := wr.do(ctx, s, exp); err != nil {
+						t.Error(err)
+					}
+				})
+				// The hooks are set before the two goroutines start and
+				// cleared once both returned, before the checks.
+				s.hooks = &cacheHooks{load: reader.hook, write: writer.hook}
+				want := map[byte][]string{'r': {"stamped", "read", "done"}, 'w': {"committed", "done"}}
+				for i := range order {
+					p := reader
+					if order[i] == 'w' {
+						p = writer
+					}
+					got := p.next()
+					if exp := want[order[i]][0]; got != exp {
+						t.Fatalf("step %d of %s: stopped at %q, want %q", i, order, got, exp)
+					}
+					want[order[i]] = want[order[i]][1:]
+				}
+				s.hooks = nil
+
+				if n := loaded.Load(); n != 1 && n != int64(wr.want) {
+					t.Fatalf("the concurrent Load saw n = %d: neither before (1) nor after (%d)", n, wr.want)
+				}
+				if n := loadedN(t, s, "a"); n != wr.want {
+					t.Fatalf("after both returned: n = %d, want %d (the cache kept what the write replaced)", n, wr.want)
+				}
+			})
+		}
+	}
+}
+
+// TestCachedLoadsNeverGoBackInTime: writers save increasing counts while
+// readers load; a Load that begins after a save returned never sees an
+// older count, and the last Load sees the last save.
+func TestCachedLoadsNeverGoBackInTime(t *testing.T) {
+	ctx := context.Background()
+	s, clock := openCached(t, 0)
+	exp := clock.Now().Add(time.Hour)
+	const ids, saves = 4, 300
+	var acked [ids]atomic.Int64
+	for i := range ids {
+		create(t, s, fmt.Sprint("s", i), 0, exp)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := range ids {
+		id := fmt.Sprint("s", i)
+		wg.Go(func() {
+			for n := 1; n <= saves; n++ {
+				if err := s.Save(ctx, Update{ID: id, Expires: exp, Set: map[string][]byte{"n": encodeInt(t, n)}}); err != nil {
+					t.Error(err)
+					return
+				}
+				acked[i].Store(int64(n))
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	for r := range 4 {
+		readers.Go(func() {
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := (r + k) % ids
+				floor := acked[i].Load()
+				rec, err := s.loadShared(ctx, fmt.Sprint("s", i))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var n int64
+				if err := msgpack.Unmarshal(rec.Values["n"], &n); err != nil {
+					t.Error(err)
+					return
+				}
+				if n < floor {
+					t.Errorf("s%d: loaded n = %d after the save of %d returned", i, n, floor)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	for i := range ids {
+		if n := loadedN(t, s, fmt.Sprint("s", i)); n != saves {
+			t.Fatalf("s%d: n = %d at the end, want %d", i, n, saves)
+		}
+	}
+}
+
+// TestRequestsChangeNoCachedRecord: the Manager takes records the store's
+// cache shares (loadShared), so a request must change its Session, never
+// the record: after a request that sets, deletes and clears values and
+// whose save then fails, the next request sees the values as stored.
+func TestRequestsChangeNoCachedRecord(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.mux.HandleFunc("/seed", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.Set("a", 1)
+		s.Set("b", 2)
+	})
+	e.mux.HandleFunc("/scribble", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.Set("a", 99)
+		s.Delete("b")
+		s.Set("c", 3)
+		s.Clear()
+		s.Set("d", 4)
+	})
+	e.mux.HandleFunc("/show", func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		a, _ := Get[int](s, "a")
+		b, _ := Get[int](s, "b")
+		fmt.Fprintf(w, "a=%d b=%d keys=%v", a, b, s.Keys())
+	})
+	c := e.newClient()
+	e.mustGet(c, "/seed")
+	const want = "a=1 b=2 keys=[a b]"
+	if got := e.mustGet(c, "/show"); got != want { // the record is cached now
+		t.Fatalf("before: %q, want %q", got, want)
+	}
+	e.store.failSave.Store(true)
+	if r := e.get(c, "/scribble"); r.status != http.StatusInternalServerError {
+		t.Fatalf("a failing save answered %d", r.status)
+	}
+	e.store.failSave.Store(false)
+	if got := e.mustGet(c, "/show"); got != want {
+		t.Fatalf("after a request whose save failed: %q, want %q", got, want)
+	}
+}
