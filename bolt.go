@@ -156,7 +156,8 @@ type BoltStore struct {
 	sealer    *sealer // BoltOptions.ValueKeys; nil: values in clear
 
 	cache   *readCache  // decoded records for Load; nil: BoltOptions.CacheSize < 0
-	written *written    // the keys the write transaction in progress changed (readcache.go)
+	written *written    // what the write transaction in progress changed (readcache.go)
+	txMu    sync.Mutex  // held by update from before its transaction until the cache has its changes
 	hooks   *cacheHooks // tests only: pause between the steps the cache orders
 
 	// mu is held for reading by every operation and for writing by Close,

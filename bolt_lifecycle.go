@@ -118,7 +118,7 @@ func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
 	}
 	// cur is what u.ID holds now: for a create, an expired record or
 	// nothing; for a merge, the live record.
-	cur, err := r.load(key, u.ID)
+	cur, shared, err := r.current(key, u.ID)
 	if err != nil { // for a create, checkUnused refused it already
 		s.corrupt.Add(1)
 		return rejected{err}
@@ -152,12 +152,18 @@ func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
 			return rejected{ErrNotFound}
 		}
 		rec = *cur
-		if u.Clear {
+		switch {
+		case u.Clear:
 			rec.Values = make(map[string][]byte, len(u.Set))
+		case shared:
+			rec.Values = maps.Clone(cur.Values) // the cache's values stay as they are
 		}
 	}
+	// rec goes to the cache once committed: it must own its values (the
+	// caller may reuse the slices of u.Set; values kept from cur are never
+	// changed in place).
 	for k, v := range u.Set {
-		rec.Values[k] = v
+		rec.Values[k] = bytes.Clone(v)
 	}
 	for _, k := range u.Delete {
 		delete(rec.Values, k)
@@ -188,6 +194,7 @@ func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
 	if err := r.put(key, cur, &rec, raw); err != nil {
 		return err
 	}
+	s.written.stored(key, cacheable(&rec))
 	if from != nil {
 		if err := r.remove(fromKey, from); err != nil {
 			return err

@@ -42,12 +42,18 @@ func (s *BoltStore) update(op string, fn func(*bbolt.Tx) error) (err error) {
 	if err := s.failure(); err != nil {
 		return err
 	}
+	// bbolt runs one write transaction at a time; txMu extends that to
+	// the handing of its changes to the cache, so that the cache takes
+	// them in commit order, each before the next write begins (see
+	// readcache.go and records.current).
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
 	var w written
-	// Runs last: after the commit or rollback, even a contained panic's,
-	// and before the write is acknowledged (see readcache.go).
+	// After the commit or rollback, even a contained panic's, and before
+	// the write is acknowledged.
 	defer func() {
 		s.hooks.at("committed")
-		w.apply(s.cache)
+		w.apply(s.cache, err == nil)
 	}()
 	defer s.contain(op, true, &err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))

@@ -28,8 +28,11 @@ type damagedStore struct {
 func openToDamage(t *testing.T, interval time.Duration) *damagedStore {
 	t.Helper()
 	clock := newTestClock()
+	// No read cache: the reads must reach the damaged page, where a
+	// record saved or loaded before the damage would otherwise come from
+	// memory, whole.
 	s, err := Open(filepath.Join(t.TempDir(), "s.db"), &BoltOptions{SweepInterval: interval, Now: clock.Now,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), CacheSize: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

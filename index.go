@@ -53,6 +53,22 @@ func (r *records) load(key []byte, id string) (*Record, error) {
 	return r.s.decodeRecord(key, id, raw)
 }
 
+// current returns the record under key as the transaction sees it, like
+// load, and whether it is the cache's, to be copied before any change. The
+// cache holds a record only as last committed: writes hand it their
+// changes in commit order, before the next write transaction begins (see
+// update); so only a record this transaction changed must be read from
+// the transaction.
+func (r *records) current(key []byte, id string) (rec *Record, shared bool, err error) {
+	if !r.s.written.has(key) {
+		if rec, ok := r.s.cache.get(key); ok {
+			return rec, true, nil
+		}
+	}
+	rec, err = r.load(key, id)
+	return rec, false, err
+}
+
 // put stores rec, already encoded as raw, under key. old is the record
 // it overwrites as decoded from the store (nil when there is none or it
 // does not decode: the entries of an undecodable record cannot be found,

@@ -139,15 +139,10 @@ func (c *readCache) add(key []byte, gen uint64, rec *Record, rawLen int) {
 		return
 	}
 	if old, ok := sh.m[string(key)]; ok {
+		delete(sh.m, string(key))
 		sh.size -= old.cost
 	}
-	for k, e := range sh.m {
-		if sh.size+cost <= c.shardSize {
-			break
-		}
-		delete(sh.m, k)
-		sh.size -= e.cost
-	}
+	sh.evict(cost, c.shardSize)
 	sh.m[string(key)] = cacheEntry{rec: rec, cost: cost}
 	sh.size += cost
 }
@@ -169,6 +164,43 @@ func (c *readCache) drop(keys [][]byte) {
 			sh.size -= e.cost
 		}
 		sh.mu.Unlock()
+	}
+}
+
+// set caches rec, just committed under key, in place of what the cache
+// holds for it, bumping the shard's generation like drop: a Load whose
+// transaction began before the commit must not add the record rec
+// replaced.
+func (c *readCache) set(key []byte, rec *Record) {
+	if c == nil || len(key) == 0 {
+		return
+	}
+	cost := entryCost(rec.size(), len(rec.Values))
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.gen.Add(1)
+	if old, ok := sh.m[string(key)]; ok {
+		delete(sh.m, string(key))
+		sh.size -= old.cost
+	}
+	if cost > c.shardSize/4 {
+		return
+	}
+	sh.evict(cost, c.shardSize)
+	sh.m[string(key)] = cacheEntry{rec: rec, cost: cost}
+	sh.size += cost
+}
+
+// evict removes entries, in the map's random order, until one of cost
+// fits in size.
+func (sh *cacheShard) evict(cost, size int) {
+	for k, e := range sh.m {
+		if sh.size+cost <= size {
+			return
+		}
+		delete(sh.m, k)
+		sh.size -= e.cost
 	}
 }
 
@@ -202,23 +234,75 @@ func (c *readCache) len() int {
 	return n
 }
 
-// written collects the keys of the records a write transaction put or
-// removed, for the cache to drop once the transaction has ended. Every
-// write of a record goes through records.put or records.remove (index.go).
+// written collects, in order, what a write transaction did to records,
+// for the cache to take once the transaction has ended: a key whose record
+// changed (to drop), or a key and the record now stored (to cache in its
+// place). Every write of a record goes through records.put or
+// records.remove (index.go); applySave adds the record it stored.
 type written struct {
-	keys [][]byte
+	events  []writeEvent
+	touched map[string]bool // the keys of events, once there are many
+}
+
+type writeEvent struct {
+	key []byte
+	rec *Record // nil: drop the key
 }
 
 // key notes that the record under key changed. A nil *written (a
 // transaction of no store: Upgrade's) notes nothing.
-func (w *written) key(key []byte) {
-	if w != nil {
-		w.keys = append(w.keys, bytes.Clone(key)) // key may be the transaction's memory
+func (w *written) key(key []byte) { w.add(key, nil) }
+
+// stored notes that rec, complete and owned by no one else, is now what
+// the store holds under key.
+func (w *written) stored(key []byte, rec *Record) { w.add(key, rec) }
+
+func (w *written) add(key []byte, rec *Record) {
+	if w == nil {
+		return
+	}
+	key = bytes.Clone(key) // key may be the transaction's memory
+	w.events = append(w.events, writeEvent{key: key, rec: rec})
+	if w.touched != nil {
+		w.touched[string(key)] = true
+	} else if len(w.events) > 16 {
+		w.touched = make(map[string]bool, 2*len(w.events))
+		for _, e := range w.events {
+			w.touched[string(e.key)] = true
+		}
 	}
 }
 
-// apply drops the noted keys from c.
-func (w *written) apply(c *readCache) { c.drop(w.keys) }
+// has reports whether the transaction changed the record under key.
+func (w *written) has(key []byte) bool {
+	if w == nil {
+		return false
+	}
+	if w.touched != nil {
+		return w.touched[string(key)]
+	}
+	for _, e := range w.events {
+		if bytes.Equal(e.key, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// apply hands the events to c, in the order they happened: the stored
+// records if the transaction committed, else only drops.
+func (w *written) apply(c *readCache, committed bool) {
+	if c == nil {
+		return
+	}
+	for _, e := range w.events {
+		if committed && e.rec != nil {
+			c.set(e.key, e.rec)
+		} else {
+			c.drop([][]byte{e.key})
+		}
+	}
+}
 
 // clone returns a copy of r that shares no memory with it: what the
 // exported Load returns, for its caller to change at will.
@@ -262,4 +346,27 @@ func (h *cacheHooks) at(step string) {
 	if h.load != nil {
 		h.load(step)
 	}
+}
+
+// size is about the length of r encoded: what the cost of an entry from a
+// write counts, where a Load's counts the stored record's length.
+func (r *Record) size() int {
+	n := 64 + len(r.ID) + len(r.Owner)
+	for k, v := range r.Values {
+		n += len(k) + len(v) + 4
+	}
+	return n
+}
+
+// cacheable returns the record a save stored, as a Load would decode it
+// (times as stored, an empty map for no values), for the cache to keep.
+// The save built rec for itself: its map and values are its own.
+func cacheable(rec *Record) *Record {
+	c := *rec
+	c.Created = nanosToTime(timeToNanos(rec.Created))
+	c.Expires = nanosToTime(timeToNanos(rec.Expires))
+	if c.Values == nil {
+		c.Values = map[string][]byte{}
+	}
+	return &c
 }

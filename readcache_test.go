@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // openCached opens a store with the read cache and a test clock.
@@ -273,6 +276,7 @@ func TestCacheCostCoversTheHeap(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			s.cache.clear() // the saves cached their records
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
@@ -317,22 +321,29 @@ func TestCloseEmptiesTheCache(t *testing.T) {
 }
 
 // stepper runs one goroutine step by step: it stops at every hook until
-// the test lets it go on.
+// the test lets it go on. Once aborted, it stops nowhere.
 type stepper struct {
 	arrived chan string // the step it stopped at; "done" when it returned
 	proceed chan struct{}
+	abort   chan struct{}
 	started bool
 	run     func()
 }
 
-func newStepper(run func()) *stepper {
-	return &stepper{arrived: make(chan string), proceed: make(chan struct{}), run: run}
+func newStepper(abort chan struct{}, run func()) *stepper {
+	return &stepper{arrived: make(chan string), proceed: make(chan struct{}), abort: abort, run: run}
 }
 
 // hook is the function the store calls at a step.
 func (p *stepper) hook(step string) {
-	p.arrived <- step
-	<-p.proceed
+	select {
+	case p.arrived <- step:
+		select {
+		case <-p.proceed:
+		case <-p.abort:
+		}
+	case <-p.abort:
+	}
 }
 
 // next runs the goroutine to its next stop and returns where it stopped.
@@ -341,7 +352,10 @@ func (p *stepper) next() string {
 		p.started = true
 		go func() {
 			p.run()
-			p.arrived <- "done"
+			select {
+			case p.arrived <- "done":
+			case <-p.abort:
+			}
 		}()
 	} else {
 		p.proceed <- struct{}{}
@@ -368,13 +382,15 @@ func interleavings(a, b int) []string {
 	return out
 }
 
-// TestCacheAgainstAWriteInEveryInterleaving runs a Load that misses the
-// cache (three steps: read the shard's generation; the read transaction;
-// add to the cache) against a write of the same session (two steps: the
-// transaction; drop the key from the cache) in each of the ten orders,
-// for a merge, a delete and a replace. Whatever order, once both have
-// returned, Load sees the write: no order leaves the record the write
-// replaced in the cache.
+// TestCacheAgainstAWriteInEveryInterleaving runs a Load against a write of
+// the same session in every order of their steps, for a merge, a delete
+// and a replace, with the session cached and not. A Load that misses the
+// cache takes three steps (read the shard's generation; the read
+// transaction; add to the cache), one that hits it one; a write takes two
+// (its transaction; hand its changes to the cache). Whatever the order,
+// the Load sees the session either as before or as after the write, and
+// once both have returned a Load sees it as after: no order leaves the
+// record the write replaced in the cache.
 func TestCacheAgainstAWriteInEveryInterleaving(t *testing.T) {
 	writes := map[string]struct {
 		do   func(ctx context.Context, s *BoltStore, exp time.Time) error
@@ -391,59 +407,91 @@ func TestCacheAgainstAWriteInEveryInterleaving(t *testing.T) {
 		}, -1},
 	}
 	for name, wr := range writes {
-		for _, order := range interleavings(3, 2) {
-			t.Run(name+"/"+order, func(t *testing.T) {
-				ctx := context.Background()
-				s, clock := openCached(t, 0)
-				exp := clock.Now().Add(time.Hour)
-				create(t, s, "a", 1, exp)
-
-				var loaded atomic.Int64
-				reader := newStepper(func() {
-					rec, err := s.Load(ctx, "a")
-					switch {
-					case errors.Is(err, ErrNotFound):
-						loaded.Store(-1)
-					case err != nil:
-						t.Error(err)
-					default:
-						var n int
-						if err := msgpack.Unmarshal(rec.Values["n"], &n); err != nil {
-							t.Error(err)
-						}
-						loaded.Store(int64(n))
-					}
+		for _, cached := range []bool{false, true} {
+			// A Load takes three steps or one, depending on what the
+			// cache holds when it starts: the orders are those of three,
+			// and a step of a Load that has returned is skipped.
+			for _, order := range interleavings(3, 2) {
+				t.Run(fmt.Sprintf("%s/cached=%v/%s", name, cached, order), func(t *testing.T) {
+					interleaveLoadAndWrite(t, order, cached, wr.do, wr.want)
 				})
-				writer := newStepper(func() {
-					if err := wr.do(ctx, s, exp); err != nil {
-						t.Error(err)
-					}
-				})
-				// The hooks are set before the two goroutines start and
-				// cleared once both returned, before the checks.
-				s.hooks = &cacheHooks{load: reader.hook, write: writer.hook}
-				want := map[byte][]string{'r': {"stamped", "read", "done"}, 'w': {"committed", "done"}}
-				for i := range order {
-					p := reader
-					if order[i] == 'w' {
-						p = writer
-					}
-					got := p.next()
-					if exp := want[order[i]][0]; got != exp {
-						t.Fatalf("step %d of %s: stopped at %q, want %q", i, order, got, exp)
-					}
-					want[order[i]] = want[order[i]][1:]
-				}
-				s.hooks = nil
-
-				if n := loaded.Load(); n != 1 && n != int64(wr.want) {
-					t.Fatalf("the concurrent Load saw n = %d: neither before (1) nor after (%d)", n, wr.want)
-				}
-				if n := loadedN(t, s, "a"); n != wr.want {
-					t.Fatalf("after both returned: n = %d, want %d (the cache kept what the write replaced)", n, wr.want)
-				}
-			})
+			}
 		}
+	}
+}
+
+func interleaveLoadAndWrite(t *testing.T, order string, cached bool,
+	write func(ctx context.Context, s *BoltStore, exp time.Time) error, want int) {
+	ctx := context.Background()
+	s, clock := openCached(t, 0)
+	exp := clock.Now().Add(time.Hour)
+	create(t, s, "a", 1, exp) // cached by the save
+	if !cached {
+		s.cache.clear()
+	}
+
+	var loaded atomic.Int64
+	abort := make(chan struct{})
+	reader := newStepper(abort, func() {
+		rec, err := s.Load(ctx, "a")
+		switch {
+		case errors.Is(err, ErrNotFound):
+			loaded.Store(-1)
+		case err != nil:
+			t.Error(err)
+		default:
+			var n int
+			if err := msgpack.Unmarshal(rec.Values["n"], &n); err != nil {
+				t.Error(err)
+			}
+			loaded.Store(int64(n))
+		}
+	})
+	writer := newStepper(abort, func() {
+		if err := write(ctx, s, exp); err != nil {
+			t.Error(err)
+		}
+	})
+	// The hooks are set before the two goroutines start and cleared once
+	// both returned, before the checks.
+	s.hooks = &cacheHooks{load: reader.hook, write: writer.hook}
+	readStops := map[string][]string{ // where a Load may stop after where it is
+		"":        {"stamped", "done"}, // a miss, or a hit
+		"stamped": {"read"},
+		"read":    {"done"},
+	}
+	var readAt string
+	writeStops := []string{"committed", "done"}
+	for i := range order {
+		if order[i] == 'r' {
+			if readAt == "done" {
+				continue
+			}
+			got := reader.next()
+			if !slices.Contains(readStops[readAt], got) {
+				close(abort) // let both run to their end
+				t.Fatalf("step %d of %s: the Load stopped at %q after %q", i, order, got, readAt)
+			}
+			readAt = got
+			continue
+		}
+		if got := writer.next(); got != writeStops[0] {
+			close(abort)
+			t.Fatalf("step %d of %s: the write stopped at %q, want %q", i, order, got, writeStops[0])
+		}
+		writeStops = writeStops[1:]
+	}
+	if readAt != "done" {
+		close(abort)
+		t.Fatalf("%s: the Load did not return (at %q)", order, readAt)
+	}
+	s.hooks = nil
+
+	if n := loaded.Load(); n != 1 && n != int64(want) {
+		t.Fatalf("the concurrent Load saw n = %d: neither before (1) nor after (%d)", n, want)
+	}
+	if n := loadedN(t, s, "a"); n != want {
+		t.Fatalf("after both returned: n = %d, want %d (the cache kept what the write replaced)", n, want)
 	}
 }
 
@@ -549,5 +597,61 @@ func TestRequestsChangeNoCachedRecord(t *testing.T) {
 	e.store.failSave.Store(false)
 	if got := e.mustGet(c, "/show"); got != want {
 		t.Fatalf("after a request whose save failed: %q, want %q", got, want)
+	}
+}
+
+// TestCachedSaveEqualsTheRecordAsLoaded: the record a save hands the cache
+// is the one a Load would decode from the file, field for field (times as
+// stored, no values as an empty map), for every kind of save.
+func TestCachedSaveEqualsTheRecordAsLoaded(t *testing.T) {
+	ctx := context.Background()
+	s, clock := openCached(t, 0)
+	// A time in a zone of its own, as a caller's clock may give.
+	exp := clock.Now().In(time.FixedZone("x", 3600)).Add(time.Hour)
+	owner, maxAge := "alice", 10*time.Hour
+	set := map[string][]byte{"n": encodeInt(t, 1), "s": []byte{0xa1, 'x'}}
+	steps := []struct {
+		name string
+		id   string
+		u    Update
+	}{
+		{"create with values", "a", Update{ID: "a", Create: true, Created: clock.Now(), Expires: exp, Set: set}},
+		{"create empty", "b", Update{ID: "b", Create: true, Expires: exp}},
+		{"merge", "a", Update{ID: "a", Expires: exp.Add(time.Minute), Set: map[string][]byte{"n": encodeInt(t, 2)}, Delete: []string{"s"}}},
+		{"owner and max age", "a", Update{ID: "a", Expires: exp, Owner: &owner, MaxAge: &maxAge}},
+		{"clear", "a", Update{ID: "a", Expires: exp, Clear: true, Set: map[string][]byte{"m": encodeInt(t, 3)}}},
+		{"clear to nothing", "b", Update{ID: "b", Expires: exp, Clear: true}},
+		{"replace", "c", Update{ID: "c", Create: true, Replaces: "a", Expires: exp}},
+	}
+	for _, st := range steps {
+		if err := s.Save(ctx, st.u); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		key := keyOf(st.id)
+		cached, ok := s.cache.get(key)
+		if !ok {
+			t.Fatalf("%s: the saved record is not cached", st.name)
+		}
+		var decoded *Record
+		if err := s.view("test", func(tx *bbolt.Tx) error {
+			var err error
+			decoded, err = s.decodeRecord(key, st.id, tx.Bucket(bucketSessions).Get(key))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(cached, decoded) {
+			t.Fatalf("%s: cached\n%#v\nthe file holds\n%#v", st.name, cached, decoded)
+		}
+	}
+	// The caller's slices are the caller's: changing them after the save
+	// changes nothing stored or cached.
+	set["n"][0] = 0x7f
+	if err := s.Save(ctx, Update{ID: "d", Create: true, Expires: exp, Set: set}); err != nil {
+		t.Fatal(err)
+	}
+	set["n"][0] = 0x05
+	if n := loadedN(t, s, "d"); n != 0x7f {
+		t.Fatalf("n = %d after the caller reused its slice, want %d", n, 0x7f)
 	}
 }

@@ -30,7 +30,7 @@ import (
 // distributions, their p99 ratio, how often the file grew and bbolt
 // mapped it again, and the slowest reads with when they happened.
 func fillCheck(cfg config, path string, clk *clock) error {
-	st, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, Now: clk.now, NoSync: cfg.fillNoSync})
+	st, err := boltsession.Open(path, &boltsession.BoltOptions{SweepInterval: -1, Now: clk.now, NoSync: cfg.fillNoSync, CacheSize: cfg.cacheSize})
 	if err != nil {
 		return err
 	}
