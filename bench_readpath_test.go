@@ -203,7 +203,7 @@ func BenchmarkMiddlewareWriteApp(b *testing.B) {
 		clock.Advance(time.Millisecond) // the expiry moves: the cookie goes out, as on a real server
 		h.ServeHTTP(w, r)
 	}
-	if cs.saves.Load() == 0 {
+	if cs.writes() == 0 {
 		b.Fatal("no saves")
 	}
 	if w.h.Get("Set-Cookie") == "" {

@@ -117,13 +117,14 @@ type BoltOptions struct {
 	MaxRecordSize int
 
 	// CacheSize bounds the memory, in bytes, of the decoded records the
-	// store keeps so that Load of a session read lately skips the file:
-	// a request that only reads its session then costs about half as much
-	// (docs/PERFORMANCE.md). A record leaves the cache when a write of it
-	// commits, before the write returns, so a Load never returns what an
-	// acknowledged save, delete or sweep replaced. The count is an
+	// store keeps of the sessions it loaded or saved lately, so that a
+	// Load of one of them skips the file: a request that only reads its
+	// session then costs about a third of what it did (docs/PERFORMANCE.md).
+	// A write hands the cache what it changed after its commit and before
+	// it returns, so a Load never returns what an acknowledged save,
+	// delete or sweep replaced (docs/GUARANTEES.md). The count is an
 	// estimate that errs high: a record of ten short values counts about
-	// 1.5 KiB.
+	// 1.5 KiB, so the default holds about ten thousand such sessions.
 	// Zero means DefaultCacheSize (16 MiB); a negative value disables the
 	// cache. With ValueKeys, cached values are held open (in clear) in
 	// the process's memory, as every loaded session's are while it serves
@@ -474,7 +475,7 @@ func (s *BoltStore) Load(ctx context.Context, id string) (*Record, error) {
 }
 
 // loadShared is Load without the copy: the record may be the cache's, and
-// the caller must not change it (see sharedLoader).
+// the caller must not change it. The Manager uses it (see New).
 func (s *BoltStore) loadShared(ctx context.Context, id string) (*Record, error) {
 	if err := s.enter(ctx, "load"); err != nil {
 		return nil, err

@@ -86,16 +86,6 @@ func (c *countingStore) Load(ctx context.Context, id string) (*Record, error) {
 	return c.BoltStore.Load(ctx, id)
 }
 
-// loadShared counts and fails like Load: the embedded store's would
-// otherwise be promoted, and the Manager would load around the count.
-func (c *countingStore) loadShared(ctx context.Context, id string) (*Record, error) {
-	c.loads.Add(1)
-	if p := c.loadErr.Load(); p != nil {
-		return nil, *p
-	}
-	return c.BoltStore.loadShared(ctx, id)
-}
-
 func (c *countingStore) Save(ctx context.Context, u Update) error {
 	c.saves.Add(1)
 	c.mu.Lock()

@@ -20,7 +20,7 @@ type Manager struct {
 	cfg   *config
 	log   *slog.Logger
 
-	// loadRecord is store.Load, or the store's loadShared (sharedLoader).
+	// loadRecord is store.Load, or BoltStore.loadShared.
 	loadRecord func(ctx context.Context, id string) (*Record, error)
 
 	insecureOnce sync.Once
@@ -41,18 +41,15 @@ func New(store Store, opts Options) (*Manager, error) {
 	}
 	m := &Manager{store: store, cfg: cfg, log: cfg.Logger}
 	m.loadRecord = store.Load
-	if sl, ok := store.(sharedLoader); ok {
-		m.loadRecord = sl.loadShared
+	// The Manager only reads what it loads (a Session copies the values
+	// before its first change), so it can take the records BoltStore's
+	// cache shares and save the copy that Load makes. Only from a
+	// *BoltStore itself: a type that embeds one to wrap its Load would
+	// have loadShared promoted, and be bypassed.
+	if bs, ok := store.(*BoltStore); ok {
+		m.loadRecord = bs.loadShared
 	}
 	return m, nil
-}
-
-// sharedLoader is a Store whose Load can return a record it shares (with a
-// cache): the caller must not change it. The Manager only reads what it
-// loads (a Session copies the values before its first change), so it
-// takes such records and saves the copy the exported Load makes.
-type sharedLoader interface {
-	loadShared(ctx context.Context, id string) (*Record, error)
 }
 
 // Store returns the store the Manager keeps sessions in.

@@ -254,8 +254,17 @@ type writeEvent struct {
 func (w *written) key(key []byte) { w.add(key, nil) }
 
 // stored notes that rec, complete and owned by no one else, is now what
-// the store holds under key.
-func (w *written) stored(key []byte, rec *Record) { w.add(key, rec) }
+// the store holds under key: put noted the key just before.
+func (w *written) stored(key []byte, rec *Record) {
+	if w == nil {
+		return
+	}
+	if n := len(w.events); n > 0 && bytes.Equal(w.events[n-1].key, key) {
+		w.events[n-1].rec = rec
+		return
+	}
+	w.add(key, rec)
+}
 
 func (w *written) add(key []byte, rec *Record) {
 	if w == nil {

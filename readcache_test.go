@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -653,5 +653,21 @@ func TestCachedSaveEqualsTheRecordAsLoaded(t *testing.T) {
 	set["n"][0] = 0x05
 	if n := loadedN(t, s, "d"); n != 0x7f {
 		t.Fatalf("n = %d after the caller reused its slice, want %d", n, 0x7f)
+	}
+}
+
+// TestManagerLoadsThroughAWrapperOfBoltStore: a store that embeds a
+// *BoltStore to wrap its Load (countingStore here) has the unexported
+// shared load promoted; the Manager must still call the wrapper's Load.
+func TestManagerLoadsThroughAWrapperOfBoltStore(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := e.newClient()
+	e.mustGet(c, "/incr")
+	before := e.store.loads.Load()
+	if got := e.mustGet(c, "/incr"); got != "2" {
+		t.Fatalf("/incr = %q, want 2", got)
+	}
+	if n := e.store.loads.Load() - before; n != 1 {
+		t.Fatalf("the wrapper's Load ran %d times for a request with a session, want 1", n)
 	}
 }
