@@ -2,6 +2,7 @@ package boltsession
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 )
 
@@ -75,7 +76,9 @@ func (v *verifiedCookies) add(name, value, id string) {
 			break
 		}
 	}
-	sh.m[value] = verifiedCookie{name: name, id: id}
+	// A copy: value may be a slice of the request's whole Cookie header,
+	// which the cache must not keep alive.
+	sh.m[strings.Clone(value)] = verifiedCookie{name: name, id: id}
 }
 
 // len returns the number of values cached.

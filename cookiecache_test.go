@@ -2,7 +2,9 @@ package boltsession
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestVerifiedCookieCacheAnswersAsAFullCheck: a value the cache remembers
@@ -62,5 +64,31 @@ func TestVerifiedCookieCacheAnswersAsAFullCheck(t *testing.T) {
 	}
 	if n := c.verified.len(); n > verifiedCookieEntries {
 		t.Fatalf("%d values cached, more than %d", n, verifiedCookieEntries)
+	}
+}
+
+// TestVerifiedCookieCacheKeepsNoHeader: the cache keeps a copy of the
+// value, never the request's Cookie header it was cut from (which can be
+// far longer, and would stay alive with it).
+func TestVerifiedCookieCacheKeepsNoHeader(t *testing.T) {
+	codec, err := SecureCookie(testHashKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := codec.(*secureCookieCodec)
+	v, err := c.Encode("sid", "the-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := "sid=" + v + "; " + strings.Repeat("x", 1<<16)
+	value := header[len("sid=") : len("sid=")+len(v)]
+	if _, err := c.Decode("sid", value); err != nil {
+		t.Fatal(err)
+	}
+	sh := c.verified.shard(v)
+	for k := range sh.m {
+		if unsafe.StringData(k) == unsafe.StringData(value) {
+			t.Fatal("the cache keeps the value inside the request's header")
+		}
 	}
 }
