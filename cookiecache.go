@@ -53,7 +53,11 @@ func (v *verifiedCookies) shard(value string) *verifiedShard {
 }
 
 // get returns the ID that value, as the cookie called name, verified to.
+// A nil cache (no cache) has none.
 func (v *verifiedCookies) get(name, value string) (string, bool) {
+	if v == nil {
+		return "", false
+	}
 	sh := v.shard(value)
 	sh.mu.Lock()
 	e, ok := sh.m[value]
@@ -67,6 +71,9 @@ func (v *verifiedCookies) get(name, value string) (string, bool) {
 // add remembers that value, as the cookie called name, verified to id.
 // An entry of the shard, in the map's random order, makes room.
 func (v *verifiedCookies) add(name, value, id string) {
+	if v == nil {
+		return
+	}
 	sh := v.shard(value)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

@@ -92,3 +92,42 @@ func TestVerifiedCookieCacheKeepsNoHeader(t *testing.T) {
 		}
 	}
 }
+
+// FuzzVerifiedCookieCacheAgreesWithAFullCheck: a codec with its cache, kept
+// across inputs so that values cached under one name are offered under
+// others, answers every value as the same codec without a cache does, the
+// first time and the second. Inputs come as a raw value, or as an ID the
+// fuzzer signs under a name and offers, maybe altered, under another.
+func FuzzVerifiedCookieCacheAgreesWithAFullCheck(f *testing.F) {
+	cached, err := SecureCookie(testHashKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	full := &secureCookieCodec{pairs: cached.(*secureCookieCodec).pairs} // no cache
+	f.Add("sid", "", true, "the-id", "sid", -1)
+	f.Add("sid", "", true, "the-id", "other", -1)
+	f.Add("sid", "", true, "the-id", "sid", 5)
+	f.Add("sid", "not a cookie", false, "", "sid", -1)
+	f.Fuzz(func(t *testing.T, name, value string, sign bool, id, askAs string, flip int) {
+		if sign {
+			if value, err = cached.Encode(name, id); err != nil {
+				return // an ID too long to fit a cookie
+			}
+			if _, err := cached.Decode(name, value); err != nil && id != "" {
+				t.Fatalf("the codec refused what it signed: %v", err)
+			}
+			if flip >= 0 && flip < len(value) {
+				b := []byte(value)
+				b[flip] ^= 1
+				value = string(b)
+			}
+		}
+		wantID, wantErr := full.Decode(askAs, value)
+		for range 2 {
+			gotID, err := cached.Decode(askAs, value)
+			if (err == nil) != (wantErr == nil) || gotID != wantID {
+				t.Fatalf("Decode(%q, %q): with the cache %q, %v; a full check %q, %v", askAs, value, gotID, err, wantID, wantErr)
+			}
+		}
+	})
+}
