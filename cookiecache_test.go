@@ -7,11 +7,10 @@ import (
 	"unsafe"
 )
 
-// TestVerifiedCookieCacheAnswersAsAFullCheck: a value the cache remembers
-// is accepted for the name it verified under only; values that differ by
-// one byte, never verified, are checked in full and refused; the cache
-// holds verified values only, and at most verifiedCookieEntries of them.
-func TestVerifiedCookieCacheAnswersAsAFullCheck(t *testing.T) {
+// signedCookie returns a codec of testHashKey with its cache, and the value
+// it signs for the ID "the-id" as the cookie "sid".
+func signedCookie(t *testing.T) (*secureCookieCodec, string) {
+	t.Helper()
 	codec, err := SecureCookie(testHashKey)
 	if err != nil {
 		t.Fatal(err)
@@ -21,6 +20,15 @@ func TestVerifiedCookieCacheAnswersAsAFullCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, v
+}
+
+// TestVerifiedCookieCacheAnswersAsAFullCheck: a value the cache remembers
+// is accepted for the name it verified under only; values that differ by
+// one byte, never verified, are checked in full and refused; the cache
+// holds verified values only, and at most verifiedCookieEntries of them.
+func TestVerifiedCookieCacheAnswersAsAFullCheck(t *testing.T) {
+	c, v := signedCookie(t)
 	for range 2 { // a full check, then the cache
 		if id, err := c.Decode("sid", v); err != nil || id != "the-id" {
 			t.Fatalf("Decode = %q, %v", id, err)
@@ -71,15 +79,7 @@ func TestVerifiedCookieCacheAnswersAsAFullCheck(t *testing.T) {
 // value, never the request's Cookie header it was cut from (which can be
 // far longer, and would stay alive with it).
 func TestVerifiedCookieCacheKeepsNoHeader(t *testing.T) {
-	codec, err := SecureCookie(testHashKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := codec.(*secureCookieCodec)
-	v, err := c.Encode("sid", "the-id")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, v := signedCookie(t)
 	header := "sid=" + v + "; " + strings.Repeat("x", 1<<16)
 	value := header[len("sid=") : len("sid=")+len(v)]
 	if _, err := c.Decode("sid", value); err != nil {
