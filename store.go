@@ -101,7 +101,9 @@ const ReplacedGrace = time.Hour
 // Record is one session as a Store keeps it.
 //
 // A Record returned by a Store is the caller's to keep: it shares no memory
-// with the store (BoltStore copies every byte out of its transaction).
+// with the store (BoltStore copies every byte out of its transaction, or out
+// of its read cache); nor does it keep the byte slices of an Update.Set it
+// saved, which the caller may reuse once Save returns.
 type Record struct {
 	// ID is the session ID: the value the signed cookie carries. Stores
 	// keep handles, not IDs (see Handle), so the records that Owned,
