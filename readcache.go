@@ -8,12 +8,11 @@ import (
 
 // The read cache. Most requests only read their session, and a read through
 // bbolt costs a read transaction and a record decode: about half of what
-// the middleware spends on such a request. The store is the only writer of
+// the middleware spent on such a request. The store is the only writer of
 // its file (bbolt's lock is exclusive, and every write of the store runs
 // through update), so it knows every change of every record and can keep
-// decoded records of recently loaded sessions in memory, correct without a
-// time bound: a cached record is dropped when its write commits, before
-// the write is acknowledged.
+// decoded records of the sessions used lately in memory, correct without a
+// time bound.
 //
 // The order that makes it correct, per shard of the key space:
 //
@@ -21,19 +20,26 @@ import (
 //     read transaction, and adds what it decoded only if the generation is
 //     still the same, under the shard's lock;
 //   - a write, after its commit (or rollback) and before it returns, takes
-//     the lock of each key's shard, bumps the generation and drops the key.
+//     the lock of each changed key's shard, bumps the generation and drops
+//     the key or, if it committed a save, puts the record it stored;
+//   - update holds txMu from before its transaction until then, so writes
+//     hand over their changes in commit order, each before the next write
+//     transaction begins.
 //
-// A Load whose transaction began before the commit read the generation
-// before the bump: either its add comes first and the write then drops it,
-// or the bump comes first and the add is refused. A Load that began after
-// the commit decoded the new record. So once a write has returned, no Load
-// returns what it replaced. While it is in flight (between its commit and
-// its return), a Load may return either the old or the new record, as it
-// may without the cache.
+// A Load whose transaction began before a commit read the generation
+// before the bump: either its add comes first and the write then replaces
+// it, or the bump comes first and the add is refused. A Load that began
+// after the commit decoded the new record. So once a write has returned, no
+// Load returns what it replaced; while it is in flight (between its commit
+// and its return), a Load may return either the old or the new record, as
+// it may without the cache. And when a write transaction begins, every
+// entry is the record as last committed, which lets a merge read the
+// record it changes from the cache (records.current).
 //
 // Entries are decoded records shared by every Load that hits them: the
 // Manager only reads the records it loads (a Session copies the values
-// before its first change), and the exported Load returns a copy.
+// before its first change), the exported Load returns a copy, and a merge
+// copies the map before changing it.
 
 // DefaultCacheSize is BoltOptions.CacheSize when left zero.
 const DefaultCacheSize = 16 << 20
@@ -67,7 +73,7 @@ type readCache struct {
 
 type cacheShard struct {
 	mu   sync.Mutex
-	gen  atomic.Uint64 // bumped, under mu, by every drop of a key of this shard
+	gen  atomic.Uint64 // bumped, under mu, by every write's drop or put of a key of this shard
 	m    map[string]cacheEntry
 	size int      // sum of the entries' costs
 	_    [32]byte // a shard per cache line: 2 cores' locks do not share one
@@ -122,15 +128,10 @@ func (c *readCache) stamp(key []byte) uint64 {
 
 // add caches rec, decoded from the stored record raw under key by a read
 // transaction that began after stamp returned gen, unless a write of the
-// shard came since. Entries of the shard, taken in the map's random order,
-// make room.
+// shard came since.
 func (c *readCache) add(key []byte, gen uint64, rec *Record, rawLen int) {
 	if c == nil || len(key) == 0 {
 		return
-	}
-	cost := entryCost(rawLen, len(rec.Values))
-	if cost > c.shardSize/4 {
-		return // a few large records must not empty a shard
 	}
 	sh := c.shard(key)
 	sh.mu.Lock()
@@ -138,33 +139,19 @@ func (c *readCache) add(key []byte, gen uint64, rec *Record, rawLen int) {
 	if sh.gen.Load() != gen {
 		return
 	}
-	if old, ok := sh.m[string(key)]; ok {
-		delete(sh.m, string(key))
-		sh.size -= old.cost
-	}
-	sh.evict(cost, c.shardSize)
-	sh.m[string(key)] = cacheEntry{rec: rec, cost: cost}
-	sh.size += cost
+	sh.put(key, rec, entryCost(rawLen, len(rec.Values)), c.shardSize)
 }
 
-// drop removes the given keys, bumping their shards' generations.
-func (c *readCache) drop(keys [][]byte) {
-	if c == nil {
+// drop removes the entry under key, bumping its shard's generation.
+func (c *readCache) drop(key []byte) {
+	if c == nil || len(key) == 0 {
 		return
 	}
-	for _, key := range keys {
-		if len(key) == 0 {
-			continue
-		}
-		sh := c.shard(key)
-		sh.mu.Lock()
-		sh.gen.Add(1)
-		if e, ok := sh.m[string(key)]; ok {
-			delete(sh.m, string(key))
-			sh.size -= e.cost
-		}
-		sh.mu.Unlock()
-	}
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.gen.Add(1)
+	sh.remove(key)
 }
 
 // set caches rec, just committed under key, in place of what the cache
@@ -175,31 +162,37 @@ func (c *readCache) set(key []byte, rec *Record) {
 	if c == nil || len(key) == 0 {
 		return
 	}
-	cost := entryCost(rec.size(), len(rec.Values))
 	sh := c.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.gen.Add(1)
-	if old, ok := sh.m[string(key)]; ok {
-		delete(sh.m, string(key))
-		sh.size -= old.cost
-	}
-	if cost > c.shardSize/4 {
+	sh.put(key, rec, entryCost(rec.size(), len(rec.Values)), c.shardSize)
+}
+
+// put stores rec under key in place of any entry, making room by removing
+// entries in the map's random order; a record that would cost more than a
+// quarter of the shard is not kept (a few large records must not empty
+// it). The caller holds sh.mu.
+func (sh *cacheShard) put(key []byte, rec *Record, cost, size int) {
+	sh.remove(key)
+	if cost > size/4 {
 		return
 	}
-	sh.evict(cost, c.shardSize)
+	for k, e := range sh.m {
+		if sh.size+cost <= size {
+			break
+		}
+		delete(sh.m, k)
+		sh.size -= e.cost
+	}
 	sh.m[string(key)] = cacheEntry{rec: rec, cost: cost}
 	sh.size += cost
 }
 
-// evict removes entries, in the map's random order, until one of cost
-// fits in size.
-func (sh *cacheShard) evict(cost, size int) {
-	for k, e := range sh.m {
-		if sh.size+cost <= size {
-			return
-		}
-		delete(sh.m, k)
+// remove drops the entry under key, if any. The caller holds sh.mu.
+func (sh *cacheShard) remove(key []byte) {
+	if e, ok := sh.m[string(key)]; ok {
+		delete(sh.m, string(key))
 		sh.size -= e.cost
 	}
 }
@@ -308,7 +301,7 @@ func (w *written) apply(c *readCache, committed bool) {
 		if committed && e.rec != nil {
 			c.set(e.key, e.rec)
 		} else {
-			c.drop([][]byte{e.key})
+			c.drop(e.key)
 		}
 	}
 }
