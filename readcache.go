@@ -31,8 +31,8 @@ import (
 // it, or the bump comes first and the add is refused. A Load that began
 // after the commit decoded the new record. So once a write has returned, no
 // Load returns what it replaced; while it is in flight (between its commit
-// and its return), a Load may return either the old or the new record, as
-// it may without the cache. And when a write transaction begins, every
+// and its return), a Load may return either the old or the new record: the
+// write has not returned, so either is a possible order of the two. And when a write transaction begins, every
 // entry is the record as last committed, which lets a merge read the
 // record it changes from the cache (records.current).
 //
