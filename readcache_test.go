@@ -1,9 +1,11 @@
 package boltsession
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"reflect"
@@ -669,5 +671,126 @@ func TestManagerLoadsThroughAWrapperOfBoltStore(t *testing.T) {
 	}
 	if n := e.store.loads.Load() - before; n != 1 {
 		t.Fatalf("the wrapper's Load ran %d times for a request with a session, want 1", n)
+	}
+}
+
+// TestCacheWithSweeperRekeyAndDeletesAtOnce runs the store's background
+// work against its cache all at once: the sweeper (every few
+// milliseconds) removing sessions as the clock passes their expiry, Rekey
+// resealing every record under a new key, a goroutine deleting sessions,
+// and readers. A session deleted or expired is never loaded after that,
+// every other session loads its own value throughout, and at the end the
+// cache and the file (the store opened again, with no cache) agree.
+func TestCacheWithSweeperRekeyAndDeletesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.db")
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	clock := newTestClock()
+	open := func(keys [][]byte, interval time.Duration, cache int) *BoltStore {
+		s, err := Open(path, &BoltOptions{NoSync: true, Now: clock.Now, SweepInterval: interval, ValueKeys: keys,
+			CacheSize: cache, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	const n = 300
+	s := open([][]byte{oldKey}, -1, 0)
+	for i := range n {
+		life := time.Hour
+		if i%3 == 0 {
+			life = time.Minute // expires when the clock moves, below
+		}
+		create(t, s, fmt.Sprint("s", i), i, clock.Now().Add(life))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open([][]byte{newKey, oldKey}, 2*time.Millisecond, 0)
+	for i := range n {
+		loadedN(t, s, fmt.Sprint("s", i)) // all cached
+	}
+	var gone sync.Map // IDs deleted or expired, stored once that is final
+	clock.Advance(2 * time.Minute)
+	for i := 0; i < n; i += 3 {
+		gone.Store(fmt.Sprint("s", i), true) // expired: Load must not return them now
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		if _, err := s.Rekey(ctx, nil); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Go(func() {
+		for i := 1; i < n; i += 3 {
+			id := fmt.Sprint("s", i)
+			if err := s.Delete(ctx, id); err != nil {
+				t.Error(err)
+				return
+			}
+			gone.Store(id, true)
+			if _, err := s.loadShared(ctx, id); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s loads right after its delete returned: %v", id, err)
+				return
+			}
+		}
+	})
+	for r := range 2 {
+		wg.Go(func() {
+			for k := r; ; k = (k + 7) % n {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprint("s", k)
+				_, wasGone := gone.Load(id)
+				rec, err := s.loadShared(ctx, id)
+				switch {
+				case errors.Is(err, ErrNotFound):
+					if k%3 == 2 {
+						t.Errorf("%s, never deleted, is not found", id)
+						return
+					}
+				case err != nil:
+					t.Error(err)
+					return
+				case wasGone:
+					t.Errorf("%s loads after it was deleted or expired", id)
+					return
+				default:
+					var got int
+					if err := msgpack.Unmarshal(rec.Values["n"], &got); err != nil || got != k {
+						t.Errorf("%s: n = %d (%v), want %d", id, got, err, k)
+						return
+					}
+				}
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // the sweeper runs about a hundred times meanwhile
+	close(stop)
+	wg.Wait()
+	cached := map[string]int{}
+	for i := range n {
+		cached[fmt.Sprint("s", i)] = loadedN(t, s, fmt.Sprint("s", i))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := open([][]byte{newKey}, -1, -1) // the new key alone: everything was resealed
+	defer file.Close()
+	for i := range n {
+		id := fmt.Sprint("s", i)
+		want := i
+		if i%3 != 2 {
+			want = -1
+		}
+		if got := loadedN(t, file, id); got != want || cached[id] != want {
+			t.Fatalf("%s: the file holds %d, the cache said %d, want %d", id, got, cached[id], want)
+		}
 	}
 }
