@@ -487,9 +487,10 @@ func (s *BoltStore) loadShared(ctx context.Context, id string) (*Record, error) 
 // load returns the live record with the given ID from the cache or the
 // file, shared with the cache.
 func (s *BoltStore) load(id string) (*Record, error) {
-	key := keyOf(id)
-	rec, ok := s.cache.get(key)
+	k := handleKey(id) // on the stack for a hit: get keeps no reference
+	rec, ok := s.cache.get(k[:])
 	if !ok {
+		key := k[:]
 		gen := s.cache.stamp(key) // before the transaction begins: see readcache.go
 		s.hooks.at("stamped")
 		var size int

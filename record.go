@@ -127,6 +127,21 @@ type recordDecoder struct {
 	dec *msgpack.Decoder
 }
 
+// unmarshalValue decodes one value of a session into v, as msgpack.Unmarshal
+// does, with a pooled reader: Unmarshal allocates one per call, and Get
+// runs on most requests.
+func unmarshalValue(b []byte, v any) error {
+	d := decoders.Get().(*recordDecoder)
+	d.r.Reset(b)
+	d.dec.Reset(&d.r)
+	err := d.dec.Decode(v)
+	d.r.Reset(nil)
+	if err == nil { // see decodeMsgpack: a failed decode may have grown its buffer
+		decoders.Put(d)
+	}
+	return err
+}
+
 // decodeRecord parses the stored form of the record with the given ID. The
 // result shares no memory with b (msgpack copies every string and byte
 // slice it reads), so b may be memory of a bbolt transaction.

@@ -210,7 +210,7 @@ func Get[T any](s *Session, key string) (T, error) {
 	if !ok {
 		return v, fmt.Errorf("%w: %q", ErrNoValue, key)
 	}
-	if err := msgpack.Unmarshal(b, &v); err != nil {
+	if err := unmarshalValue(b, &v); err != nil {
 		var zero T
 		return zero, fmt.Errorf("%w: key %q into %T: %w", ErrType, key, zero, err)
 	}
@@ -230,7 +230,7 @@ func Pop[T any](s *Session, key string) (T, error) {
 	if !ok {
 		return v, fmt.Errorf("%w: %q", ErrNoValue, key)
 	}
-	if err := msgpack.Unmarshal(b, &v); err != nil {
+	if err := unmarshalValue(b, &v); err != nil {
 		var zero T
 		return zero, fmt.Errorf("%w: key %q into %T: %w", ErrType, key, zero, err)
 	}
