@@ -194,7 +194,7 @@ func (s *BoltStore) applySave(r *records, u *Update, now time.Time) error {
 	if err := r.put(key, cur, &rec, raw); err != nil {
 		return err
 	}
-	s.written.stored(key, cacheable(&rec))
+	s.written.stored(key, cacheable(&rec), len(raw))
 	if from != nil {
 		if err := r.remove(fromKey, from); err != nil {
 			return err

@@ -154,11 +154,11 @@ func (c *readCache) drop(key []byte) {
 	sh.remove(key)
 }
 
-// set caches rec, just committed under key, in place of what the cache
-// holds for it, bumping the shard's generation like drop: a Load whose
-// transaction began before the commit must not add the record rec
-// replaced.
-func (c *readCache) set(key []byte, rec *Record) {
+// set caches rec, just committed under key as a stored record of rawLen
+// bytes, in place of what the cache holds for it, bumping the shard's
+// generation like drop: a Load whose transaction began before the commit
+// must not add the record rec replaced.
+func (c *readCache) set(key []byte, rec *Record, rawLen int) {
 	if c == nil || len(key) == 0 {
 		return
 	}
@@ -166,7 +166,7 @@ func (c *readCache) set(key []byte, rec *Record) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.gen.Add(1)
-	sh.put(key, rec, entryCost(rec.size(), len(rec.Values)), c.shardSize)
+	sh.put(key, rec, entryCost(rawLen, len(rec.Values)), c.shardSize)
 }
 
 // put stores rec under key in place of any entry, making room by removing
@@ -238,35 +238,39 @@ type written struct {
 }
 
 type writeEvent struct {
-	key []byte
-	rec *Record // nil: drop the key
+	key    []byte
+	rec    *Record // nil: drop the key
+	rawLen int     // the length of rec as stored
 }
 
 // key notes that the record under key changed. A nil *written (a
 // transaction of no store: Upgrade's) notes nothing.
-func (w *written) key(key []byte) { w.add(key, nil) }
+func (w *written) key(key []byte) { w.add(writeEvent{key: key}) }
 
 // stored notes that rec, complete and owned by no one else, is now what
-// the store holds under key: put noted the key just before.
-func (w *written) stored(key []byte, rec *Record) {
+// the store holds under key, rawLen bytes long: put noted the key just
+// before.
+func (w *written) stored(key []byte, rec *Record, rawLen int) {
 	if w == nil {
 		return
 	}
+	e := writeEvent{key: key, rec: rec, rawLen: rawLen}
 	if n := len(w.events); n > 0 && bytes.Equal(w.events[n-1].key, key) {
-		w.events[n-1].rec = rec
+		e.key = w.events[n-1].key
+		w.events[n-1] = e
 		return
 	}
-	w.add(key, rec)
+	w.add(e)
 }
 
-func (w *written) add(key []byte, rec *Record) {
+func (w *written) add(e writeEvent) {
 	if w == nil {
 		return
 	}
-	key = bytes.Clone(key) // key may be the transaction's memory
-	w.events = append(w.events, writeEvent{key: key, rec: rec})
+	e.key = bytes.Clone(e.key) // the key may be the transaction's memory
+	w.events = append(w.events, e)
 	if w.touched != nil {
-		w.touched[string(key)] = true
+		w.touched[string(e.key)] = true
 	} else if len(w.events) > 16 {
 		w.touched = make(map[string]bool, 2*len(w.events))
 		for _, e := range w.events {
@@ -299,7 +303,7 @@ func (w *written) apply(c *readCache, committed bool) {
 	}
 	for _, e := range w.events {
 		if committed && e.rec != nil {
-			c.set(e.key, e.rec)
+			c.set(e.key, e.rec, e.rawLen)
 		} else {
 			c.drop(e.key)
 		}
@@ -348,16 +352,6 @@ func (h *cacheHooks) at(step string) {
 	if h.load != nil {
 		h.load(step)
 	}
-}
-
-// size is about the length of r encoded: what the cost of an entry from a
-// write counts, where a Load's counts the stored record's length.
-func (r *Record) size() int {
-	n := 64 + len(r.ID) + len(r.Owner)
-	for k, v := range r.Values {
-		n += len(k) + len(v) + 4
-	}
-	return n
 }
 
 // cacheable returns the record a save stored, as a Load would decode it
