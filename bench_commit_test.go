@@ -141,11 +141,15 @@ var freelistCases = []freelistCase{
 // BenchmarkCommitChurned is 32 writers saving a changed counter into
 // random live sessions of the churned file, fsync on: what each group
 // commit costs when the freelist is large.
-func BenchmarkCommitChurned(b *testing.B) {
+func BenchmarkCommitChurned(b *testing.B) { eachChurnCase(b, benchCommit) }
+
+// eachChurnCase runs bench on a copy of each file (churned, fresh) under
+// each freelist case.
+func eachChurnCase(b *testing.B, bench func(b *testing.B, src string, fc freelistCase)) {
 	files := benchFiles(b, "churned", "fresh")
 	for _, file := range []string{"churned", "fresh"} {
 		for _, fc := range freelistCases {
-			b.Run("file="+file+"/freelist="+fc.name, func(b *testing.B) { benchCommit(b, files[file], fc) })
+			b.Run("file="+file+"/freelist="+fc.name, func(b *testing.B) { bench(b, files[file], fc) })
 		}
 	}
 }
@@ -167,10 +171,7 @@ func benchCommit(b *testing.B, src string, fc freelistCase) {
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for w := range writers {
-		n := b.N / writers
-		if w < b.N%writers {
-			n++
-		}
+		n := shareOf(b.N, writers, w)
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 1))
 			for i := range n {
@@ -201,14 +202,7 @@ func benchCommit(b *testing.B, src string, fc freelistCase) {
 // BenchmarkOpenChurned is Open and Close of the churned file: the file
 // check walks every page, and without a synced freelist bbolt walks every
 // page again to rebuild it. That is also the time to open after a crash.
-func BenchmarkOpenChurned(b *testing.B) {
-	files := benchFiles(b, "churned", "fresh")
-	for _, file := range []string{"churned", "fresh"} {
-		for _, fc := range freelistCases {
-			b.Run("file="+file+"/freelist="+fc.name, func(b *testing.B) { benchOpen(b, files[file], fc) })
-		}
-	}
-}
+func BenchmarkOpenChurned(b *testing.B) { eachChurnCase(b, benchOpen) }
 
 func benchOpen(b *testing.B, src string, fc freelistCase) {
 	path := copyFile(b, src, b.TempDir())

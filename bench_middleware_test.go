@@ -77,6 +77,22 @@ func benchSetupWith(b *testing.B, noSync bool, fill func(*Session), next http.Ha
 	return cs, m.Middleware(next), mustRequest(b, cookie[0].Name+"="+cookie[0].Value), clock
 }
 
+// serveEach times h serving r, once an iteration, after each (when not
+// nil), and returns the writer of the last response.
+func serveEach(b *testing.B, h http.Handler, r *http.Request, each func()) *benchWriter {
+	w := &benchWriter{h: http.Header{}}
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		w.reset()
+		if each != nil {
+			each()
+		}
+		h.ServeHTTP(w, r)
+	}
+	return w
+}
+
 func mustRequest(b *testing.B, cookie string) *http.Request {
 	r, err := http.NewRequest("GET", "http://example.test/", nil)
 	if err != nil {
@@ -97,13 +113,7 @@ func BenchmarkMiddlewareRead(b *testing.B) {
 		}
 		w.Write([]byte("ok"))
 	}))
-	w := &benchWriter{h: http.Header{}}
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for b.Loop() {
-		w.reset()
-		h.ServeHTTP(w, r)
-	}
+	w := serveEach(b, h, r, nil)
 	if n := cs.writes(); n != 0 {
 		b.Fatalf("%d store writes on the read path", n)
 	}
@@ -129,13 +139,7 @@ func BenchmarkMiddlewareWrite(b *testing.B) {
 				}
 				w.Write([]byte("ok"))
 			}))
-			w := &benchWriter{h: http.Header{}}
-			b.ReportAllocs()
-			defer reportCPU(b)()
-			for b.Loop() {
-				w.reset()
-				h.ServeHTTP(w, r)
-			}
+			serveEach(b, h, r, nil)
 			if cs.writes() == 0 {
 				b.Fatal("no saves")
 			}

@@ -135,11 +135,11 @@ func BenchmarkReadPath(b *testing.B) {
 	})
 }
 
-// BenchmarkMiddlewareReadApp is the benchmark app's /read in process: a
-// session of eleven values (appValues), the handler reads the counter.
-func BenchmarkMiddlewareReadApp(b *testing.B) {
+// setAppValues returns the seeding of a session with appValues, through
+// Set as the benchmark app's /seed does.
+func setAppValues(b *testing.B) func(*Session) {
 	values := appValues(b)
-	seed := func(s *Session) {
+	return func(s *Session) {
 		for k, v := range values {
 			var x any
 			if err := msgpack.Unmarshal(v, &x); err != nil {
@@ -150,19 +150,19 @@ func BenchmarkMiddlewareReadApp(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkMiddlewareReadApp is the benchmark app's /read in process: a
+// session of eleven values (appValues), the handler reads the counter.
+func BenchmarkMiddlewareReadApp(b *testing.B) {
+	seed := setAppValues(b)
 	cs, h, r, _ := benchSetupWith(b, false, seed, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := Get[int](FromContext(r.Context()), "count"); err != nil {
 			b.Error(err)
 		}
 		w.Write([]byte("ok"))
 	}))
-	w := &benchWriter{h: http.Header{}}
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for b.Loop() {
-		w.reset()
-		h.ServeHTTP(w, r)
-	}
+	serveEach(b, h, r, nil)
 	if n := cs.writes(); n != 0 {
 		b.Fatalf("%d store writes on the read path", n)
 	}
@@ -172,18 +172,7 @@ func BenchmarkMiddlewareReadApp(b *testing.B) {
 // without fsync (the CPU cost of the path): read the counter, add one,
 // save, send the cookie with the moved expiry.
 func BenchmarkMiddlewareWriteApp(b *testing.B) {
-	values := appValues(b)
-	seed := func(s *Session) {
-		for k, v := range values {
-			var x any
-			if err := msgpack.Unmarshal(v, &x); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Set(k, x); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	seed := setAppValues(b)
 	cs, h, r, clock := benchSetupWith(b, true, seed, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := FromContext(r.Context())
 		n, err := Get[int](s, "count")
@@ -195,14 +184,9 @@ func BenchmarkMiddlewareWriteApp(b *testing.B) {
 		}
 		w.Write([]byte("ok"))
 	}))
-	w := &benchWriter{h: http.Header{}}
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for b.Loop() {
-		w.reset()
-		clock.Advance(time.Millisecond) // the expiry moves: the cookie goes out, as on a real server
-		h.ServeHTTP(w, r)
-	}
+	// The expiry moves on every request: the cookie goes out, as on a
+	// real server.
+	w := serveEach(b, h, r, func() { clock.Advance(time.Millisecond) })
 	if cs.writes() == 0 {
 		b.Fatal("no saves")
 	}

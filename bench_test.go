@@ -150,10 +150,7 @@ func BenchmarkSaveParallel(b *testing.B) {
 				b.ResetTimer()
 				var wg sync.WaitGroup
 				for w := range writers {
-					n := b.N / writers
-					if w < b.N%writers {
-						n++
-					}
+					n := shareOf(b.N, writers, w)
 					wg.Go(func() {
 						id := "w" + strconv.Itoa(w)
 						for i := range n {
@@ -245,4 +242,13 @@ func BenchmarkRawBoltUpdate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// shareOf is how many of n iterations the i-th of parts writers runs: n
+// split as evenly as it goes, the first n%parts taking one more.
+func shareOf(n, parts, i int) int {
+	if i < n%parts {
+		return n/parts + 1
+	}
+	return n / parts
 }
