@@ -87,15 +87,3 @@ func (v *verifiedCookies) add(name, value, id string) {
 	// which the cache must not keep alive.
 	sh.m[strings.Clone(value)] = verifiedCookie{name: name, id: id}
 }
-
-// len returns the number of values cached.
-func (v *verifiedCookies) len() int {
-	n := 0
-	for i := range v.shards {
-		sh := &v.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
-}

@@ -131,3 +131,15 @@ func FuzzVerifiedCookieCacheAgreesWithAFullCheck(f *testing.F) {
 		}
 	})
 }
+
+// len returns the number of values cached.
+func (v *verifiedCookies) len() int {
+	n := 0
+	for i := range v.shards {
+		sh := &v.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}

@@ -142,22 +142,10 @@ func (c *readCache) add(key []byte, gen uint64, rec *Record, rawLen int) {
 	sh.put(key, rec, entryCost(rawLen, len(rec.Values)), c.shardSize)
 }
 
-// drop removes the entry under key, bumping its shard's generation.
-func (c *readCache) drop(key []byte) {
-	if c == nil || len(key) == 0 {
-		return
-	}
-	sh := c.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	sh.gen.Add(1)
-	sh.remove(key)
-}
-
 // set caches rec, just committed under key as a stored record of rawLen
-// bytes, in place of what the cache holds for it, bumping the shard's
-// generation like drop: a Load whose transaction began before the commit
-// must not add the record rec replaced.
+// bytes (nil: nothing: the key is dropped), in place of what the cache holds for it,
+// bumping the shard's generation: a Load whose transaction began before
+// the commit must not add the record rec replaced.
 func (c *readCache) set(key []byte, rec *Record, rawLen int) {
 	if c == nil || len(key) == 0 {
 		return
@@ -166,6 +154,10 @@ func (c *readCache) set(key []byte, rec *Record, rawLen int) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.gen.Add(1)
+	if rec == nil {
+		sh.remove(key)
+		return
+	}
 	sh.put(key, rec, entryCost(rawLen, len(rec.Values)), c.shardSize)
 }
 
@@ -210,21 +202,6 @@ func (c *readCache) clear() {
 		sh.size = 0
 		sh.mu.Unlock()
 	}
-}
-
-// len returns the number of cached records.
-func (c *readCache) len() int {
-	if c == nil {
-		return 0
-	}
-	n := 0
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
 }
 
 // written collects, in order, what a write transaction did to records,
@@ -302,11 +279,10 @@ func (w *written) apply(c *readCache, committed bool) {
 		return
 	}
 	for _, e := range w.events {
-		if committed && e.rec != nil {
-			c.set(e.key, e.rec, e.rawLen)
-		} else {
-			c.drop(e.key)
+		if !committed {
+			e.rec = nil
 		}
+		c.set(e.key, e.rec, e.rawLen)
 	}
 }
 

@@ -794,3 +794,18 @@ func TestCacheWithSweeperRekeyAndDeletesAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// len returns the number of cached records.
+func (c *readCache) len() int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
