@@ -143,9 +143,9 @@ func (c *readCache) add(key []byte, gen uint64, rec *Record, rawLen int) {
 }
 
 // set caches rec, just committed under key as a stored record of rawLen
-// bytes (nil: nothing: the key is dropped), in place of what the cache holds for it,
-// bumping the shard's generation: a Load whose transaction began before
-// the commit must not add the record rec replaced.
+// bytes, in place of what the cache holds for it (a nil rec drops the
+// key), bumping the shard's generation: a Load whose transaction began
+// before the commit must not add the record rec replaced.
 func (c *readCache) set(key []byte, rec *Record, rawLen int) {
 	if c == nil || len(key) == 0 {
 		return
